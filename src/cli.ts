@@ -1,0 +1,110 @@
+/**
+ * The command line: global flags, SIGINT, and the one place that maps errors
+ * to exit statuses and calls process.exit. Commands load their library code
+ * only when they run, so `--version` and `--help` stay fast.
+ */
+import { readFileSync } from "node:fs";
+import { Command, CommanderError } from "commander";
+import { createCommand as createCreateCommand } from "./commands/create.js";
+import type { CommandContext } from "./commands/context.js";
+import { createFetchCommand } from "./commands/fetch.js";
+import { createUnpackCommand } from "./commands/unpack.js";
+import { createValidateCommand } from "./commands/validate.js";
+import { completionCommand } from "./commands/completion.js";
+import { AbortedError, isOciImageError } from "./errors.js";
+
+export function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
+}
+
+export function buildProgram(context: CommandContext): Command {
+  const program = new Command("oci-image")
+    .description("Fetch, create, validate and unpack OCI container images.")
+    .version(packageVersion(), "-V, --version", "print the version")
+    .option("--debug", "print stack traces of internal errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (text) => context.stdout.write(text),
+      writeErr: (text) => context.stderr.write(text),
+    })
+    .exitOverride();
+  for (const create of [createFetchCommand, createCreateCommand, createValidateCommand, createUnpackCommand, completionCommand]) {
+    const command = create(context).exitOverride().configureOutput({
+      writeOut: (text) => context.stdout.write(text),
+      writeErr: (text) => context.stderr.write(text),
+    });
+    program.addCommand(command);
+  }
+  program.addHelpText(
+    "after",
+    `
+Examples:
+  oci-image fetch alpine:3.20 ./images:alpine
+  oci-image create ./rootfs ./images:mine --cmd '["/bin/sh"]'
+  oci-image validate ./images
+  oci-image unpack ./images:alpine ./bundle && sudo runc run -b ./bundle demo
+
+Exit status: 0 success, 1 failure or invalid input, 2 usage error, 130 interrupted.
+Run 'oci-image help <command>' for a command's flags and examples.`,
+  );
+  return program;
+}
+
+/** Runs the CLI in-process and returns the exit status; never throws. */
+export async function runCli(argv: string[], context: CommandContext): Promise<number> {
+  const debug = argv.includes("--debug") || context.env.OCI_IMAGE_DEBUG === "1";
+  const json = argv.includes("--json");
+  try {
+    await buildProgram(context).parseAsync(argv, { from: "user" });
+    return context.exitCode ?? 0;
+  } catch (error) {
+    return reportError(error, context, { debug, json });
+  }
+}
+
+function reportError(error: unknown, context: CommandContext, flags: { debug: boolean; json: boolean }): number {
+  if (error instanceof CommanderError) {
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+    // commander has printed its message already.
+    if (flags.json) writeJsonFailure(context, "USAGE", error.message.replace(/^error: /, ""));
+    return 2;
+  }
+  const failure: unknown = context.signal.aborted && !(isOciImageError(error) && error.exitCode !== 130) ? new AbortedError() : error;
+  const known = isOciImageError(failure);
+  const message = known ? failure.message : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
+  context.stderr.write(`oci-image: ${message}\n`);
+  if (known && failure.exitCode === 2) context.stderr.write("(run with --help for usage)\n");
+  if (flags.debug && failure instanceof Error && failure.stack) context.stderr.write(`${failure.stack}\n`);
+  else if (!known) context.stderr.write("This is a bug in oci-image; run again with --debug for details and report it.\n");
+  if (flags.json) writeJsonFailure(context, known ? failure.code : "INTERNAL", message, known ? { where: failure.where, pointer: failure.pointer } : {});
+  return known ? failure.exitCode : 1;
+}
+
+function writeJsonFailure(context: CommandContext, code: string, message: string, place: { where?: string; pointer?: string } = {}): void {
+  context.stdout.write(`${JSON.stringify({ ok: false, errors: [{ code, message, ...place }] }, null, 2)}\n`);
+}
+
+/** The process entry: real streams, SIGINT → abort (twice → exit now), exit with the status. */
+export async function main(): Promise<never> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on("SIGINT", () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort(new AbortedError());
+  });
+  const context: CommandContext = {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+    isTTY: process.stderr.isTTY === true,
+  };
+  const status = await runCli(process.argv.slice(2), context);
+  process.exitCode = status;
+  // Let stdout drain (pipes) before leaving.
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  process.exit(status);
+}

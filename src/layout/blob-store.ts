@@ -1,0 +1,163 @@
+/**
+ * Content-addressed blobs under `blobs/<alg>/<encoded>`: written through a
+ * temp file that is hashed as it fills, fsynced and renamed into place; read
+ * back through a stream that checks size and digest as it flows.
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
+import { DigestingStream, VerifyingStream, digestOf, parseDigest, type DigestAlgorithm, type ExpectedContent } from "../image/digest.js";
+import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
+import type { Descriptor } from "../image/types.js";
+
+/** Prefix of temp files in the layout root; anything with it is an interrupted write. */
+export const TEMP_PREFIX = ".oci-image-tmp-";
+
+export interface PutBlobOptions {
+  /** When known (fetch), the bytes must match it or nothing is stored. */
+  expected?: ExpectedContent;
+  algorithm?: DigestAlgorithm;
+  signal?: AbortSignal;
+  /** Called with the running byte count as data is written. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface StoredBlob {
+  digest: string;
+  size: number;
+  /** True when the blob was already present and nothing was written. */
+  existed: boolean;
+}
+
+export class BlobStore {
+  constructor(readonly root: string) {}
+
+  /** The path of a blob; the digest is parsed first so it can never be a path trick. */
+  blobPath(digest: string): string {
+    const { algorithm, encoded } = parseDigest(digest, digest);
+    return join(this.root, "blobs", algorithm, encoded);
+  }
+
+  /** Whether a blob with this digest (and, when given, this size) is stored. */
+  async hasBlob(digest: string, size?: number): Promise<boolean> {
+    try {
+      const info = await stat(this.blobPath(digest));
+      return info.isFile() && (size === undefined || info.size === size);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Stores a stream as a blob. With `expected`, an already-present blob is not
+   * written again (the source is not read) and bytes that don't match are never
+   * renamed into place.
+   */
+  async putBlob(source: Readable | AsyncIterable<Uint8Array>, options: PutBlobOptions = {}): Promise<StoredBlob> {
+    const { expected } = options;
+    if (expected) {
+      parseDigest(expected.digest, expected.digest);
+      if (await this.hasBlob(expected.digest, expected.size)) {
+        if (source instanceof Readable) source.destroy();
+        return { digest: expected.digest, size: expected.size, existed: true };
+      }
+    }
+    const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
+    const tempPath = join(this.root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    const digesting = new DigestingStream(algorithm);
+    const stages: NodeJS.ReadWriteStream[] = [digesting];
+    if (expected) stages.push(new VerifyingStream(expected));
+    let written = 0;
+    if (options.onProgress) {
+      const report = options.onProgress;
+      digesting.on("data", (chunk: Buffer) => report((written += chunk.length)));
+    }
+    try {
+      const file = createWriteStream(tempPath, { flags: "wx", mode: 0o644 });
+      await pipeline([source as NodeJS.ReadableStream, ...stages, file], { signal: options.signal });
+      await syncFile(tempPath);
+      const digest = digesting.digest();
+      const finalPath = this.blobPath(digest);
+      await mkdir(join(this.root, "blobs", algorithm), { recursive: true });
+      await rename(tempPath, finalPath);
+      return { digest, size: digesting.size, existed: false };
+    } catch (error) {
+      await unlink(tempPath).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Stores bytes already in memory (documents); returns their digest and size. */
+  async putBlobBytes(bytes: Uint8Array): Promise<StoredBlob> {
+    const digest = digestOf(bytes);
+    return this.putBlob(Readable.from([bytes]), { expected: { digest, size: bytes.length } });
+  }
+
+  /**
+   * Opens a blob for reading. The size on disk is checked before a byte is read;
+   * the digest is checked as the stream ends (it errors on a mismatch), so a
+   * consumer must not trust what it read until the stream has ended cleanly.
+   */
+  async openBlob(descriptor: Pick<Descriptor, "digest" | "size">, options: { verify?: boolean } = {}): Promise<Readable> {
+    const path = this.blobPath(descriptor.digest);
+    await this.checkBlobSize(descriptor, path);
+    const file = createReadStream(path);
+    if (options.verify === false) return file;
+    const verifying = new VerifyingStream(descriptor, descriptor.digest);
+    file.on("error", (error) => verifying.destroy(error));
+    return file.pipe(verifying);
+  }
+
+  /** Reads a small blob whole, verified. */
+  async readBlob(descriptor: Pick<Descriptor, "digest" | "size">, maxSize = MAX_DOCUMENT_SIZE): Promise<Buffer> {
+    if (descriptor.size > maxSize) {
+      throw new InvalidContentError("DOCUMENT_TOO_LARGE", `${descriptor.digest} declares ${descriptor.size} bytes, over the ${maxSize}-byte limit for a document`, { where: descriptor.digest });
+    }
+    const path = this.blobPath(descriptor.digest);
+    await this.checkBlobSize(descriptor, path);
+    const bytes = await readFile(path);
+    const actual = digestOf(bytes, parseDigest(descriptor.digest).algorithm);
+    if (bytes.length !== descriptor.size || actual !== descriptor.digest) {
+      throw new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${descriptor.digest}`, { where: descriptor.digest });
+    }
+    return bytes;
+  }
+
+  /** Reads a JSON document blob, verified and strictly parsed. */
+  async readJsonBlob<T = unknown>(descriptor: Pick<Descriptor, "digest" | "size">): Promise<T> {
+    return parseJsonDocument(await this.readBlob(descriptor), descriptor.digest) as T;
+  }
+
+  private async checkBlobSize(descriptor: Pick<Descriptor, "digest" | "size">, path: string): Promise<void> {
+    let size: number;
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) throw new InvalidContentError("BLOB_NOT_FILE", `blob ${descriptor.digest} is not a regular file`, { where: descriptor.digest });
+      size = info.size;
+    } catch (error) {
+      if (isNotFound(error)) throw new NotFoundError("BLOB_UNKNOWN", `blob ${descriptor.digest} is not in the layout`, { where: descriptor.digest });
+      throw error;
+    }
+    if (size !== descriptor.size) {
+      throw new DigestMismatchError(`blob ${descriptor.digest} is ${size} bytes, but its descriptor declares ${descriptor.size}`, { where: descriptor.digest });
+    }
+  }
+}
+
+export async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === "ENOENT";
+}

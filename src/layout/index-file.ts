@@ -1,0 +1,111 @@
+/**
+ * `index.json`: read strictly, and updated atomically under a lock file so that
+ * two processes adding refs at once both end up in it.
+ */
+import { randomBytes } from "node:crypto";
+import { open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { InvalidContentError, NotFoundError, OciImageError } from "../errors.js";
+import { parseJsonDocument } from "../image/json.js";
+import { MediaType } from "../image/media-types.js";
+import type { ImageIndex } from "../image/types.js";
+import { TEMP_PREFIX, isNotFound, syncFile } from "./blob-store.js";
+
+const LOCK_NAME = "index.json.lock";
+/** A lock older than this is from a process that died; it is broken. */
+const STALE_LOCK_MS = 60_000;
+const LOCK_WAIT_MS = 120_000;
+
+export function emptyIndex(): ImageIndex {
+  return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+}
+
+/** Reads and parses `index.json`; shape checks beyond "an object with manifests" are validate's job. */
+export async function readIndexFile(root: string): Promise<ImageIndex> {
+  const path = join(root, "index.json");
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    if (isNotFound(error)) throw new NotFoundError("LAYOUT_INDEX_MISSING", `${path} is missing: not an OCI image layout`, { where: path });
+    throw error;
+  }
+  const index = parseJsonDocument(bytes, path) as ImageIndex;
+  if (typeof index !== "object" || index === null || !Array.isArray(index.manifests)) {
+    throw new InvalidContentError("LAYOUT_INDEX_INVALID", `${path} is not an image index (no "manifests" array)`, { where: path });
+  }
+  return index;
+}
+
+export async function writeIndexFile(root: string, index: ImageIndex): Promise<void> {
+  const path = join(root, "index.json");
+  const temp = join(root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+  try {
+    await writeFile(temp, JSON.stringify(index, null, 2) + "\n", { flag: "wx", mode: 0o644 });
+    await syncFile(temp);
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Read-modify-write of `index.json` while holding `index.json.lock`. `change`
+ * gets the current index and returns the new one.
+ */
+export async function updateIndexFile(root: string, change: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>, signal?: AbortSignal): Promise<ImageIndex> {
+  const release = await acquireLock(join(root, LOCK_NAME), signal);
+  try {
+    const next = await change(await readIndexFile(root));
+    await writeIndexFile(root, next);
+    return next;
+  } finally {
+    await release();
+  }
+}
+
+async function acquireLock(path: string, signal?: AbortSignal): Promise<() => Promise<void>> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    signal?.throwIfAborted();
+    try {
+      const handle = await open(path, "wx");
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return () => unlink(path).catch(() => {});
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    if (await isStale(path)) {
+      await unlink(path).catch(() => {});
+      continue;
+    }
+    if (Date.now() - started > LOCK_WAIT_MS) {
+      throw new OciImageError("LAYOUT_LOCKED", `${path} is held by another process; remove it if no oci-image is running`, { where: path });
+    }
+    await sleep(Math.min(10 * 2 ** attempt, 200) + Math.random() * 10);
+  }
+}
+
+/** A lock whose owner is gone (its pid no longer runs) or that is very old. */
+async function isStale(path: string): Promise<boolean> {
+  try {
+    const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    const pid = Number.parseInt(text, 10);
+    if (Number.isInteger(pid) && pid > 0 && !processExists(pid)) return true;
+    return Date.now() - info.mtimeMs > STALE_LOCK_MS;
+  } catch {
+    return false;
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,10 +1,106 @@
-// PLACEHOLDER: replaced by the real command.
-import { Command } from "commander";
-import type { CommandContext } from "./context.js";
-import { OciImageError } from "../errors.js";
+/** `oci-image create <rootfs-dir> <layout>[:<tag>]`: a directory as an image of one layer. */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { collect, outputFor, usageArgument, type CommandContext } from "./context.js";
+import type { LayerCompression } from "../image/media-types.js";
+import { parseLayoutArgument } from "../layout/refs.js";
 
-export function createCommand(_context: CommandContext): Command {
-  return new Command("create").description("(not yet built)").allowUnknownOption().allowExcessArguments().action(() => {
-    throw new OciImageError("NOT_IMPLEMENTED", "create is not built yet");
-  });
+interface CreateFlags {
+  platform?: string;
+  entrypoint?: string;
+  cmd?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  label?: string[];
+  expose?: string[];
+  volume?: string[];
+  stopSignal?: string;
+  author?: string;
+  history?: string;
+  annotation?: string[];
+  compression: LayerCompression;
+  level?: number;
+  owner?: string;
+  created?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d{1,2}$/.test(value)) throw new InvalidArgumentError(`--level must be a whole number, not "${value}"`);
+  return Number(value);
+}
+
+export function createCommand(context: CommandContext): Command {
+  return new Command("create")
+    .description("Build an image of one layer from a directory and add it to a layout")
+    .argument("<rootfs-dir>", "the directory whose contents become the image's filesystem")
+    .argument("<layout>[:<tag>]", "the OCI layout to add it to (created when missing), and its ref (default latest)", usageArgument(parseLayoutArgument))
+    .option("--platform <os/arch[/variant]>", "the image's platform (default: this machine's)")
+    .option("--entrypoint <json-array|string>", "ENTRYPOINT: a JSON array, or one program path")
+    .option("--cmd <json-array|string>", "CMD: a JSON array, or one program path")
+    .option("-e, --env <KEY=VALUE>", "an environment variable (repeatable)", collect)
+    .option("-w, --workdir <dir>", "the working directory (absolute)")
+    .option("-u, --user <user[:group]>", "the user the process runs as")
+    .option("-l, --label <k=v>", "a config label (repeatable)", collect)
+    .option("--expose <port[/proto]>", "an exposed port: 80, 80/tcp, 53/udp (repeatable)", collect)
+    .option("--volume <path>", "a volume mount point (repeatable)", collect)
+    .option("--stop-signal <SIG>", "the signal that stops the container, e.g. SIGTERM")
+    .option("--author <text>", "the image's author")
+    .option("--history <text>", "the history entry's created_by text")
+    .option("--annotation <k=v>", "a manifest annotation (repeatable)", collect)
+    .addOption(new Option("--compression <type>", "layer compression").choices(["gzip", "zstd", "none"]).default("gzip"))
+    .option("--level <n>", "compression level (gzip 0-9, zstd 1-22)", wholeNumber)
+    .option("--owner <uid:gid>", "store every entry with this owner, e.g. 0:0")
+    .option("--created <RFC 3339>", "the creation time (default SOURCE_DATE_EPOCH, else now); makes the build reproducible")
+    .option("--json", "print the result as JSON")
+    .option("-q, --quiet", "print nothing on stderr but errors")
+    .addHelpText(
+      "after",
+      `
+Entries are stored in sorted order with their modes (setuid, setgid, sticky),
+owners, times, symlink targets and hardlinks; device nodes and FIFOs are kept;
+a socket is an error. Extended attributes are not stored.
+With --created or SOURCE_DATE_EPOCH, modification times later than it are
+clamped to it, and the same tree gives the same digests every time.
+
+Examples:
+  oci-image create ./rootfs ./images:app --cmd '["/bin/app","--serve"]' --expose 8080
+  oci-image create ./rootfs ./images --owner 0:0 -e PATH=/bin -w /srv --entrypoint /bin/app
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
+  oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64`,
+    )
+    .action(async (rootfs: string, target: { path: string; tag?: string }, flags: CreateFlags) => {
+      const output = outputFor(context, flags);
+      const { createImage } = await import("../build/create-image.js");
+      const { createProgress } = await import("../ui/progress.js");
+      const progress = await createProgress(output);
+      // Started with the first layer bytes, so a usage error prints no progress line.
+      let task: ReturnType<typeof progress.start> | undefined;
+      let result;
+      try {
+        result = await createImage({
+          rootfs,
+          layout: target.path,
+          tag: target.tag,
+          flags,
+          env: { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH },
+          compression: flags.compression,
+          level: flags.level,
+          signal: context.signal,
+          onLayerProgress: (bytes) => (task ??= progress.start(`layer from ${rootfs}`)).update(bytes),
+        });
+      } catch (error) {
+        task?.fail();
+        progress.stop();
+        throw error;
+      }
+      (task ?? progress.start("layer")).succeed(`layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`);
+      progress.stop();
+      if (result.replaced) output.info(`replaced ${target.tag ?? "latest"} in ${target.path} (was ${result.replaced})`);
+      output.result(
+        { ok: true, ref: result.ref, digest: result.digest, config: result.config.digest, layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size } },
+        [result.digest],
+      );
+    });
 }

@@ -1,10 +1,67 @@
-// PLACEHOLDER: replaced by the real command.
+/** `oci-image unpack <layout>[:<tag>] <bundle-dir>`: a runtime bundle that runc can start. */
 import { Command } from "commander";
-import type { CommandContext } from "./context.js";
-import { OciImageError } from "../errors.js";
+import { outputFor, positiveInteger, usageArgument, type CommandContext } from "./context.js";
+import { parseLayoutArgument } from "../layout/refs.js";
+import { parsePlatform } from "../image/platform.js";
+import { resolve } from "node:path";
 
-export function createUnpackCommand(_context: CommandContext): Command {
-  return new Command("unpack").description("(not yet built)").allowUnknownOption().allowExcessArguments().action(() => {
-    throw new OciImageError("NOT_IMPLEMENTED", "unpack is not built yet");
-  });
+interface UnpackFlags {
+  platform?: ReturnType<typeof parsePlatform>;
+  rootless?: boolean;
+  rootfsOnly?: boolean;
+  configOnly?: boolean;
+  tty?: boolean;
+  maxSize?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function createUnpackCommand(context: CommandContext): Command {
+  return new Command("unpack")
+    .description("make a runtime bundle (rootfs/ and config.json) from an image of a layout")
+    .argument("<layout>", "layout directory, optionally :<tag> (omit the tag when the layout holds one image)", usageArgument(parseLayoutArgument))
+    .argument("<bundle-dir>", "empty or new directory for the bundle (created 0700)")
+    .option("-p, --platform <os/arch[/variant]>", "image to use from a multi-platform index (default: the host's)", usageArgument(parsePlatform))
+    .option("--rootless", "no chown, devices skipped, user-namespace config for the caller (default when not root)")
+    .option("--rootfs-only", "write only rootfs/")
+    .option("--config-only", "write only config.json")
+    .option("--tty", "process.terminal: true in config.json")
+    .option("--max-size <bytes>", "stop when the uncompressed layers exceed this many bytes", positiveInteger("--max-size"))
+    .option("--json", "print the result as one JSON document")
+    .option("-q, --quiet", "print nothing on stderr but errors")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oci-image unpack ./images:alpine ./bundle && sudo runc run -b ./bundle demo
+  oci-image unpack --rootless ./images ./bundle     # as a normal user; runc run works without root
+  oci-image unpack -p linux/arm64 --rootfs-only ./images:multi ./arm-rootfs`,
+    )
+    .action(async (layoutArgument: ReturnType<typeof parseLayoutArgument>, bundleDir: string, flags: UnpackFlags) => {
+      const output = outputFor(context, flags);
+      if (flags.rootfsOnly && flags.configOnly) {
+        const { UsageError } = await import("../errors.js");
+        throw new UsageError("--rootfs-only and --config-only exclude each other; give at most one");
+      }
+      const { unpackImage } = await import("../bundle/unpack-image.js");
+      const bundle = resolve(context.cwd, bundleDir);
+      const result = await unpackImage({
+        layout: resolve(context.cwd, layoutArgument.path),
+        tag: layoutArgument.tag,
+        bundle,
+        platform: flags.platform,
+        rootless: flags.rootless ? true : undefined,
+        rootfsOnly: flags.rootfsOnly,
+        configOnly: flags.configOnly,
+        tty: flags.tty,
+        maxSize: flags.maxSize,
+        signal: context.signal,
+        onWarning: (message) => output.warn(message),
+        onStep: (message) => output.info(message),
+      });
+      output.result(
+        { ok: true, ref: result.ref ?? null, digest: result.digest, platform: result.platform, layers: result.layers, rootfs: result.rootfs ?? null, config: result.config ?? null },
+        [`unpacked ${result.ref ?? result.digest} (${result.platform}, ${result.layers} layers) into ${bundle}`],
+      );
+    });
 }

@@ -1,10 +1,65 @@
-// PLACEHOLDER: replaced by the real command.
-import { Command } from "commander";
-import type { CommandContext } from "./context.js";
-import { OciImageError } from "../errors.js";
+/** `oci-image validate [options] <path>...`: layouts, documents or stdin against the image-spec. */
+import { Command, Option } from "commander";
+import { outputFor, positiveInteger, type CommandContext } from "./context.js";
 
-export function createValidateCommand(_context: CommandContext): Command {
-  return new Command("validate").description("(not yet built)").allowUnknownOption().allowExcessArguments().action(() => {
-    throw new OciImageError("NOT_IMPLEMENTED", "validate is not built yet");
-  });
+interface ValidateFlags {
+  type?: "layout" | "manifest" | "index" | "config" | "descriptor" | "oci-layout";
+  fast?: boolean;
+  jobs?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function createValidateCommand(context: CommandContext): Command {
+  return new Command("validate")
+    .description("check layouts and documents against the OCI image-spec: schemas, rules, blobs, layers and diff_ids")
+    .argument("<path...>", "a layout directory (or <layout>:<tag>), a JSON document, or - for stdin")
+    .addOption(new Option("-t, --type <type>", "what the paths are (default: detected)").choices(["layout", "manifest", "index", "config", "descriptor", "oci-layout"]))
+    .option("--fast", "skip re-hashing and reading layer blobs (sizes are still checked)")
+    .option("-j, --jobs <n>", "layers checked at once (default 3)", positiveInteger("--jobs"))
+    .option("--json", "print one JSON document with the result")
+    .option("-q, --quiet", "print only errors")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  oci-image validate ./images               every ref in the layout, every blob and layer
+  oci-image validate ./images:alpine --fast one ref; sizes but no re-hashing
+  oci-image validate -t manifest m.json     one document
+  curl -s ... | oci-image validate -t index -
+
+Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
+    )
+    .action(async (paths: string[], flags: ValidateFlags) => {
+      const output = outputFor(context, flags);
+      const { validatePaths } = await import("../validate/validate-paths.js");
+      const result = await validatePaths(paths, {
+        type: flags.type,
+        fast: flags.fast,
+        concurrency: flags.jobs,
+        cwd: context.cwd,
+        stdin: context.stdin,
+        signal: context.signal,
+        // Live progress on a terminal only; pipes and CI get just the result.
+        onLayer: output.interactive ? (digest, bytes) => output.info(`checked layer ${digest.slice(0, 19)}... (${(bytes / 1048576).toFixed(1)} MiB uncompressed)`) : undefined,
+      });
+      const strip = ({ where, pointer, rule, message }: { where: string; pointer: string; rule: string; message: string }) => ({ where, pointer, rule, message });
+      const errors = result.problems.filter((problem) => problem.severity === "error");
+      const warnings = result.problems.filter((problem) => problem.severity === "warning");
+      const lines = result.problems
+        .filter((problem) => problem.severity === "error" || !flags.quiet)
+        .map((problem) => `${problem.severity}: ${problem.where}${problem.pointer ? ` ${problem.pointer}` : ""}: ${problem.message} [${problem.rule}]`);
+      if (!flags.quiet) {
+        for (const entry of result.checked) {
+          const what = entry.type === "layout" ? `layout: ${entry.refs?.length ?? 0} refs, ${entry.blobs ?? 0} blobs, ${entry.layers ?? 0} layers read` : (entry.type ?? "unknown kind");
+          lines.push(`${entry.path}: ${entry.valid ? "valid" : "INVALID"} (${what}; ${count(entry.errors, "error")}, ${count(entry.warnings, "warning")})`);
+        }
+      }
+      output.result({ ok: result.valid, valid: result.valid, checked: result.checked, errors: errors.map(strip), warnings: warnings.map(strip) }, lines);
+      context.exitCode = result.valid ? 0 : 1;
+    });
+}
+
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }

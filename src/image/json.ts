@@ -59,7 +59,7 @@ function checkStructure(text: string, where?: string): void {
       if (top && expectKey) {
         const key = JSON.parse(text.slice(i, end + 1)) as string;
         if (top.has(key)) {
-          const pointer = "/" + [...path, key].map(escapePointer).join("/");
+          const pointer = "/" + [...path.slice(0, stack.length - 1), key].map(escapePointer).join("/");
           throw new InvalidContentError("JSON_DUPLICATE_KEY", `duplicate key "${key}"`, { where, pointer });
         }
         top.add(key);

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
 import { DigestingStream, VerifyingStream, digestOf, parseDigest, type DigestAlgorithm, type ExpectedContent } from "../image/digest.js";
@@ -69,23 +69,24 @@ export class BlobStore {
     }
     const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
     const tempPath = join(this.root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-    const digesting = new DigestingStream(algorithm);
-    const stages: NodeJS.ReadWriteStream[] = [digesting];
-    if (expected) stages.push(new VerifyingStream(expected));
+    // With `expected`, the verifying stream's hash is the only one needed: one pass over the bytes.
+    const digesting = expected ? undefined : new DigestingStream(algorithm);
+    const first: Transform = digesting ?? new VerifyingStream(expected!);
+    const stages: NodeJS.ReadWriteStream[] = [first];
     let written = 0;
     if (options.onProgress) {
       const report = options.onProgress;
-      digesting.on("data", (chunk: Buffer) => report((written += chunk.length)));
+      first.on("data", (chunk: Buffer) => report((written += chunk.length)));
     }
     try {
       const file = createWriteStream(tempPath, { flags: "wx", mode: 0o644 });
       await pipeline([source as NodeJS.ReadableStream, ...stages, file], { signal: options.signal });
       await syncFile(tempPath);
-      const digest = digesting.digest();
+      const digest = digesting ? digesting.digest() : expected!.digest;
       const finalPath = this.blobPath(digest);
       await mkdir(join(this.root, "blobs", algorithm), { recursive: true });
       await rename(tempPath, finalPath);
-      return { digest, size: digesting.size, existed: false };
+      return { digest, size: digesting ? digesting.size : expected!.size, existed: false };
     } catch (error) {
       await unlink(tempPath).catch(() => {});
       throw error;

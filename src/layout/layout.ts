@@ -1,11 +1,12 @@
 /** An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/`. */
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { InvalidContentError, NotFoundError } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
 import { REF_NAME_ANNOTATION, type Descriptor, type ImageIndex } from "../image/types.js";
-import { BlobStore, isNotFound } from "./blob-store.js";
-import { emptyIndex, readIndexFile, updateIndexFile, writeIndexFile } from "./index-file.js";
+import { BlobStore, TEMP_PREFIX, isNotFound } from "./blob-store.js";
+import { emptyIndex, readIndexFile, updateIndexFile } from "./index-file.js";
 import { refNameOf, resolveRef } from "./refs.js";
 
 export const LAYOUT_VERSION = "1.0.0";
@@ -13,6 +14,25 @@ export const LAYOUT_VERSION = "1.0.0";
 export interface AddRefResult {
   /** The entry this one replaced (same ref name), if any. */
   replaced?: Descriptor;
+}
+
+/** What a layout being created holds before its `oci-layout` marker is written. */
+function isLayoutPart(name: string): boolean {
+  return name === "blobs" || name === "index.json" || name === "index.json.lock" || name.startsWith(TEMP_PREFIX);
+}
+
+async function writeIndexFileIfMissing(root: string): Promise<void> {
+  try {
+    await writeFile(join(root, "index.json"), JSON.stringify(emptyIndex(), null, 2) + "\n", { flag: "wx", mode: 0o644 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+}
+
+async function writeFileAtomically(path: string, text: string): Promise<void> {
+  const temp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+  await writeFile(temp, text, { flag: "wx", mode: 0o644 });
+  await rename(temp, path);
 }
 
 export class ImageLayout extends BlobStore {
@@ -38,19 +58,24 @@ export class ImageLayout extends BlobStore {
     return new ImageLayout(root);
   }
 
-  /** Opens a layout, creating it when the directory is missing or empty. */
+  /**
+   * Opens a layout, creating it when the directory is missing or empty. Safe
+   * when several processes create the same layout at once: each step is
+   * idempotent, and a directory holding only a layout's parts (another process
+   * is half-way through creating it) counts as empty.
+   */
   static async openOrCreate(path: string): Promise<ImageLayout> {
     const root = resolve(path);
     await mkdir(root, { recursive: true });
     const entries = await readdir(root);
     if (entries.includes("oci-layout")) return ImageLayout.open(root);
-    if (entries.length > 0) {
+    if (!entries.every(isLayoutPart)) {
       throw new InvalidContentError("LAYOUT_MISSING", `${path} is not empty and not an OCI image layout; give an empty or new directory`, { where: root });
     }
     await mkdir(join(root, "blobs", "sha256"), { recursive: true });
-    await writeIndexFile(root, emptyIndex());
+    if (!entries.includes("index.json")) await writeIndexFileIfMissing(root);
     // oci-layout last: a layout is a layout once its marker exists.
-    await writeFile(join(root, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }) + "\n");
+    await writeFileAtomically(join(root, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }) + "\n");
     return new ImageLayout(root);
   }
 

@@ -1,13 +1,10 @@
 /** Ref names (annotations.md) and the `<layout>[:<tag>]` argument form. */
 import { NotFoundError, UsageError } from "../errors.js";
+import { isValidRefName } from "../image/ref-name.js";
 import { REF_NAME_ANNOTATION, type Descriptor, type ImageIndex } from "../image/types.js";
 
-/** annotations.md: `component ("/" component)*`, components of alphanumerics joined by `-._:@+` or `--`. */
-const REF_NAME = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
-
-export function isValidRefName(name: string): boolean {
-  return REF_NAME.test(name);
-}
+// The grammar lives in image/ so the schema rules can use it too.
+export { isValidRefName };
 
 export interface LayoutArgument {
   path: string;

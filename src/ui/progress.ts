@@ -19,7 +19,9 @@ export interface Progress {
 
 export async function createProgress(output: Output): Promise<Progress> {
   if (output.quiet || output.json) return silentProgress;
-  if (!output.interactive) return plainProgress(output);
+  // A live display needs a terminal with a width; one that reports none (a bare pty) gets plain lines.
+  const columns = (output.stderr as { columns?: number }).columns ?? 0;
+  if (!output.interactive || columns <= 0) return plainProgress(output);
   return spinnerProgress(output);
 }
 

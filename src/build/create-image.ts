@@ -1,0 +1,143 @@
+/**
+ * `createImage`: a directory becomes an image of one layer in a layout. The
+ * layer is tarred, compressed and hashed (both ways) in one pass straight into
+ * the blob store; then the config, the manifest and the index entry. Nothing is
+ * added to the index unless every blob is in place, and a layout this call
+ * created is removed again when it fails.
+ */
+import { lstat, readdir, realpath, rm, stat } from "node:fs/promises";
+import { join, relative, resolve, sep, isAbsolute } from "node:path";
+import { NotFoundError, OciImageError } from "../errors.js";
+import { buildImageConfig, buildManifest, platformOf, resolveBuildSettings, type BuildEnvironment, type BuildFlags } from "../image/build-config.js";
+import { MediaType, type LayerCompression } from "../image/media-types.js";
+import type { Descriptor, ImageConfig, ImageManifest } from "../image/types.js";
+import { checkCompressionLevel, createLayerStream } from "../layer/layer-writer.js";
+import { ImageLayout } from "../layout/layout.js";
+
+export interface CreateImageOptions {
+  /** The directory whose contents become the layer. */
+  rootfs: string;
+  /** The layout directory (created when missing or empty). */
+  layout: string;
+  /** The ref name in index.json; default `latest`. */
+  tag?: string;
+  /** Config, manifest and layer-owner flags, as strings (checked here: UsageError on a bad one). */
+  flags?: BuildFlags;
+  /** Where SOURCE_DATE_EPOCH comes from. */
+  env?: BuildEnvironment;
+  compression?: LayerCompression;
+  level?: number;
+  /** The clock, for tests. */
+  now?: Date;
+  signal?: AbortSignal;
+  /** Compressed layer bytes written so far. */
+  onLayerProgress?: (bytes: number) => void;
+}
+
+export interface CreateImageResult {
+  ref: string;
+  /** The manifest's digest. */
+  digest: string;
+  manifest: Descriptor;
+  config: Descriptor;
+  layer: { digest: string; diffId: string; size: number; mediaType: string; uncompressedSize: number };
+  imageConfig: ImageConfig;
+  /** The manifest digest of an older index entry of the same ref that this one replaced. */
+  replaced?: string;
+}
+
+export async function createImage(options: CreateImageOptions): Promise<CreateImageResult> {
+  const tag = options.tag ?? "latest";
+  const compression = options.compression ?? "gzip";
+  const settings = resolveBuildSettings(options.flags ?? {}, options.env ?? {}, options.now);
+  checkCompressionLevel(compression, options.level);
+  const rootfs = await checkRootfs(options.rootfs);
+  await checkLayoutOutsideRootfs(rootfs, options.layout);
+  const { layout, undo } = await openLayout(options.layout);
+  try {
+    const layer = createLayerStream(rootfs, {
+      compression,
+      level: options.level,
+      owner: settings.owner,
+      clampMtime: settings.reproducible ? settings.createdSeconds : undefined,
+      signal: options.signal,
+    });
+    const storedLayer = await layout.putBlob(layer.stream, { signal: options.signal, onProgress: options.onLayerProgress });
+    const layerDescriptor: Descriptor = { mediaType: layer.mediaType, digest: storedLayer.digest, size: storedLayer.size };
+    const imageConfig = buildImageConfig(settings, layer.diffId());
+    const storedConfig = await layout.putBlobBytes(Buffer.from(JSON.stringify(imageConfig)));
+    const config: Descriptor = { mediaType: MediaType.ociConfig, digest: storedConfig.digest, size: storedConfig.size };
+    const manifestDocument: ImageManifest = buildManifest(settings, config, layerDescriptor);
+    const storedManifest = await layout.putBlobBytes(Buffer.from(JSON.stringify(manifestDocument)));
+    const manifest: Descriptor = { mediaType: MediaType.ociManifest, digest: storedManifest.digest, size: storedManifest.size, platform: platformOf(settings) };
+    options.signal?.throwIfAborted();
+    const { replaced } = await layout.addRef(manifest, tag, options.signal);
+    return {
+      ref: tag,
+      digest: manifest.digest,
+      manifest,
+      config,
+      layer: { ...layerDescriptor, diffId: layer.diffId(), uncompressedSize: layer.uncompressedSize() },
+      imageConfig,
+      ...(replaced ? { replaced: replaced.digest } : {}),
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
+
+async function checkRootfs(path: string): Promise<string> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new NotFoundError("ROOTFS_MISSING", `${path} does not exist: give the directory to build the image from`, { where: path, cause: error });
+    throw new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`, { where: path, cause: error });
+  }
+  if (!info.isDirectory()) throw new OciImageError("ROOTFS_NOT_DIRECTORY", `${path} is not a directory: give the directory to build the image from`, { where: path });
+  return realpath(path);
+}
+
+/** A layout inside the tree would be tarred into its own layer while it is written. */
+async function checkLayoutOutsideRootfs(rootfs: string, layoutPath: string): Promise<void> {
+  let layout = resolve(layoutPath);
+  // The layout may not exist yet: compare its nearest existing ancestor.
+  const missing: string[] = [];
+  for (;;) {
+    try {
+      layout = join(await realpath(layout), ...missing);
+      break;
+    } catch {
+      const parent = resolve(layout, "..");
+      if (parent === layout) break;
+      missing.unshift(relative(parent, layout));
+      layout = parent;
+    }
+  }
+  const inside = relative(rootfs, layout);
+  if (inside === "" || (!inside.startsWith(`..${sep}`) && inside !== ".." && !isAbsolute(inside))) {
+    throw new OciImageError("LAYOUT_INSIDE_ROOTFS", `the layout ${layoutPath} is inside the directory being imaged (${rootfs}); write it somewhere else`, { where: layoutPath });
+  }
+}
+
+/** Opens or creates the layout, with a way to remove what this call created should it fail. */
+async function openLayout(path: string): Promise<{ layout: ImageLayout; undo: () => Promise<void> }> {
+  const root = resolve(path);
+  let existed = true;
+  let wasEmpty = false;
+  try {
+    await lstat(root);
+    wasEmpty = (await readdir(root)).length === 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    existed = false;
+  }
+  const layout = await ImageLayout.openOrCreate(root);
+  const undo = async () => {
+    if (!existed) await rm(root, { recursive: true, force: true }).catch(() => {});
+    else if (wasEmpty) for (const name of ["oci-layout", "index.json", "blobs"]) await rm(join(root, name), { recursive: true, force: true }).catch(() => {});
+  };
+  return { layout, undo };
+}

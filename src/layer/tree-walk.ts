@@ -1,0 +1,80 @@
+/**
+ * Walks a directory tree for a layer: depth first, siblings in byte order of
+ * their names, each entry lstat'ed (symlinks are entries, never followed), so
+ * a parent always comes before its children and two walks of the same tree
+ * give the same order.
+ */
+import type { BigIntStats } from "node:fs";
+import { lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { OciImageError } from "../errors.js";
+
+export interface TreeEntry {
+  /** The path inside the tree: `/`-separated, no leading `./` or `/`. */
+  name: string;
+  /** The path on disk. */
+  path: string;
+  stats: BigIntStats;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const LSTAT_BATCH = 32;
+
+/** Every entry under `root` (not `root` itself), parents before children, siblings sorted bytewise. */
+export async function* walkTree(root: string, signal?: AbortSignal): AsyncGenerator<TreeEntry> {
+  yield* walkDirectory(root, "", signal);
+}
+
+async function* walkDirectory(directory: string, prefix: string, signal?: AbortSignal): AsyncGenerator<TreeEntry> {
+  const names = await readNames(directory);
+  // lstat a batch of siblings at once: the round trips to the threadpool overlap.
+  for (let start = 0; start < names.length; start += LSTAT_BATCH) {
+    signal?.throwIfAborted();
+    const batch = names.slice(start, start + LSTAT_BATCH);
+    const stats = await Promise.all(batch.map((name) => lstatEntry(join(directory, name))));
+    for (const [i, name] of batch.entries()) {
+      const path = join(directory, name);
+      const entryName = prefix ? `${prefix}/${name}` : name;
+      yield { name: entryName, path, stats: stats[i]! };
+      if (stats[i]!.isDirectory()) yield* walkDirectory(path, entryName, signal);
+    }
+  }
+}
+
+/** A directory's names, sorted by their bytes; names that are not UTF-8 are refused (tar paths in PAX are UTF-8). */
+async function readNames(directory: string): Promise<string[]> {
+  let raw: Buffer[];
+  try {
+    raw = await readdir(directory, { encoding: "buffer" });
+  } catch (error) {
+    throw unreadable(directory, error);
+  }
+  raw.sort(Buffer.compare);
+  return raw.map((bytes) => {
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      throw new OciImageError("ROOTFS_NAME_ENCODING", `${join(directory, bytes.toString("latin1"))}: file name is not valid UTF-8, which a layer tar cannot hold; rename it`, { where: directory });
+    }
+  });
+}
+
+async function lstatEntry(path: string): Promise<BigIntStats> {
+  try {
+    return await lstat(path, { bigint: true });
+  } catch (error) {
+    throw unreadable(path, error);
+  }
+}
+
+/** The error for a path of the tree that can't be read, saying what to do. */
+export function unreadable(path: string, error: unknown): OciImageError {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (code === "EACCES" || code === "EPERM") {
+    return new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: permission denied (run as a user who can read the whole tree, or fix its permissions)`, { where: path, cause: error });
+  }
+  if (code === "ENOENT") {
+    return new OciImageError("ROOTFS_CHANGED", `${path} disappeared while the layer was being written; don't change the tree during create`, { where: path, cause: error });
+  }
+  return new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: ${(error as Error)?.message ?? String(error)}`, { where: path, cause: error });
+}

@@ -1,0 +1,167 @@
+/**
+ * A fault-injecting HTTP proxy in front of a real registry, for what Docker Hub
+ * does and a local registry doesn't: blob redirects to another host (a "CDN"
+ * listening on 127.0.0.2), 429 with Retry-After and rate-limit headers, 5xx,
+ * connections reset mid-blob, wrong bytes, stalled answers, Range ignored.
+ */
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { closeServer } from "./token-server.js";
+
+export type Fault =
+  /** Answer this status (with headers and body) without asking the registry. */
+  | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
+  /** Forward, but cut the connection after this many body bytes. */
+  | { kind: "reset"; afterBytes: number }
+  /** Forward, with one byte of the body changed. */
+  | { kind: "corrupt" }
+  /** Forward the headers (and `afterBytes` of the body), then send nothing more. */
+  | { kind: "stall"; afterBytes?: number }
+  /** Redirect (307) to the CDN host, which serves the same path from the registry. */
+  | { kind: "redirect"; status?: number; location?: string }
+  /** Forward without the client's Range header (a server without range support). */
+  | { kind: "ignore-range" };
+
+export interface FaultRule {
+  method?: string;
+  /** Matched against the request path. */
+  path: RegExp;
+  fault: Fault;
+  /** How many requests it applies to (default: all). */
+  times?: number;
+}
+
+export interface SeenRequest {
+  server: "proxy" | "cdn";
+  method: string;
+  path: string;
+  headers: IncomingMessage["headers"];
+  fault?: Fault["kind"];
+}
+
+export interface FaultProxy {
+  url: string;
+  host: string;
+  cdnHost: string;
+  requests: SeenRequest[];
+  rules: FaultRule[];
+  /** Replaces the rules and forgets the requests seen. */
+  reset(rules?: FaultRule[]): void;
+  stop(): Promise<void>;
+}
+
+export interface FaultProxyOptions {
+  /** Authorization the CDN adds when it asks the registry (as a signed URL would stand for). */
+  cdnUpstreamAuthorization?: string;
+  /** Address the CDN listens on (default 127.0.0.2). */
+  cdnAddress?: string;
+}
+
+export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
+  const upstream = new URL(upstreamUrl);
+  const requests: SeenRequest[] = [];
+  let rules: FaultRule[] = [];
+  const cdnAddress = options.cdnAddress ?? "127.0.0.2";
+  const cdn = createServer((request, response) => {
+    requests.push({ server: "cdn", method: request.method ?? "GET", path: request.url ?? "/", headers: request.headers });
+    const path = (request.url ?? "/").replace(/^\/cdn/, "");
+    forward(upstream, request, response, path, options.cdnUpstreamAuthorization, undefined);
+  });
+  await listen(cdn, cdnAddress);
+  const cdnHost = `${cdnAddress}:${(cdn.address() as AddressInfo).port}`;
+  const proxy = createServer((request, response) => {
+    const path = request.url ?? "/";
+    const rule = rules.find((candidate) => (candidate.method ?? request.method) === request.method && candidate.path.test(path) && (candidate.times === undefined || candidate.times > 0));
+    if (rule && rule.times !== undefined) rule.times--;
+    const fault = rule?.fault;
+    requests.push({ server: "proxy", method: request.method ?? "GET", path, headers: request.headers, fault: fault?.kind });
+    if (fault?.kind === "status") {
+      response.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
+      response.end(fault.body ?? "");
+      return;
+    }
+    if (fault?.kind === "redirect") {
+      response.writeHead(fault.status ?? 307, { location: fault.location ?? `http://${cdnHost}/cdn${path}` });
+      response.end();
+      return;
+    }
+    forward(upstream, request, response, path, undefined, fault);
+  });
+  await listen(proxy, "127.0.0.1");
+  const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  return {
+    url: `http://${host}`,
+    host,
+    cdnHost,
+    requests,
+    get rules() {
+      return rules;
+    },
+    set rules(value) {
+      rules = value;
+    },
+    reset(next = []) {
+      rules = next;
+      requests.length = 0;
+    },
+    async stop() {
+      await Promise.all([closeServer(proxy), closeServer(cdn)]);
+    },
+  };
+}
+
+function listen(server: Server, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, address, () => resolve());
+  });
+}
+
+function forward(upstream: URL, request: IncomingMessage, response: ServerResponse, path: string, authorization: string | undefined, fault: Fault | undefined): void {
+  const headers = { ...request.headers, host: upstream.host };
+  if (authorization) headers.authorization = authorization;
+  if (fault?.kind === "ignore-range") delete headers.range;
+  const outgoing = httpRequest({ hostname: upstream.hostname, port: upstream.port, method: request.method, path, headers }, (answer) => {
+    const status = answer.statusCode ?? 502;
+    const isBody = request.method === "GET" && status >= 200 && status < 300;
+    const { connection: _connection, "keep-alive": _keepAlive, "transfer-encoding": _encoding, ...answerHeaders } = answer.headers;
+    if (!isBody || !fault || fault.kind === "ignore-range") {
+      response.writeHead(status, answerHeaders);
+      answer.pipe(response);
+      return;
+    }
+    if (fault.kind === "corrupt") {
+      const chunks: Buffer[] = [];
+      answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+      answer.on("end", () => {
+        const body = Buffer.concat(chunks);
+        if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
+        response.writeHead(status, answerHeaders);
+        response.end(body);
+      });
+      return;
+    }
+    const limit = fault.kind === "reset" ? fault.afterBytes : fault.kind === "stall" ? (fault.afterBytes ?? 0) : 0;
+    response.writeHead(status, answerHeaders);
+    let sent = 0;
+    answer.on("data", (chunk: Buffer) => {
+      if (sent >= limit) return;
+      const part = chunk.subarray(0, limit - sent);
+      sent += part.length;
+      if (sent >= limit) {
+        answer.destroy();
+        // "reset": cut once the bytes are out; "stall": keep the connection open and silent.
+        response.write(part, () => {
+          if (fault.kind === "reset") response.socket?.destroy();
+        });
+      } else {
+        response.write(part);
+      }
+    });
+    answer.on("end", () => {
+      if (sent < limit) response.end();
+    });
+  });
+  outgoing.on("error", () => response.destroy());
+  request.pipe(outgoing);
+}

@@ -1,0 +1,184 @@
+/**
+ * A real distribution registry (Debian's `docker-registry`, 2.8) on a free
+ * loopback port, configured from a temp directory: without auth, with htpasswd
+ * Basic auth, or with token auth backed by test/helpers/token-server.ts.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { startTokenServer, type RunningTokenServer } from "./token-server.js";
+import { runProgram } from "./cli.js";
+
+export const REGISTRY_BINARY = "/usr/bin/docker-registry";
+
+export interface RunningRegistry {
+  host: string /* "127.0.0.1:PORT" */;
+  url: string /* "http://127.0.0.1:PORT" */;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface RegistryOptions {
+  auth?: "none" | "htpasswd" | "token";
+  /** Where the registry stores its data (default: a temp dir removed by stop()). */
+  dataDir?: string;
+  /** user → password for htpasswd or token auth (default: one user "tester"). */
+  users?: Record<string, string>;
+}
+
+export type StartedRegistry = RunningRegistry & {
+  tokenServer?: RunningTokenServer;
+  username?: string;
+  password?: string;
+};
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<StartedRegistry> {
+  const auth = options.auth ?? "none";
+  const users = options.users ?? { tester: "s3cret-pass" };
+  const [username, password] = Object.entries(users)[0] ?? [];
+  const dir = await mkdtemp(join(tmpdir(), "oci-image-registry-"));
+  const dataDir = options.dataDir ?? join(dir, "data");
+  await mkdir(dataDir, { recursive: true });
+  let tokenServer: RunningTokenServer | undefined;
+  let authYaml = "";
+  if (auth === "htpasswd") {
+    const lines = Object.entries(users).map(([user, pass]) => execFileSync("htpasswd", ["-nbB", user, pass], { encoding: "utf8" }).trim());
+    await writeFile(join(dir, "htpasswd"), lines.join("\n") + "\n");
+    authYaml = `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, "htpasswd")}\n`;
+  } else if (auth === "token") {
+    tokenServer = await startTokenServer({ dir, issuer: "oci-image-test-issuer", service: "oci-image-test-registry", users });
+    authYaml = `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: oci-image-test-registry\n    issuer: oci-image-test-issuer\n    rootcertbundle: ${tokenServer.certPath}\n`;
+  }
+
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    const config = [
+      "version: 0.1",
+      "log:",
+      "  level: error",
+      "  accesslog:",
+      "    disabled: true",
+      "storage:",
+      "  filesystem:",
+      `    rootdirectory: ${dataDir}`,
+      "  delete:",
+      "    enabled: true",
+      "  maintenance:",
+      "    uploadpurging:",
+      "      enabled: false",
+      "http:",
+      `  addr: 127.0.0.1:${port}`,
+      "  secret: oci-image-test-secret",
+      authYaml,
+    ].join("\n");
+    const configPath = join(dir, "config.yml");
+    await writeFile(configPath, config);
+    const child = spawn(REGISTRY_BINARY, ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => {
+      if (stderr.length < 10_000) stderr += chunk.toString();
+    });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForRegistry(url, child);
+    } catch (error) {
+      lastError = new Error(`${(error as Error).message}: ${stderr.trim()}`);
+      await killChild(child);
+      continue;
+    }
+    let stopped = false;
+    return {
+      host: `127.0.0.1:${port}`,
+      url,
+      dataDir,
+      tokenServer,
+      username: auth === "none" ? undefined : username,
+      password: auth === "none" ? undefined : password,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await killChild(child);
+        await tokenServer?.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  await tokenServer?.stop();
+  await rm(dir, { recursive: true, force: true });
+  throw lastError instanceof Error ? lastError : new Error("the registry did not start");
+}
+
+async function waitForRegistry(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited with status ${child.exitCode}`);
+    try {
+      const response = await fetch(`${url}/v2/`);
+      await response.arrayBuffer();
+      if (response.status === 200 || response.status === 401) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(50);
+  }
+  throw new Error("docker-registry did not answer /v2/ within 15 s");
+}
+
+function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** A TCP port free on 127.0.0.1 at the time of asking. */
+export function freePort(host = "127.0.0.1"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PushOptions {
+  /** skopeo's --format (v2s2 makes Docker schema 2 manifests / manifest lists). */
+  format?: "oci" | "v2s2";
+  /** Copy a whole index (skopeo --all). */
+  all?: boolean;
+  /** "user:password" for a registry with auth. */
+  creds?: string;
+}
+
+/**
+ * Pushes `source` (e.g. `oci:/path:tag`) to `docker://HOST/repo:tag` with skopeo;
+ * returns the digest of the manifest as pushed.
+ */
+export async function pushImage(source: string, registry: RunningRegistry, destination: string, options: PushOptions = {}): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "oci-image-push-"));
+  try {
+    const digestFile = join(dir, "digest");
+    const args = ["copy", "--quiet", "--dest-tls-verify=false", "--digestfile", digestFile];
+    if (options.format) args.push("--format", options.format);
+    if (options.all) args.push("--all");
+    if (options.creds) args.push("--dest-creds", options.creds);
+    args.push(source, `docker://${registry.host}/${destination}`);
+    const result = await runProgram("skopeo", args, { timeoutMs: 120_000 });
+    if (result.status !== 0) throw new Error(`skopeo ${args.join(" ")} failed (${result.status}): ${result.stderr}`);
+    const { readFile } = await import("node:fs/promises");
+    return (await readFile(digestFile, "utf8")).trim();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Rootless unpack as a real unprivileged user (nobody): read-only directories
+ * of a lower layer are written into and whited out in, their modes come back,
+ * owners are recorded, and a failed unpack still removes the whole bundle.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { chmod, chown, lstat, mkdir, readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { runCliAs } from "./as-user.js";
+import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
+import { tempDir } from "../helpers/temp.js";
+import { isRoot } from "../helpers/tools.js";
+
+const NOBODY = 65534;
+
+async function asNobody(t: TestContext, layers: TarEntry[][]): Promise<{ status: number | null; stderr: string; bundle: string }> {
+  const dir = await tempDir(t, "oci-image-rootless-");
+  await chmod(dir, 0o755);
+  const layout = join(dir, "layout");
+  await writeTestImage(layout, { layers });
+  for (const path of await readdir(layout, { recursive: true })) {
+    const full = join(layout, path);
+    await chmod(full, (await lstat(full)).isDirectory() ? 0o755 : 0o644);
+  }
+  await chmod(layout, 0o755);
+  const work = join(dir, "work");
+  await mkdir(work);
+  await chown(work, NOBODY, NOBODY);
+  const bundle = join(work, "bundle");
+  const result = await runCliAs(NOBODY, NOBODY, ["unpack", "--rootless", "--rootfs-only", layout, bundle]);
+  // The test's temp dir cleanup runs as root, so a 0555 directory left behind would still go.
+  return { status: result.status, stderr: result.stderr, bundle };
+}
+
+test("rootless as nobody: read-only lower directories are written into, keep their modes, owners recorded", async (t) => {
+  if (!isRoot()) {
+    t.skip("switching to the nobody user needs root");
+    return;
+  }
+  const result = await asNobody(t, [
+    [{ name: "ro", type: "directory", mode: 0o555 }, { name: "ro/old", type: "file", content: "old", mode: 0o444 }, { name: "ro/gone", type: "file", content: "x" }, { name: "owned", type: "file", content: "x", uid: 33, gid: 33 }],
+    [{ name: "ro/new", type: "file", content: "new" }, { name: "ro/.wh.gone", type: "file" }, { name: "ro/old", type: "file", content: "replaced" }],
+  ]);
+  assert.equal(result.status, 0, result.stderr);
+  const rootfs = join(result.bundle, "rootfs");
+  assert.deepEqual((await readdir(join(rootfs, "ro"))).sort(), ["new", "old"]);
+  assert.equal(await readFile(join(rootfs, "ro", "old"), "utf8"), "replaced");
+  assert.equal((await stat(join(rootfs, "ro"))).mode & 0o7777, 0o555, "the lower directory's mode is put back");
+  assert.equal((await stat(join(rootfs, "owned"))).uid, NOBODY);
+  assert.match(await readFile(join(result.bundle, "rootfs-owners.tsv"), "utf8"), /^33:33\t\/owned$/m);
+  assert.match(result.stderr, /owners recorded, not applied/);
+});
+
+test("rootless as nobody: a failure after read-only directories still removes the bundle", async (t) => {
+  if (!isRoot()) {
+    t.skip("switching to the nobody user needs root");
+    return;
+  }
+  const result = await asNobody(t, [
+    [{ name: "ro", type: "directory", mode: 0o555 }, { name: "ro/sub", type: "directory", mode: 0o500 }, { name: "ro/sub/f", type: "file", content: "x", mode: 0o400 }],
+    [{ name: "ro/sub/f", type: "file", content: "y" }, { name: "ro/sub/f/x", type: "file", content: "under a file" }],
+  ]);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr, /needs \/ro\/sub\/f to be a directory/);
+  assert.equal(existsSync(result.bundle), false, "the bundle is gone even with 0555 directories in it");
+});

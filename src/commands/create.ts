@@ -1,27 +1,13 @@
 /** `oci-image create <rootfs-dir> <layout>[:<tag>]`: a directory as an image of one layer. */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { collect, outputFor, usageArgument, type CommandContext } from "./context.js";
+import type { BuildFlags } from "../image/build-config.js";
 import type { LayerCompression } from "../image/media-types.js";
 import { parseLayoutArgument } from "../layout/refs.js";
 
-interface CreateFlags {
-  platform?: string;
-  entrypoint?: string;
-  cmd?: string;
-  env?: string[];
-  workdir?: string;
-  user?: string;
-  label?: string[];
-  expose?: string[];
-  volume?: string[];
-  stopSignal?: string;
-  author?: string;
-  history?: string;
-  annotation?: string[];
+interface CreateFlags extends BuildFlags {
   compression: LayerCompression;
   level?: number;
-  owner?: string;
-  created?: string;
   json?: boolean;
   quiet?: boolean;
 }
@@ -35,7 +21,7 @@ export function createCommand(context: CommandContext): Command {
   return new Command("create")
     .description("Build an image of one layer from a directory and add it to a layout")
     .argument("<rootfs-dir>", "the directory whose contents become the image's filesystem")
-    .argument("<layout>[:<tag>]", "the OCI layout to add it to (created when missing), and its ref (default latest)", usageArgument(parseLayoutArgument))
+    .argument("<layout>", "the OCI layout to add it to (created when missing), optionally :<tag> to name the ref (default latest)", usageArgument(parseLayoutArgument))
     .option("--platform <os/arch[/variant]>", "the image's platform (default: this machine's)")
     .option("--entrypoint <json-array|string>", "ENTRYPOINT: a JSON array, or one program path")
     .option("--cmd <json-array|string>", "CMD: a JSON array, or one program path")

@@ -3,14 +3,13 @@
  * temp file that is hashed as it fills, fsynced and renamed into place; read
  * back through a stream that checks size and digest as it flows.
  */
-import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable, type Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
 import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
-import { DigestingStream, VerifyingStream, digestOf, parseDigest, type DigestAlgorithm, type ExpectedContent } from "../image/digest.js";
+import { VerifyingStream, digestOf, parseDigest, type DigestAlgorithm, type ExpectedContent } from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 
@@ -69,24 +68,12 @@ export class BlobStore {
     }
     const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
     const tempPath = join(this.root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-    // With `expected`, the verifying stream's hash is the only one needed: one pass over the bytes.
-    const digesting = expected ? undefined : new DigestingStream(algorithm);
-    const first: Transform = digesting ?? new VerifyingStream(expected!);
-    const stages: NodeJS.ReadWriteStream[] = [first];
-    let written = 0;
-    if (options.onProgress) {
-      const report = options.onProgress;
-      first.on("data", (chunk: Buffer) => report((written += chunk.length)));
-    }
     try {
-      const file = createWriteStream(tempPath, { flags: "wx", mode: 0o644 });
-      await pipeline([source as NodeJS.ReadableStream, ...stages, file], { signal: options.signal });
-      await syncFile(tempPath);
-      const digest = digesting ? digesting.digest() : expected!.digest;
-      const finalPath = this.blobPath(digest);
+      const { digest, size } = await writeHashed(tempPath, source, algorithm, options);
+      if (expected) checkContent(expected, digest, size);
       await mkdir(join(this.root, "blobs", algorithm), { recursive: true });
-      await rename(tempPath, finalPath);
-      return { digest, size: digesting ? digesting.size : expected!.size, existed: false };
+      await rename(tempPath, this.blobPath(digest));
+      return { digest, size, existed: false };
     } catch (error) {
       await unlink(tempPath).catch(() => {});
       throw error;
@@ -147,6 +134,58 @@ export class BlobStore {
     if (size !== descriptor.size) {
       throw new DigestMismatchError(`blob ${descriptor.digest} is ${size} bytes, but its descriptor declares ${descriptor.size}`, { where: descriptor.digest });
     }
+  }
+}
+
+/** Writes below this many bytes are gathered into one writev: fewer system calls. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/**
+ * Copies `source` into a new file at `path`, hashing every chunk on its way
+ * to the disk (one pass, no intermediate streams), then fsyncs. With an
+ * expected size it stops as soon as the source sends more than that.
+ */
+async function writeHashed(path: string, source: Readable | AsyncIterable<Uint8Array>, algorithm: DigestAlgorithm, options: PutBlobOptions): Promise<{ digest: string; size: number }> {
+  const hash = createHash(algorithm);
+  const limit = options.expected?.size;
+  const file = await open(path, "wx", 0o644);
+  let size = 0;
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  try {
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      options.signal?.throwIfAborted();
+      size += chunk.length;
+      if (limit !== undefined && size > limit) {
+        throw new DigestMismatchError(`${options.expected!.digest}: more than the ${limit} bytes its descriptor declares`, { where: options.expected!.digest });
+      }
+      hash.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH_BYTES) {
+        await file.writev(batch);
+        batch = [];
+        batchBytes = 0;
+        options.onProgress?.(size);
+      }
+    }
+    if (batch.length > 0) await file.writev(batch);
+    options.onProgress?.(size);
+    options.signal?.throwIfAborted();
+    await file.sync();
+  } finally {
+    await file.close();
+    if (source instanceof Readable && !source.readableEnded) source.destroy();
+  }
+  return { digest: `${algorithm}:${hash.digest("hex")}`, size };
+}
+
+function checkContent(expected: ExpectedContent, digest: string, size: number): void {
+  if (size !== expected.size) {
+    throw new DigestMismatchError(`${expected.digest}: ${size} bytes, but its descriptor declares ${expected.size}`, { where: expected.digest });
+  }
+  if (digest !== expected.digest) {
+    throw new DigestMismatchError(`content digest is ${digest}, but its descriptor says ${expected.digest}`, { where: expected.digest });
   }
 }
 

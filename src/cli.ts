@@ -4,6 +4,7 @@
  * only when they run, so `--version` and `--help` stay fast.
  */
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { Command, CommanderError } from "commander";
 import { createCommand as createCreateCommand } from "./commands/create.js";
 import type { CommandContext } from "./commands/context.js";
@@ -87,6 +88,10 @@ function writeJsonFailure(context: CommandContext, code: string, message: string
 
 /** The process entry: real streams, SIGINT → abort (twice → exit now), exit with the status. */
 export async function main(): Promise<never> {
+  // undici parses HTTP with a WebAssembly module; V8 re-compiles it in the
+  // background with its optimising tier, and exit waits ~100 ms for that job.
+  // The baseline tier parses headers fast enough (bodies are passed through).
+  setFlagsFromString("--liftoff-only");
   const controller = new AbortController();
   let interrupts = 0;
   process.on("SIGINT", () => {

@@ -1,0 +1,167 @@
+/**
+ * Runs commands under GNU time (wall clock from the parent's monotonic clock,
+ * peak resident memory from `%M`), alternating the candidates of an operation
+ * run by run so that drift in the machine's load hits every tool alike.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const GNU_TIME = "/usr/bin/time";
+
+export type Role = "ours" | "peer" | "floor" | "baseline";
+
+export interface Candidate {
+  /** Short label for the table, e.g. `oci-image`, `skopeo copy`. */
+  name: string;
+  role: Role;
+  /** Program and arguments; run as is (no shell) unless it is `sh -c …`. */
+  argv: string[];
+  /** Untimed work before each run (empty the output directory, copy a seed layout). */
+  prepare?: () => Promise<void>;
+}
+
+export interface Operation {
+  id: string;
+  group: string;
+  title: string;
+  candidates: Candidate[];
+  /** More runs for operations that take milliseconds. */
+  runsFactor?: number;
+}
+
+export interface Sample {
+  seconds: number;
+  peakKiB: number;
+}
+
+export interface CandidateResult {
+  name: string;
+  role: Role;
+  command: string;
+  /** Why there are no figures: a placeholder command or a failure. */
+  unavailable?: string;
+  samples: Sample[];
+  median?: number;
+  min?: number;
+  max?: number;
+  peakKiBMedian?: number;
+}
+
+export interface Comparison {
+  against: string;
+  /** median(ours) / median(theirs) */
+  ratio: number;
+  /** Range of the per-round ratios (rounds alternate the tools). */
+  ratioMin: number;
+  ratioMax: number;
+}
+
+export interface OperationResult {
+  id: string;
+  group: string;
+  title: string;
+  runs: number;
+  candidates: CandidateResult[];
+  comparisons: Comparison[];
+}
+
+export interface RunOptions {
+  runs: number;
+  warmup: number;
+  log: (line: string) => void;
+}
+
+interface RunOutcome {
+  status: number | null;
+  sample: Sample;
+  stderr: string;
+}
+
+/** One timed run of a command. */
+export async function timeCommand(argv: string[], scratch: string): Promise<RunOutcome> {
+  const report = join(scratch, `time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const started = process.hrtime.bigint();
+  const { status, stderr } = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(GNU_TIME, ["-f", "%e %M", "-o", report, ...argv], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    let text = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      text = (text + chunk.toString()).slice(-4000);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ status: code, stderr: text }));
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  let peakKiB = NaN;
+  try {
+    // GNU time writes "Command exited with non-zero status N" before the figures when the command fails.
+    const lines = (await readFile(report, "utf8")).trim().split("\n");
+    peakKiB = Number(lines.at(-1)!.split(" ")[1]);
+    await rm(report, { force: true });
+  } catch {
+    // No report: the command could not be started at all.
+  }
+  return { status, sample: { seconds, peakKiB }, stderr };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Says why a failed run happened, in one line; a command still being a placeholder reads "not available". */
+export function describeFailure(status: number | null, stderr: string): string {
+  if (/not built yet|NOT_IMPLEMENTED/.test(stderr)) return "not available (the command is not built yet)";
+  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  // Prefer the line that names an error over a crash's source excerpt.
+  const line = lines.find((l) => /^oci-image: |\b\w*Error\b/.test(l)) ?? lines[0] ?? "";
+  return `failed (exit ${status}): ${line.slice(0, 160)}`;
+}
+
+export async function runOperation(operation: Operation, options: RunOptions): Promise<OperationResult> {
+  const scratch = await mkdtemp(join(tmpdir(), "oci-image-bench-time-"));
+  const runs = Math.max(1, Math.round(options.runs * (operation.runsFactor ?? 1)));
+  const results: CandidateResult[] = operation.candidates.map((c) => ({ name: c.name, role: c.role, command: c.argv.join(" "), samples: [] }));
+  const live = () => operation.candidates.map((candidate, index) => ({ candidate, result: results[index]! })).filter(({ result }) => !result.unavailable);
+  const once = async (candidate: Candidate, result: CandidateResult, counted: boolean) => {
+    await candidate.prepare?.();
+    const outcome = await timeCommand(candidate.argv, scratch);
+    if (outcome.status !== 0) {
+      result.unavailable = describeFailure(outcome.status, outcome.stderr);
+      result.samples = [];
+      options.log(`  ${candidate.name}: ${result.unavailable}`);
+      return;
+    }
+    if (counted) result.samples.push(outcome.sample);
+  };
+  try {
+    options.log(`${operation.title}: ${options.warmup} warm-up + ${runs} counted run(s) of ${operation.candidates.map((c) => c.name).join(", ")}`);
+    for (let round = 0; round < options.warmup; round++) for (const { candidate, result } of live()) await once(candidate, result, false);
+    for (let round = 0; round < runs; round++) for (const { candidate, result } of live()) await once(candidate, result, true);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  for (const result of results) {
+    if (result.unavailable || result.samples.length === 0) continue;
+    const times = result.samples.map((s) => s.seconds);
+    result.median = median(times);
+    result.min = Math.min(...times);
+    result.max = Math.max(...times);
+    result.peakKiBMedian = median(result.samples.map((s) => s.peakKiB));
+  }
+  return { id: operation.id, group: operation.group, title: operation.title, runs, candidates: results, comparisons: compare(results) };
+}
+
+function compare(results: CandidateResult[]): Comparison[] {
+  const ours = results.find((r) => r.role === "ours");
+  if (!ours?.median) return [];
+  return results
+    .filter((r) => r !== ours && r.median)
+    .map((other) => {
+      const rounds = Math.min(ours.samples.length, other.samples.length);
+      const ratios = Array.from({ length: rounds }, (_, i) => ours.samples[i]!.seconds / other.samples[i]!.seconds);
+      return { against: other.name, ratio: ours.median! / other.median!, ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) };
+    });
+}

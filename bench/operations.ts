@@ -1,0 +1,164 @@
+/**
+ * What is measured, and against what. Every candidate of an operation gets the
+ * same input; its output directory is emptied (or re-seeded) before each run,
+ * untimed.
+ */
+import { cp, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { BenchImage, BenchRegistry } from "./inputs.js";
+import type { Candidate, Operation } from "./measure.js";
+
+export const OPERATION_GROUPS = ["fetch", "create", "validate", "unpack", "startup"] as const;
+export type OperationGroup = (typeof OPERATION_GROUPS)[number];
+
+export interface OperationInputs {
+  image: BenchImage;
+  registry?: BenchRegistry;
+  /** Scratch space, removed after the run. */
+  work: string;
+  /** `node <repo>/bin/oci-image`. */
+  ociImage: string[];
+}
+
+const empty = (path: string) => () => rm(path, { recursive: true, force: true });
+const quote = (word: string) => `'${word.replace(/'/g, "'\\''")}'`;
+
+export function buildOperations(groups: OperationGroup[], inputs: OperationInputs): Operation[] {
+  const { image, registry, work, ociImage } = inputs;
+  const operations: Operation[] = [];
+  const out = (name: string) => join(work, name);
+
+  if (groups.includes("fetch") && registry) {
+    const forms: { form: "oci" | "v2s2"; title: string }[] = [
+      { form: "oci", title: "OCI manifest" },
+      { form: "v2s2", title: "Docker schema 2" },
+    ];
+    for (const { form, title } of forms) {
+      const reference = registry.reference(image.size, form);
+      operations.push({
+        id: `fetch-${form}`,
+        group: "fetch",
+        title: `fetch into an empty layout (${title})`,
+        candidates: [
+          { name: "oci-image fetch", role: "ours", argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:bench`], prepare: empty(out("fetch-ours")) },
+          { name: "skopeo copy", role: "peer", argv: ["skopeo", "copy", "--quiet", "--src-tls-verify=false", `docker://${reference}`, `oci:${out("fetch-skopeo")}:bench`], prepare: empty(out("fetch-skopeo")) },
+        ],
+      });
+    }
+    // A layout that already holds every blob: only the manifest and config are looked at.
+    const seeded = (dir: string) => async () => {
+      await rm(dir, { recursive: true, force: true });
+      await cp(image.layout, dir, { recursive: true });
+    };
+    const reference = registry.reference(image.size, "oci");
+    operations.push({
+      id: "fetch-present",
+      group: "fetch",
+      title: "fetch into a layout that has the blobs",
+      runsFactor: 2,
+      candidates: [
+        { name: "oci-image fetch", role: "ours", argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:again`], prepare: seeded(out("fetch-ours")) },
+        { name: "skopeo copy", role: "peer", argv: ["skopeo", "copy", "--quiet", "--src-tls-verify=false", `docker://${reference}`, `oci:${out("fetch-skopeo")}:again`], prepare: seeded(out("fetch-skopeo")) },
+      ],
+    });
+    const multi = registry.reference(image.size, "multi");
+    operations.push({
+      id: "fetch-index",
+      group: "fetch",
+      title: "fetch a 2-platform index, all platforms",
+      candidates: [
+        { name: "oci-image fetch --platform all", role: "ours", argv: [...ociImage, "fetch", "--platform", "all", multi, `${out("fetch-ours")}:multi`], prepare: empty(out("fetch-ours")) },
+        { name: "skopeo copy --all", role: "peer", argv: ["skopeo", "copy", "--quiet", "--all", "--src-tls-verify=false", `docker://${multi}`, `oci:${out("fetch-skopeo")}:multi`], prepare: empty(out("fetch-skopeo")) },
+      ],
+    });
+  }
+
+  if (groups.includes("create")) {
+    // umoci insert is the closest peer: one directory → one gzip layer + config + manifest.
+    // Its empty image (init + new) is made untimed.
+    const umociLayout = out("create-umoci");
+    operations.push({
+      id: "create",
+      group: "create",
+      title: `create a 1-layer image from the ${image.size} tree`,
+      candidates: [
+        { name: "oci-image create", role: "ours", argv: [...ociImage, "create", image.rootfs, `${out("create-ours")}:bench`], prepare: empty(out("create-ours")) },
+        {
+          name: "umoci insert",
+          role: "peer",
+          argv: ["umoci", "insert", "--image", `${umociLayout}:bench`, image.rootfs, "/"],
+          prepare: async () => {
+            await rm(umociLayout, { recursive: true, force: true });
+            await runQuiet(["umoci", "init", "--layout", umociLayout]);
+            await runQuiet(["umoci", "new", "--image", `${umociLayout}:bench`]);
+          },
+        },
+        { name: "tar -czf (floor)", role: "floor", argv: ["tar", "-czf", out("create.tar.gz"), "-C", image.rootfs, "."], prepare: empty(out("create.tar.gz")) },
+      ],
+    });
+  }
+
+  if (groups.includes("validate")) {
+    const hashLayers = image.layers.map((layer) => `gzip -dc ${quote(layer.path)} | sha256sum >/dev/null`).join(" && ");
+    operations.push({
+      id: "validate",
+      group: "validate",
+      title: `validate a ${image.layers.length}-layer image`,
+      candidates: [
+        { name: "oci-image validate", role: "ours", argv: [...ociImage, "validate", `${image.layout}:${image.tag}`] },
+        { name: "oci-image-tool validate", role: "peer", argv: ["oci-image-tool", "validate", "--type", "image", "--ref", `name=${image.tag}`, image.layout] },
+        {
+          name: "oci-image-tool + gzip|sha256sum",
+          role: "floor",
+          argv: ["sh", "-c", `oci-image-tool validate --type image --ref name=${image.tag} ${quote(image.layout)} >/dev/null && ${hashLayers}`],
+        },
+      ],
+    });
+  }
+
+  if (groups.includes("unpack")) {
+    const floorRootfs = join(out("unpack-tar"), "rootfs");
+    const extract = image.layers.map((layer) => `tar -xzf ${quote(layer.path)} -C ${quote(floorRootfs)}`).join(" && ");
+    operations.push({
+      id: "unpack",
+      group: "unpack",
+      title: `unpack a ${image.layers.length}-layer image to a bundle`,
+      candidates: [
+        { name: "oci-image unpack", role: "ours", argv: [...ociImage, "unpack", `${image.layout}:${image.tag}`, out("unpack-ours")], prepare: empty(out("unpack-ours")) },
+        { name: "umoci unpack", role: "peer", argv: ["umoci", "unpack", ...(process.getuid?.() === 0 ? [] : ["--rootless"]), "--image", `${image.layout}:${image.tag}`, out("unpack-umoci")], prepare: empty(out("unpack-umoci")) },
+        { name: "oci-image-tool create", role: "peer", argv: ["oci-image-tool", "create", "--ref", `name=${image.tag}`, image.layout, out("unpack-oit")], prepare: empty(out("unpack-oit")) },
+        {
+          name: "tar -xzf each layer (floor)",
+          role: "floor",
+          argv: ["sh", "-c", extract],
+          prepare: async () => {
+            await rm(out("unpack-tar"), { recursive: true, force: true });
+            await mkdir(floorRootfs, { recursive: true });
+          },
+        },
+      ],
+    });
+  }
+
+  if (groups.includes("startup")) {
+    const baseline: Candidate = { name: "node -e 0", role: "baseline", argv: [process.execPath, "-e", "0"] };
+    operations.push(
+      { id: "startup-version", group: "startup", title: "start-up: --version", runsFactor: 4, candidates: [{ name: "oci-image --version", role: "ours", argv: [...ociImage, "--version"] }, baseline] },
+      {
+        id: "startup-validate",
+        group: "startup",
+        title: "start-up: validate one manifest file",
+        runsFactor: 4,
+        candidates: [{ name: "oci-image validate <manifest>", role: "ours", argv: [...ociImage, "validate", "--type", "manifest", image.manifestPath] }, baseline],
+      },
+    );
+  }
+  return operations;
+}
+
+async function runQuiet(argv: string[]): Promise<void> {
+  const { execFile } = await import("node:child_process");
+  await new Promise<void>((resolve, reject) =>
+    execFile(argv[0]!, argv.slice(1), (error, _stdout, stderr) => (error ? reject(new Error(`${argv.join(" ")}: ${stderr || error.message}`)) : resolve())),
+  );
+}

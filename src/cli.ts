@@ -5,13 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
-import { Command, CommanderError } from "commander";
-import { createCommand as createCreateCommand } from "./commands/create.js";
+import type { Command } from "commander";
 import type { CommandContext } from "./commands/context.js";
-import { createFetchCommand } from "./commands/fetch.js";
-import { createUnpackCommand } from "./commands/unpack.js";
-import { createValidateCommand } from "./commands/validate.js";
-import { completionCommand } from "./commands/completion.js";
 import { AbortedError, isOciImageError } from "./errors.js";
 
 export function packageVersion(): string {
@@ -19,7 +14,16 @@ export function packageVersion(): string {
   return manifest.version;
 }
 
-export function buildProgram(context: CommandContext): Command {
+/** The commander program with every command; loaded only when a command (or help) is asked for. */
+export async function buildProgram(context: CommandContext): Promise<Command> {
+  const [{ Command }, fetch, create, validate, unpack, completion] = await Promise.all([
+    import("commander"),
+    import("./commands/fetch.js"),
+    import("./commands/create.js"),
+    import("./commands/validate.js"),
+    import("./commands/unpack.js"),
+    import("./commands/completion.js"),
+  ]);
   const program = new Command("oci-image")
     .description("Fetch, create, validate and unpack OCI container images.")
     .version(packageVersion(), "-V, --version", "print the version")
@@ -30,8 +34,9 @@ export function buildProgram(context: CommandContext): Command {
       writeErr: (text) => context.stderr.write(text),
     })
     .exitOverride();
-  for (const create of [createFetchCommand, createCreateCommand, createValidateCommand, createUnpackCommand, completionCommand]) {
-    const command = create(context).exitOverride().configureOutput({
+  const factories = [fetch.createFetchCommand, create.createCommand, validate.createValidateCommand, unpack.createUnpackCommand, completion.completionCommand];
+  for (const factory of factories) {
+    const command = factory(context).exitOverride().configureOutput({
       writeOut: (text) => context.stdout.write(text),
       writeErr: (text) => context.stderr.write(text),
     });
@@ -56,8 +61,13 @@ Run 'oci-image help <command>' for a command's flags and examples.`,
 export async function runCli(argv: string[], context: CommandContext): Promise<number> {
   const debug = argv.includes("--debug") || context.env.OCI_IMAGE_DEBUG === "1";
   const json = argv.includes("--json");
+  // Scripts and health checks ask for the version often: answer without loading the program.
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    context.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   try {
-    await buildProgram(context).parseAsync(argv, { from: "user" });
+    await (await buildProgram(context)).parseAsync(argv, { from: "user" });
     return context.exitCode ?? 0;
   } catch (error) {
     return reportError(error, context, { debug, json });
@@ -65,7 +75,7 @@ export async function runCli(argv: string[], context: CommandContext): Promise<n
 }
 
 function reportError(error: unknown, context: CommandContext, flags: { debug: boolean; json: boolean }): number {
-  if (error instanceof CommanderError) {
+  if (isCommanderError(error)) {
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
     // commander has printed its message already.
     if (flags.json) writeJsonFailure(context, "USAGE", error.message.replace(/^error: /, ""));
@@ -82,6 +92,12 @@ function reportError(error: unknown, context: CommandContext, flags: { debug: bo
   return known ? failure.exitCode : 1;
 }
 
+/** commander's own errors (usage, help, version) carry a `commander.*` code. */
+function isCommanderError(error: unknown): error is Error & { code: string } {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return error instanceof Error && typeof code === "string" && code.startsWith("commander.");
+}
+
 function writeJsonFailure(context: CommandContext, code: string, message: string, place: { where?: string; pointer?: string } = {}): void {
   context.stdout.write(`${JSON.stringify({ ok: false, errors: [{ code, message, ...place }] }, null, 2)}\n`);
 }
@@ -94,6 +110,13 @@ export async function main(): Promise<never> {
   setFlagsFromString("--liftoff-only");
   const controller = new AbortController();
   let interrupts = 0;
+  // A reader that goes away (`oci-image help | head`) is not an error of ours.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   process.on("SIGINT", () => {
     if (++interrupts > 1) process.exit(130);
     controller.abort(new AbortedError());

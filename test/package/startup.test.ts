@@ -45,11 +45,19 @@ function heavyIn(modules: string[], allowed: RegExp[] = []): string[] {
 }
 
 test("the load recorder sees the CLI's own modules", async (t) => {
-  const { status, modules } = await loadedModules(t, ["--version"]);
+  const { status, modules } = await loadedModules(t, ["--help"]);
   assert.equal(status, 0);
   // Without this the checks below could pass by recording nothing.
   assert.ok(modules.includes("dist/src/cli.js"), `recorded: ${modules.join(", ")}`);
   assert.ok(modules.some((m) => m.startsWith("node_modules/commander/")), "commander is recorded");
+});
+
+test("--version loads neither commander nor any command", async (t) => {
+  const { status, modules, stdout } = await loadedModules(t, ["--version"]);
+  assert.equal(status, 0);
+  assert.match(stdout, /^\d+\.\d+\.\d+\n$/);
+  assert.ok(modules.includes("dist/src/cli.js"), `recorded: ${modules.join(", ")}`);
+  assert.deepEqual(modules.filter((m) => m.startsWith("node_modules/commander/") || m.startsWith("dist/src/commands/")), []);
 });
 
 test("--version and --help load nothing heavy", async (t) => {

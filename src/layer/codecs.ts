@@ -11,6 +11,9 @@ import type { LayerCompression } from "../image/media-types.js";
 /** zstd's window a decoder accepts; caps the memory one layer can make us allocate (128 MiB). */
 const ZSTD_WINDOW_LOG_MAX = 27;
 
+const DECOMPRESSED_CHUNK = 256 * 1024;
+const DECOMPRESSED_BUFFER = 8 * 1024 * 1024;
+
 type ZstdZlib = {
   createZstdCompress?: (options?: { params?: Record<number, number> }) => Transform;
   createZstdDecompress?: (options?: { params?: Record<number, number> }) => Transform;
@@ -25,7 +28,9 @@ export function createDecompressor(compression: LayerCompression): Transform {
       return new PassThrough();
     case "gzip":
       // Multi-member gzip (concatenated members) is a valid layer; zlib reads every member.
-      return zlib.createGunzip();
+      // Large output chunks and buffer: inflating (on the threadpool) runs ahead
+      // while the consumer is busy writing files, instead of in lock-step with it.
+      return zlib.createGunzip({ chunkSize: DECOMPRESSED_CHUNK, highWaterMark: DECOMPRESSED_BUFFER } as zlib.ZlibOptions);
     case "zstd": {
       if (nodeZstd.createZstdDecompress) {
         const key = nodeZstd.constants.ZSTD_d_windowLogMax;

@@ -41,24 +41,59 @@ export function createLayerTar(root: string, options: LayerTarOptions = {}): Rea
   return Readable.from(tar, { objectMode: false, highWaterMark: 1024 * 1024 });
 }
 
+/** How many entries ahead of the tar small files and link targets are read, so the reads overlap (at most this × 256 KiB held). */
+const READ_AHEAD = 32;
+
+/** An entry ready to be written: its header and, for a small file, its content already read. */
+interface PreparedEntry {
+  header: Header;
+  entry: TreeEntry;
+  content?: Buffer;
+}
+
 async function writeEntries(tar: Pack, root: string, options: LayerTarOptions): Promise<void> {
   const firstPaths = new Map<string, string>();
-  for await (const entry of walkTree(root, options.signal)) {
-    const header = headerFor(entry, options);
-    const { stats } = entry;
-    if (header.type === "symlink") header.linkname = await readLinkTarget(entry.path);
-    if (stats.isFile() && stats.nlink > 1n) {
-      const key = `${stats.dev}:${stats.ino}`;
-      const first = firstPaths.get(key);
-      if (first !== undefined) {
-        await addEntry(tar, { ...header, type: "link", linkname: first, size: 0 });
-        continue;
-      }
-      firstPaths.set(key, entry.name);
+  const entries = walkTree(root, options.signal)[Symbol.asyncIterator]();
+  const ahead: Promise<PreparedEntry>[] = [];
+  let walked = false;
+  for (;;) {
+    while (!walked && ahead.length < READ_AHEAD) {
+      const next = await entries.next();
+      if (next.done) walked = true;
+      else ahead.push(settledLater(prepareEntry(next.value, options, firstPaths)));
     }
-    if (header.type === "file") await addFile(tar, header, entry);
+    const next = ahead.shift();
+    if (!next) return;
+    const { header, entry, content } = await next;
+    if (content) await addEntry(tar, header, content);
+    else if (header.type === "file") await streamFile(tar, header, entry);
     else await addEntry(tar, header);
   }
+}
+
+/** Marks a promise as handled now (it is awaited later, in order), so a failure while queued is not an unhandled rejection. */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/**
+ * The header of a walked entry and what can be read ahead of writing it. The
+ * hardlink check runs before the first await, so it sees entries in walk order.
+ */
+async function prepareEntry(entry: TreeEntry, options: LayerTarOptions, firstPaths: Map<string, string>): Promise<PreparedEntry> {
+  const header = headerFor(entry, options);
+  const { stats } = entry;
+  if (stats.isFile() && stats.nlink > 1n) {
+    const key = `${stats.dev}:${stats.ino}`;
+    const first = firstPaths.get(key);
+    if (first !== undefined) return { header: { ...header, type: "link", linkname: first, size: 0 }, entry };
+    firstPaths.set(key, entry.name);
+  }
+  if (header.type === "symlink") header.linkname = await readLinkTarget(entry.path);
+  // Small files in one read: cheaper than a stream per file.
+  if (header.type === "file" && header.size <= SMALL_FILE) return { header, entry, content: await readSmallFile(entry, header.size) };
+  return { header, entry };
 }
 
 function headerFor(entry: TreeEntry, options: LayerTarOptions): Header & { pax?: Record<string, string> } {
@@ -107,16 +142,18 @@ function headerFor(entry: TreeEntry, options: LayerTarOptions): Header & { pax?:
   return header;
 }
 
-/** Adds an entry without content; needs the symlink's target read first. */
-async function addEntry(tar: Pack, header: Header): Promise<void> {
+/** Adds an entry (with its whole content, for a small file); a symlink's target is read first. */
+async function addEntry(tar: Pack, header: Header, content?: Buffer): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    tar.entry(header, (error) => (error ? reject(error) : resolve()));
+    const done = (error?: Error | null) => (error ? reject(error) : resolve());
+    if (content) tar.entry(header, content, done);
+    else tar.entry(header, done);
   });
 }
 
-/** Streams a regular file into the tar: opened without following links, checked to be the file walked. */
-async function addFile(tar: Pack, header: Header, entry: TreeEntry): Promise<void> {
-  let handle;
+/** Opens a regular file without following links and checks it is still the file walked. */
+async function openWalkedFile(entry: TreeEntry): Promise<FileHandle> {
+  let handle: FileHandle;
   try {
     // O_NONBLOCK: should the file have become a FIFO since the walk, opening it must not hang.
     handle = await open(entry.path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
@@ -130,17 +167,21 @@ async function addFile(tar: Pack, header: Header, entry: TreeEntry): Promise<voi
     await handle.close();
     throw error;
   }
-  if (header.size <= SMALL_FILE) {
-    // Small files in one read: cheaper than a stream per file.
-    let buffer: Buffer;
-    try {
-      buffer = await readWhole(handle, header.size, entry.path);
-    } finally {
-      await handle.close().catch(() => {});
-    }
-    await new Promise<void>((resolve, reject) => tar.entry(header, buffer, (error) => (error ? reject(error) : resolve())));
-    return;
+  return handle;
+}
+
+async function readSmallFile(entry: TreeEntry, size: number): Promise<Buffer> {
+  const handle = await openWalkedFile(entry);
+  try {
+    return await readWhole(handle, size, entry.path);
+  } finally {
+    await handle.close().catch(() => {});
   }
+}
+
+/** Streams a large regular file into the tar (never whole in memory). */
+async function streamFile(tar: Pack, header: Header, entry: TreeEntry): Promise<void> {
+  const handle = await openWalkedFile(entry);
   const source = createReadStream("", { fd: handle, autoClose: false, start: 0, end: header.size - 1, highWaterMark: READ_CHUNK });
   try {
     await new Promise<void>((resolve, reject) => {

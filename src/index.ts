@@ -53,10 +53,10 @@ export { RegistryClient, type RegistryClientOptions } from "./registry/client.js
 export { pullImage, type BlobSink, type PullEvents, type PullOptions, type PullResult } from "./registry/pull.js";
 
 // Validation: documents against the image-spec schemas and rules, and whole layouts.
-export { checkDocument, detectKind, validateDocument, type DocumentKind } from "./schema/validate-document.js";
-export type { Problem, Severity } from "./schema/problem.js";
+export { checkDocument, detectKind, validateDocument, type DocumentKind, type DocumentResult, type ValidateDocumentOptions } from "./schema/validate-document.js";
+export { hasErrors, type Problem, type Severity } from "./schema/problem.js";
 export { validateLayout, type LayoutReport, type ValidateLayoutOptions } from "./validate/validate-layout.js";
-export { validatePaths, type CheckedPath, type ValidationResult } from "./validate/validate-paths.js";
+export { validatePaths, type CheckedPath, type ValidatePathsOptions, type ValidationResult, type ValidateType } from "./validate/validate-paths.js";
 
 // Building an image of one layer from a directory.
 export { createImage, type CreateImageOptions, type CreateImageResult } from "./build/create-image.js";
@@ -65,3 +65,4 @@ export { createImage, type CreateImageOptions, type CreateImageResult } from "./
 export { applyLayer, type ApplyLayerOptions } from "./layer/apply-layer.js";
 export { annotationsOf, toRuntimeConfig, type RuntimeConfig, type RuntimeConfigOptions } from "./bundle/runtime-config.js";
 export { unpackImage, type UnpackOptions, type UnpackResult } from "./bundle/unpack-image.js";
+

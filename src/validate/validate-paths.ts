@@ -86,7 +86,7 @@ async function validateOne(argument: string, options: ValidatePathsOptions): Pro
 
   const target = await locate(argument, options.cwd ?? process.cwd());
   if (!target) {
-    const problem: Problem = { where: argument, pointer: "", rule: "path-missing", message: `${argument}: no such file or directory`, severity: "error" };
+    const problem: Problem = { where: argument, pointer: "", rule: "path-missing", message: "no such file or directory", severity: "error" };
     return summarize(undefined, [problem]);
   }
   if (target.directory) {
@@ -99,7 +99,7 @@ async function validateOne(argument: string, options: ValidatePathsOptions): Pro
   if (options.type === "layout") throw new UsageError(`${argument} is a file: --type layout needs a layout directory`);
   const file = await readDocumentFile(target.path);
   if (file.missing) {
-    return summarize(undefined, [{ where: argument, pointer: "", rule: "path-missing", message: `${argument}: no such file`, severity: "error" }]);
+    return summarize(undefined, [{ where: argument, pointer: "", rule: "path-missing", message: "no such file", severity: "error" }]);
   }
   const result = await checkDocument(options.type, file.bytes, { where: argument });
   return summarize(result.kind, result.problems);

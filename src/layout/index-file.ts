@@ -3,7 +3,7 @@
  * two processes adding refs at once both end up in it.
  */
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { link, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidContentError, NotFoundError, OciImageError } from "../errors.js";
@@ -78,8 +78,9 @@ async function acquireLock(path: string, signal?: AbortSignal): Promise<() => Pr
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
-    if (await isStale(path)) {
-      await unlink(path).catch(() => {});
+    const stale = await staleLockInode(path);
+    if (stale !== undefined) {
+      await breakStaleLock(path, stale);
       continue;
     }
     if (Date.now() - started > LOCK_WAIT_MS) {
@@ -89,16 +90,38 @@ async function acquireLock(path: string, signal?: AbortSignal): Promise<() => Pr
   }
 }
 
-/** A lock whose owner is gone (its pid no longer runs) or that is very old. */
-async function isStale(path: string): Promise<boolean> {
+/**
+ * The inode of the lock when it is stale: its owner's pid no longer runs, or
+ * (pid unreadable) it is very old. A lock whose owner still runs is never stale.
+ */
+async function staleLockInode(path: string): Promise<bigint | undefined> {
   try {
-    const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path, { bigint: true })]);
     const pid = Number.parseInt(text, 10);
-    if (Number.isInteger(pid) && pid > 0 && !processExists(pid)) return true;
-    return Date.now() - info.mtimeMs > STALE_LOCK_MS;
+    const ownerKnown = Number.isInteger(pid) && pid > 0;
+    const stale = ownerKnown ? !processExists(pid) : Date.now() - Number(info.mtimeMs) > STALE_LOCK_MS;
+    return stale ? info.ino : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * Removes a stale lock without ever removing a fresh one: the lock is renamed
+ * aside (atomic, so only one process gets it) and, if what was moved is not
+ * the stale inode (another process broke it and locked again in between), it
+ * is linked back into place (link never replaces an existing lock).
+ */
+export async function breakStaleLock(path: string, staleInode: bigint): Promise<void> {
+  const aside = `${path}.${randomBytes(6).toString("hex")}`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return; // Already gone: someone else broke it.
+  }
+  const moved = await stat(aside, { bigint: true }).catch(() => undefined);
+  if (moved && moved.ino !== staleInode) await link(aside, path).catch(() => {});
+  await unlink(aside).catch(() => {});
 }
 
 function processExists(pid: number): boolean {

@@ -1,13 +1,15 @@
 /** index.json: refs added and replaced, concurrent writers, stale locks, and opening layouts. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat, unlink, utimes, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test } from "node:test";
 import { digestOf } from "../../src/image/digest.js";
 import { MediaType } from "../../src/image/media-types.js";
-import type { Descriptor } from "../../src/image/types.js";
+import type { Descriptor, ImageIndex } from "../../src/image/types.js";
+import { breakStaleLock } from "../../src/layout/index-file.js";
 import { ImageLayout } from "../../src/layout/layout.js";
 import { listRefs, parseLayoutArgument } from "../../src/layout/refs.js";
 import { REPO_ROOT } from "../helpers/cli.js";
@@ -32,29 +34,81 @@ test("addRef adds entries, replaces the one of the same ref name, and says which
   await assert.rejects(layout.resolveRef(undefined), { code: "USAGE" });
 });
 
-test("two processes adding refs at once: every ref lands, the lock is released", async (t) => {
-  const dir = join(await tempDir(t), "layout");
-  await ImageLayout.openOrCreate(dir);
+/** Starts a process that adds `count` refs named `<prefix><i>` to the layout at `dir`. */
+function runWriter(dir: string, prefix: string, count: number): Promise<number | null> {
   const moduleUrl = pathToFileURL(join(REPO_ROOT, "dist", "src", "layout", "layout.js")).href;
   const script = `
     const { ImageLayout } = await import(${JSON.stringify(moduleUrl)});
-    const [dir, prefix] = process.argv.slice(1);
+    const [dir, prefix, count] = process.argv.slice(1);
     const layout = await ImageLayout.open(dir);
-    for (let i = 0; i < 25; i++) {
+    for (let i = 0; i < Number(count); i++) {
       await layout.addRef({ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:" + String(i).padStart(64, "0"), size: 1 }, prefix + i);
     }`;
-  const runWriter = (prefix: string) =>
-    new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir, prefix], { stdio: ["ignore", "inherit", "inherit"] });
-      child.on("error", reject);
-      child.on("close", resolve);
-    });
-  assert.deepEqual(await Promise.all([runWriter("a"), runWriter("b")]), [0, 0]);
-  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
-  const refs = listRefs(index).sort();
-  assert.equal(refs.length, 50);
-  for (let i = 0; i < 25; i++) assert.ok(refs.includes(`a${i}`) && refs.includes(`b${i}`), `ref ${i} lost`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir, prefix, String(count)], { stdio: ["ignore", "inherit", "inherit"] });
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+}
+
+function assertAllRefs(index: unknown, prefixes: string[], count: number): void {
+  const refs = listRefs(index as ImageIndex);
+  assert.equal(refs.length, prefixes.length * count);
+  for (const prefix of prefixes) for (let i = 0; i < count; i++) assert.ok(refs.includes(`${prefix}${i}`), `ref ${prefix}${i} lost`);
+}
+
+test("two processes adding refs at once: every ref lands, the lock is released", async (t) => {
+  const dir = join(await tempDir(t), "layout");
+  await ImageLayout.openOrCreate(dir);
+  assert.deepEqual(await Promise.all([runWriter(dir, "a", 25), runWriter(dir, "b", 25)]), [0, 0]);
+  assertAllRefs(JSON.parse(await readFile(join(dir, "index.json"), "utf8")), ["a", "b"], 25);
   assert.deepEqual((await readdir(dir)).filter((name) => name.includes("lock") || name.startsWith(".oci-image-tmp-")), []);
+});
+
+test("writers that all meet a stale lock break it and every ref lands", async (t) => {
+  const dir = join(await tempDir(t), "layout");
+  await ImageLayout.openOrCreate(dir);
+  await writeFile(join(dir, "index.json.lock"), "99999999\n");
+  const prefixes = ["a", "b", "c", "d"];
+  assert.deepEqual(await Promise.all(prefixes.map((prefix) => runWriter(dir, prefix, 15))), [0, 0, 0, 0]);
+  assertAllRefs(JSON.parse(await readFile(join(dir, "index.json"), "utf8")), prefixes, 15);
+  assert.deepEqual((await readdir(dir)).filter((name) => name.includes("lock")), []);
+});
+
+test("breaking a stale lock that another process has just replaced leaves the fresh lock in place", async (t) => {
+  const dir = await tempDir(t);
+  const lock = join(dir, "index.json.lock");
+  await writeFile(lock, "99999999\n");
+  const staleInode = (await stat(lock, { bigint: true })).ino;
+  // Another process broke the stale lock and took the lock again before we acted.
+  await unlink(lock);
+  await writeFile(join(dir, "placeholder"), "keeps the old inode number from being reused");
+  await writeFile(lock, `${process.pid}\n`);
+  const freshInode = (await stat(lock, { bigint: true })).ino;
+  assert.notEqual(freshInode, staleInode);
+  await breakStaleLock(lock, staleInode);
+  assert.equal((await stat(lock, { bigint: true })).ino, freshInode);
+  assert.equal(await readFile(lock, "utf8"), `${process.pid}\n`);
+  assert.deepEqual((await readdir(dir)).sort(), ["index.json.lock", "placeholder"]);
+  // The stale one itself is removed.
+  await breakStaleLock(lock, freshInode);
+  assert.deepEqual(await readdir(dir), ["placeholder"]);
+});
+
+test("a lock whose owner still runs is waited for, however old it is", async (t) => {
+  const dir = join(await tempDir(t), "layout");
+  const layout = await ImageLayout.openOrCreate(dir);
+  const lock = join(dir, "index.json.lock");
+  await writeFile(lock, `${process.pid}\n`);
+  const longAgo = new Date(Date.now() - 3_600_000);
+  await utimes(lock, longAgo, longAgo);
+  let added = false;
+  const adding = layout.addRef(manifestOf("y"), "y").then(() => (added = true));
+  await sleep(500);
+  assert.equal(added, false, "the lock of a running process was broken");
+  await unlink(lock);
+  await adding;
+  assert.deepEqual(listRefs(await layout.readIndex()), ["y"]);
 });
 
 test("a lock left by a process that is gone is broken, not waited on", async (t) => {

@@ -4,9 +4,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmod, chown, link, lstat, mkdir, readdir, readFile, readlink, symlink, utimes, writeFile, lutimes } from "node:fs/promises";
+import { chmod, chown, link, lstat, mkdir, readdir, symlink, utimes, writeFile, lutimes } from "node:fs/promises";
 import { join } from "node:path";
 import { isRoot } from "../helpers/tools.js";
+import { snapshotObject, snapshotTree, type SnapshotEntry } from "../helpers/tree-snapshot.js";
 
 export const DEEP_DIR = ["a-directory-name-of-thirty-chars", "another-directory-of-thirty-ch", "yet-another-directory-thirty-c", "and-one-more-of-thirty-charsss"].join("/");
 export const LONG_NAME = "n".repeat(200) + ".txt";
@@ -83,58 +84,11 @@ export async function setTimes(root: string): Promise<void> {
   }
 }
 
-export interface EntryDescription {
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size?: number;
-  target?: string;
-  sha256?: string;
-  rdev?: number;
-  mtime?: number;
-  /** The first path (sorted) of the hardlink group this file belongs to. */
-  linkGroup?: string;
-}
-
-/** Describes every entry under `root` by relative path: type, mode, owner, size, target, content digest. */
-export async function describeTree(root: string, options: { mtimes?: boolean } = {}): Promise<Record<string, EntryDescription>> {
-  const result: Record<string, EntryDescription> = {};
-  const inodes = new Map<string, string>();
-  const visit = async (dir: string, prefix: string) => {
-    const names = (await readdir(dir)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    for (const name of names) {
-      const path = join(dir, name);
-      const rel = prefix ? `${prefix}/${name}` : name;
-      const info = await lstat(path);
-      const entry: EntryDescription = { type: typeOf(info), mode: info.mode & 0o7777, uid: info.uid, gid: info.gid };
-      if (options.mtimes && (info.isFile() || info.isDirectory())) entry.mtime = Math.floor(info.mtimeMs / 1000);
-      if (info.isFile()) {
-        entry.size = info.size;
-        entry.sha256 = createHash("sha256").update(await readFile(path)).digest("hex");
-        if (info.nlink > 1) {
-          const key = `${info.dev}:${info.ino}`;
-          if (!inodes.has(key)) inodes.set(key, rel);
-          entry.linkGroup = inodes.get(key);
-        }
-      }
-      if (info.isSymbolicLink()) entry.target = await readlink(path);
-      if (info.isCharacterDevice() || info.isBlockDevice()) entry.rdev = info.rdev;
-      result[rel] = entry;
-      if (info.isDirectory()) await visit(path, rel);
-    }
-  };
-  await visit(root, "");
-  return result;
-}
-
-function typeOf(info: Awaited<ReturnType<typeof lstat>>): string {
-  if (info.isFile()) return "file";
-  if (info.isDirectory()) return "directory";
-  if (info.isSymbolicLink()) return "symlink";
-  if (info.isFIFO()) return "fifo";
-  if (info.isCharacterDevice()) return "character-device";
-  if (info.isBlockDevice()) return "block-device";
-  if (info.isSocket()) return "socket";
-  return "other";
+/**
+ * Every entry under `root` (not the root itself) by relative path: type, mode, owner, size,
+ * link target, content digest, hardlink group and, with `mtimes`, whole-second mtimes
+ * (what a tar keeps) of every entry.
+ */
+export async function describeTree(root: string, options: { mtimes?: boolean } = {}): Promise<Record<string, SnapshotEntry>> {
+  return snapshotObject(await snapshotTree(root, { mtimes: options.mtimes ? "all" : false, mtimeUnit: "s", withoutRoot: true }));
 }

@@ -18,7 +18,8 @@ export interface SnapshotEntry {
   size?: number;
   linkTarget?: string;
   sha256?: string;
-  mtimeMs?: number;
+  /** In milliseconds, or seconds with `mtimeUnit: "s"`. */
+  mtime?: number;
   /** Other paths of the same inode (files with more than one link), sorted. */
   hardlinkGroup?: string;
   rdev?: number;
@@ -29,8 +30,12 @@ export type TreeSnapshot = Map<string, SnapshotEntry>;
 export interface SnapshotOptions {
   /** Record mtimes (whole milliseconds): of everything but directories, or with "all" of directories too. */
   mtimes?: boolean | "all";
+  /** Whole seconds (what a tar keeps) instead of milliseconds. */
+  mtimeUnit?: "ms" | "s";
   /** Top-level names to leave out (e.g. umoci.json). */
   exclude?: string[];
+  /** Leave out the root directory itself (its mode and owner come from the caller, not the tree). */
+  withoutRoot?: boolean;
 }
 
 export async function snapshotTree(root: string, options: SnapshotOptions = {}): Promise<TreeSnapshot> {
@@ -46,7 +51,9 @@ export async function snapshotTree(root: string, options: SnapshotOptions = {}):
       uid: stats.uid,
       gid: stats.gid,
     };
-    if (options.mtimes === "all" || (options.mtimes && entry.type !== "directory")) entry.mtimeMs = Math.floor(stats.mtimeMs);
+    if (options.mtimes === "all" || (options.mtimes && entry.type !== "directory")) {
+      entry.mtime = options.mtimeUnit === "s" ? Math.floor(stats.mtimeMs / 1000) : Math.floor(stats.mtimeMs);
+    }
     if (entry.type === "file") {
       entry.size = stats.size;
       entry.sha256 = await hashFile(path);
@@ -61,7 +68,7 @@ export async function snapshotTree(root: string, options: SnapshotOptions = {}):
       delete (entry as { mode?: number }).mode;
     }
     if (entry.type === "char" || entry.type === "block") entry.rdev = stats.rdev;
-    snapshot.set(relative === "" ? "." : relative, entry);
+    if (relative !== "" || !options.withoutRoot) snapshot.set(relative === "" ? "." : relative, entry);
     if (entry.type === "directory") {
       for (const name of (await readdir(path)).sort()) {
         if (relative === "" && exclude.has(name)) continue;

@@ -3,6 +3,7 @@
  * the running Node has it (22.15+), else from zstd-napi (Node 20 has none).
  */
 import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
 import { PassThrough, type Transform } from "node:stream";
 import * as zlib from "node:zlib";
 import { OciImageError } from "../errors.js";
@@ -50,18 +51,24 @@ export function createCompressor(compression: LayerCompression, level?: number):
     case "gzip":
       return zlib.createGzip({ level: level ?? zlib.constants.Z_DEFAULT_COMPRESSION, chunkSize: 64 * 1024 });
     case "zstd": {
+      // zstd's own threads: the output is the same for any number of workers from 1 up,
+      // so builds stay reproducible across machines while using every core.
+      const workers = Math.max(1, availableParallelism());
       if (nodeZstd.createZstdCompress) {
-        const key = nodeZstd.constants.ZSTD_c_compressionLevel;
-        return nodeZstd.createZstdCompress(level === undefined || key === undefined ? {} : { params: { [key]: level } });
+        const { ZSTD_c_compressionLevel: levelKey, ZSTD_c_nbWorkers: workersKey } = nodeZstd.constants;
+        const params: Record<number, number> = {};
+        if (level !== undefined && levelKey !== undefined) params[levelKey] = level;
+        if (workersKey !== undefined) params[workersKey] = workers;
+        return nodeZstd.createZstdCompress({ params });
       }
       const { CompressStream } = loadZstdNapi();
-      return new CompressStream(level === undefined ? {} : { compressionLevel: level }) as unknown as Transform;
+      return new CompressStream({ nbWorkers: workers, ...(level === undefined ? {} : { compressionLevel: level }) }) as unknown as Transform;
     }
   }
 }
 
 type ZstdNapi = {
-  CompressStream: new (parameters?: { compressionLevel?: number }) => unknown;
+  CompressStream: new (parameters?: { compressionLevel?: number; nbWorkers?: number }) => unknown;
   DecompressStream: new (parameters?: { windowLogMax?: number }) => unknown;
 };
 

@@ -1,11 +1,12 @@
 /** `oci-image create` as a user runs it: outputs, the layout it writes, reproducibility, bad input. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmod, chown, mkdir, open, readdir, readFile, utimes, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BIN, hasStackTrace, runOciImage, type CliResult } from "../helpers/cli.js";
+import { BIN, hasStackTrace, runOciImage, runProgram, type CliResult } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 import { isRoot, requireTool } from "../helpers/tools.js";
 import { checkImage, snapshotLayout } from "./verify-image.js";
@@ -91,6 +92,25 @@ test("zstd and uncompressed layers", async (t) => {
     const image = await checkImage(layout, "latest");
     assert.equal(image.manifest.layers[0]!.mediaType, mediaType);
   }
+});
+
+test("zstd layers are compressed on every core, yet the same on one core as on all", async (t) => {
+  const taskset = requireTool(t, "taskset");
+  if (!taskset) return;
+  const dir = await tempDir(t);
+  const root = join(dir, "root");
+  await mkdir(root);
+  // Larger than several of zstd's multi-threading jobs, so more than one worker has work.
+  await writeFile(join(root, "data"), randomBytes(18 * 1024 * 1024).toString("base64"));
+  const build = async (name: string, prefix: string[]) => {
+    const result = await runProgram(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), BIN, "create", "-q", "--compression", "zstd", "--created", "2024-01-01T00:00:00Z", root, join(dir, name)]);
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim();
+  };
+  const allCores = await build("all", []);
+  const oneCore = await build("one", [taskset, "-c", "0"]);
+  assert.match(allCores, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(oneCore, allCores);
 });
 
 /** Runs the CLI as another user (nobody), to meet a file it cannot read. */

@@ -44,11 +44,17 @@ function parseId(text: string): number | undefined {
   return id <= MAX_ID ? id : undefined;
 }
 
+/** The colon-separated fields of each line of /etc/passwd or /etc/group (blank lines and comments skipped). */
+function recordsOf(text: string): string[][] {
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !line.startsWith("#"))
+    .map((line) => line.split(":"));
+}
+
 export function parsePasswd(text: string): PasswdEntry[] {
   const entries: PasswdEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (line.trim() === "" || line.startsWith("#")) continue;
-    const fields = line.split(":");
+  for (const fields of recordsOf(text)) {
     const uid = parseId(fields[2] ?? "");
     const gid = parseId(fields[3] ?? "");
     if (fields[0] && uid !== undefined && gid !== undefined) entries.push({ name: fields[0], uid, gid, home: fields[5] ?? "" });
@@ -58,9 +64,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
 
 export function parseGroup(text: string): GroupEntry[] {
   const entries: GroupEntry[] = [];
-  for (const line of text.split("\n")) {
-    if (line.trim() === "" || line.startsWith("#")) continue;
-    const fields = line.split(":");
+  for (const fields of recordsOf(text)) {
     const gid = parseId(fields[2] ?? "");
     if (fields[0] && gid !== undefined) entries.push({ name: fields[0], gid, members: (fields[3] ?? "").split(",").map((m) => m.trim()).filter(Boolean) });
   }

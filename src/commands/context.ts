@@ -31,11 +31,12 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Parses a positive integer option, for commander (exit 2 when it isn't one). */
-export function positiveInteger(name: string): (value: string) => number {
+/** Parses a whole-number option within [min, max], for commander (exit 2 when it isn't one). */
+export function wholeNumber(name: string, min = 0, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  const range = max === Number.MAX_SAFE_INTEGER ? (min > 0 ? ` of at least ${min}` : "") : ` from ${min} to ${max}`;
   return (value) => {
     const number = Number(value);
-    if (!/^\d+$/.test(value) || number < 1) throw new InvalidArgumentError(`${name} must be a positive whole number, not "${value}"`);
+    if (!/^\d+$/.test(value) || number < min || number > max) throw new InvalidArgumentError(`${name} must be a whole number${range}, not "${value}"`);
     return number;
   };
 }

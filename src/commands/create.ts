@@ -1,6 +1,6 @@
 /** `oci-image create <rootfs-dir> <layout>[:<tag>]`: a directory as an image of one layer. */
-import { Command, InvalidArgumentError, Option } from "commander";
-import { collect, outputFor, usageArgument, type CommandContext } from "./context.js";
+import { Command, Option } from "commander";
+import { collect, outputFor, usageArgument, wholeNumber, type CommandContext } from "./context.js";
 import type { BuildFlags } from "../image/build-config.js";
 import type { LayerCompression } from "../image/media-types.js";
 import { parseLayoutArgument } from "../layout/refs.js";
@@ -10,11 +10,6 @@ interface CreateFlags extends BuildFlags {
   level?: number;
   json?: boolean;
   quiet?: boolean;
-}
-
-function wholeNumber(value: string): number {
-  if (!/^\d{1,2}$/.test(value)) throw new InvalidArgumentError(`--level must be a whole number, not "${value}"`);
-  return Number(value);
 }
 
 export function createCommand(context: CommandContext): Command {
@@ -36,7 +31,7 @@ export function createCommand(context: CommandContext): Command {
     .option("--history <text>", "the history entry's created_by text")
     .option("--annotation <k=v>", "a manifest annotation (repeatable)", collect)
     .addOption(new Option("--compression <type>", "layer compression").choices(["gzip", "zstd", "none"]).default("gzip"))
-    .option("--level <n>", "compression level (gzip 0-9, zstd 1-22)", wholeNumber)
+    .option("--level <n>", "compression level (gzip 0-9, zstd 1-22)", wholeNumber("--level", 0, 99))
     .option("--owner <uid:gid>", "store every entry with this owner, e.g. 0:0")
     .option("--created <RFC 3339>", "the creation time (default SOURCE_DATE_EPOCH, else now); makes the build reproducible")
     .option("--json", "print the result as JSON")

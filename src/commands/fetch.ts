@@ -1,7 +1,7 @@
 /** `oci-image fetch <image> <layout>[:<tag>]`: registry → layout. */
 import { Command, InvalidArgumentError } from "commander";
 import type { Readable } from "node:stream";
-import { outputFor, positiveInteger, type CommandContext } from "./context.js";
+import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 
 interface FetchFlags {
   platform?: string;
@@ -26,8 +26,8 @@ export function createFetchCommand(context: CommandContext): Command {
     .option("--password-stdin", "read the registry password from stdin")
     .option("--plain-http", "talk HTTP instead of HTTPS (automatic for localhost and 127.0.0.0/8)")
     .option("--insecure", "HTTPS without certificate checks")
-    .option("-j, --jobs <n>", "blobs downloaded at once", positiveInteger("--jobs"), 4)
-    .option("--retries <n>", "attempts after a failure (network, 429, 5xx, bad bytes)", wholeNumber("--retries"), 3)
+    .option("-j, --jobs <n>", "blobs downloaded at once", wholeNumber("--jobs", 1), 4)
+    .option("--retries <n>", "attempts after a failure (network, 429, 5xx, bad bytes)", wholeNumber("--retries", 0, 100), 3)
     .option("--timeout <seconds>", "give up on a request that sends nothing for this long", seconds("--timeout"), 30)
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing but errors on stderr")
@@ -108,13 +108,6 @@ async function readPassword(stdin: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
-}
-
-function wholeNumber(name: string): (value: string) => number {
-  return (value) => {
-    if (!/^\d+$/.test(value) || Number(value) > 100) throw new InvalidArgumentError(`${name} must be a whole number from 0 to 100, not "${value}"`);
-    return Number(value);
-  };
 }
 
 function seconds(name: string): (value: string) => number {

@@ -1,6 +1,6 @@
 /** `oci-image unpack <layout>[:<tag>] <bundle-dir>`: a runtime bundle that runc can start. */
 import { Command } from "commander";
-import { outputFor, positiveInteger, usageArgument, type CommandContext } from "./context.js";
+import { outputFor, wholeNumber, usageArgument, type CommandContext } from "./context.js";
 import { parseLayoutArgument } from "../layout/refs.js";
 import { parsePlatform } from "../image/platform.js";
 import { resolve } from "node:path";
@@ -26,7 +26,7 @@ export function createUnpackCommand(context: CommandContext): Command {
     .option("--rootfs-only", "write only rootfs/")
     .option("--config-only", "write only config.json")
     .option("--tty", "process.terminal: true in config.json")
-    .option("--max-size <bytes>", "stop when the uncompressed layers exceed this many bytes", positiveInteger("--max-size"))
+    .option("--max-size <bytes>", "stop when the uncompressed layers exceed this many bytes", wholeNumber("--max-size", 1))
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing on stderr but errors")
     .addHelpText(

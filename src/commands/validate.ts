@@ -1,6 +1,6 @@
 /** `oci-image validate [options] <path>...`: layouts, documents or stdin against the image-spec. */
 import { Command, Option } from "commander";
-import { outputFor, positiveInteger, type CommandContext } from "./context.js";
+import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 
 interface ValidateFlags {
   type?: "layout" | "manifest" | "index" | "config" | "descriptor" | "oci-layout";
@@ -16,7 +16,7 @@ export function createValidateCommand(context: CommandContext): Command {
     .argument("<path...>", "a layout directory (or <layout>:<tag>), a JSON document, or - for stdin")
     .addOption(new Option("-t, --type <type>", "what the paths are (default: detected)").choices(["layout", "manifest", "index", "config", "descriptor", "oci-layout"]))
     .option("--fast", "skip re-hashing and reading layer blobs (sizes are still checked)")
-    .option("-j, --jobs <n>", "layers checked at once (default 3)", positiveInteger("--jobs"))
+    .option("-j, --jobs <n>", "layers checked at once (default 3)", wholeNumber("--jobs", 1))
     .option("--json", "print one JSON document with the result")
     .option("-q, --quiet", "print only errors")
     .addHelpText(
@@ -33,6 +33,7 @@ Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
     .action(async (paths: string[], flags: ValidateFlags) => {
       const output = outputFor(context, flags);
       const { validatePaths } = await import("../validate/validate-paths.js");
+      const { formatBytes } = await import("../ui/progress.js");
       const result = await validatePaths(paths, {
         type: flags.type,
         fast: flags.fast,
@@ -41,7 +42,7 @@ Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
         stdin: context.stdin,
         signal: context.signal,
         // Live progress on a terminal only; pipes and CI get just the result.
-        onLayer: output.interactive ? (digest, bytes) => output.info(`checked layer ${digest.slice(0, 19)}... (${(bytes / 1048576).toFixed(1)} MiB uncompressed)`) : undefined,
+        onLayer: output.interactive ? (digest, bytes) => output.info(`checked layer ${digest.slice(0, 19)}... (${formatBytes(bytes)} uncompressed)`) : undefined,
       });
       const strip = ({ where, pointer, rule, message }: { where: string; pointer: string; rule: string; message: string }) => ({ where, pointer, rule, message });
       const errors = result.problems.filter((problem) => problem.severity === "error");

@@ -6,7 +6,7 @@
 import { readdir } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Descriptor } from "../image/types.js";
-import type { PutBlobOptions, StoredBlob } from "./blob-store.js";
+import { isNotFound, type PutBlobOptions, type StoredBlob } from "./blob-store.js";
 import { ImageLayout } from "./layout.js";
 
 export interface LazyLayout {
@@ -19,7 +19,7 @@ export interface LazyLayout {
 }
 
 export async function openLayoutLazily(path: string): Promise<LazyLayout> {
-  const entries = await readdir(path).catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? [] : Promise.reject(error)));
+  const entries = await readdir(path).catch((error: unknown) => (isNotFound(error) ? [] : Promise.reject(error)));
   // An existing, non-empty directory is opened (and checked) at once.
   let opened = entries.length > 0 ? ImageLayout.openOrCreate(path) : undefined;
   await opened;

@@ -9,9 +9,12 @@ import type { Command } from "commander";
 import type { CommandContext } from "./commands/context.js";
 import { AbortedError, isOciImageError } from "./errors.js";
 
+let version: string | undefined;
+
+/** The package's version, read from package.json once per process. */
 export function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  return manifest.version;
+  version ??= (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  return version;
 }
 
 /** The commander program with every command; loaded only when a command (or help) is asked for. */

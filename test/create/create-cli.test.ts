@@ -6,7 +6,8 @@ import { chmod, chown, mkdir, open, readdir, readFile, utimes, writeFile } from 
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { BIN, hasStackTrace, runOciImage, runProgram, type CliResult } from "../helpers/cli.js";
+import { BIN, hasStackTrace, runOciImage, runProgram } from "../helpers/cli.js";
+import { runCliAs } from "../helpers/as-user.js";
 import { tempDir } from "../helpers/temp.js";
 import { isRoot, requireTool } from "../helpers/tools.js";
 import { checkImage, snapshotLayout } from "./verify-image.js";
@@ -113,19 +114,6 @@ test("zstd layers are compressed on every core, yet the same on one core as on a
   assert.equal(oneCore, allCores);
 });
 
-/** Runs the CLI as another user (nobody), to meet a file it cannot read. */
-function runAsNobody(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { uid: 65534, gid: 65534, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
-  });
-}
-
 test("bad input: a clear message, exit 1 or 2, no stack trace, and the layout untouched", async (t) => {
   const dir = await tempDir(t);
   await chmod(dir, 0o755);
@@ -187,7 +175,8 @@ test("an unreadable file fails the build and leaves the layout untouched", async
   const layouts = join(dir, "layouts");
   await mkdir(layouts, { mode: 0o777 });
   await chmod(layouts, 0o777);
-  const run = isRoot() ? runAsNobody : (args: string[]) => runOciImage(args);
+  // As root, run as nobody: root reads every file.
+  const run = isRoot() ? (args: string[]) => runCliAs(65534, 65534, args) : (args: string[]) => runOciImage(args);
   if (isRoot()) await chown(layouts, 65534, 65534);
   const result = await run(["create", root, join(layouts, "image")]);
   assert.equal(result.status, 1, result.stderr);

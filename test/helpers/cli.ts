@@ -17,6 +17,9 @@ export interface CliOptions {
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
   timeoutMs?: number;
+  /** Run as this user and group (the caller must be root). */
+  uid?: number;
+  gid?: number;
 }
 
 export function runOciImage(args: string[], options: CliOptions = {}): Promise<CliResult> {
@@ -31,6 +34,8 @@ export function runProgram(program: string, args: string[], options: CliOptions 
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
       timeout: options.timeoutMs ?? 120_000,
+      uid: options.uid,
+      gid: options.gid,
     });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];

@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { chmod, chown, lstat, mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { runCliAs } from "./as-user.js";
+import { runCliAs } from "../helpers/as-user.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 import { tempDir } from "../helpers/temp.js";
 import { isRoot } from "../helpers/tools.js";

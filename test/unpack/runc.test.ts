@@ -11,7 +11,7 @@ import { chmod, chown, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { runOciImage, runProgram } from "../helpers/cli.js";
-import { runCliAs } from "./as-user.js";
+import { runCliAs } from "../helpers/as-user.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 import { tempDir } from "../helpers/temp.js";
 import { isRoot, requireTool } from "../helpers/tools.js";

@@ -62,6 +62,9 @@ export function createLayerStream(root: string, options: LayerWriteOptions = {})
     if (!tar.readableEnded) tar.destroy();
     digesting.destroy();
   });
+  // The walk may fail before the consumer starts reading (it opens a file
+  // first): the stream keeps the error and the consumer's read throws it.
+  compressor.on("error", () => {});
   tar.pipe(digesting).pipe(compressor);
   return { stream: compressor, mediaType: layerMediaType(compression), diffId: () => digesting.digest(), uncompressedSize: () => digesting.size };
 }

@@ -5,8 +5,8 @@
  * contents streamed (never a whole file in memory). No uname/gname: they would
  * depend on the host's user database and change the digest.
  */
-import { createReadStream, constants as fsConstants, type BigIntStats } from "node:fs";
-import { open, readlink, type FileHandle } from "node:fs/promises";
+import { closeSync, createReadStream, fstatSync, openSync, readlinkSync, readSync, constants as fsConstants, type BigIntStats } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pack, type Header, type Pack } from "tar-stream";
 import { OciImageError } from "../errors.js";
@@ -90,7 +90,7 @@ async function prepareEntry(entry: TreeEntry, options: LayerTarOptions, firstPat
     if (first !== undefined) return { header: { ...header, type: "link", linkname: first, size: 0 }, entry };
     firstPaths.set(key, entry.name);
   }
-  if (header.type === "symlink") header.linkname = await readLinkTarget(entry.path);
+  if (header.type === "symlink") header.linkname = readLinkTarget(entry.path);
   // Small files in one read: cheaper than a stream per file.
   if (header.type === "file" && header.size <= SMALL_FILE) return { header, entry, content: await readSmallFile(entry, header.size) };
   return { header, entry };
@@ -151,12 +151,14 @@ async function addEntry(tar: Pack, header: Header, content?: Buffer): Promise<vo
   });
 }
 
+/** O_NONBLOCK: should the file have become a FIFO since the walk, opening it must not hang. */
+const OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+
 /** Opens a regular file without following links and checks it is still the file walked. */
 async function openWalkedFile(entry: TreeEntry): Promise<FileHandle> {
   let handle: FileHandle;
   try {
-    // O_NONBLOCK: should the file have become a FIFO since the walk, opening it must not hang.
-    handle = await open(entry.path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    handle = await open(entry.path, OPEN_FLAGS);
   } catch (error) {
     throw unreadable(entry.path, error);
   }
@@ -170,12 +172,34 @@ async function openWalkedFile(entry: TreeEntry): Promise<FileHandle> {
   return handle;
 }
 
-async function readSmallFile(entry: TreeEntry, size: number): Promise<Buffer> {
-  const handle = await openWalkedFile(entry);
+/**
+ * Reads a small file whole, synchronously: four system calls on a warm cache
+ * cost less than four round trips to a threadpool that is busy compressing.
+ */
+function readSmallFile(entry: TreeEntry, size: number): Buffer {
+  let fd: number;
   try {
-    return await readWhole(handle, size, entry.path);
+    fd = openSync(entry.path, OPEN_FLAGS);
+  } catch (error) {
+    throw unreadable(entry.path, error);
+  }
+  try {
+    if (!sameFile(fstatSync(fd, { bigint: true }), entry.stats)) throw changed(entry.path);
+    const buffer = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      let bytesRead: number;
+      try {
+        bytesRead = readSync(fd, buffer, filled, size - filled, filled);
+      } catch (error) {
+        throw unreadable(entry.path, error);
+      }
+      if (bytesRead === 0) throw changed(entry.path);
+      filled += bytesRead;
+    }
+    return buffer;
   } finally {
-    await handle.close().catch(() => {});
+    closeSync(fd);
   }
 }
 
@@ -199,29 +223,13 @@ async function streamFile(tar: Pack, header: Header, entry: TreeEntry): Promise<
   }
 }
 
-async function readWhole(handle: FileHandle, size: number, path: string): Promise<Buffer> {
-  const buffer = Buffer.alloc(size);
-  let filled = 0;
-  while (filled < size) {
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await handle.read(buffer, filled, size - filled, filled));
-    } catch (error) {
-      throw unreadable(path, error);
-    }
-    if (bytesRead === 0) throw changed(path);
-    filled += bytesRead;
-  }
-  return buffer;
-}
-
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A symlink's target exactly as stored (absolute and dangling targets too); it must be UTF-8. */
-async function readLinkTarget(path: string): Promise<string> {
+function readLinkTarget(path: string): string {
   let target: Buffer;
   try {
-    target = await readlink(path, { encoding: "buffer" });
+    target = readlinkSync(path, { encoding: "buffer" });
   } catch (error) {
     throw unreadable(path, error);
   }

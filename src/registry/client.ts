@@ -6,11 +6,12 @@
  */
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { OciImageError, RegistryError } from "../errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import type { Credentials } from "./credentials.js";
 import { describeNetworkError, describeRateLimit, formatDuration, headerValue, httpError, isRetryableNetworkError, readErrorBody, retryAfterMs, statusLine } from "./http-errors.js";
+import { createAgent, sendRequest } from "./http-agent.js";
 import { isLoopbackHost, registryEndpoint } from "./reference.js";
 
 export interface RegistryClientOptions {
@@ -83,7 +84,7 @@ export class RegistryClient {
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher =
       options.dispatcher ??
-      new Agent({
+      createAgent({
         connect: { rejectUnauthorized: !options.insecure, timeout: Math.max(this.timeoutMs, 1000) },
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -300,7 +301,7 @@ export class RegistryClient {
     let url = start;
     let current = { "user-agent": "oci-image", ...headers } as Record<string, string>;
     for (let hop = 0; ; hop++) {
-      const response = await this.dispatcher.request({
+      const response = await sendRequest(this.dispatcher, {
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: method as Dispatcher.HttpMethod,

@@ -248,7 +248,14 @@ class LayerApplier {
     const key = parts.slice(0, -1).join("/");
     const cached = this.parents.get(key);
     if (cached) return cached;
-    const parent = await resolveInRoot(this.root, parts.slice(0, -1), { followLast: true });
+    // Start from the nearest resolved ancestor: the cache is emptied whenever a
+    // directory or symlink goes away, so its entries still resolve as they did.
+    let depth = parts.length - 2;
+    while (depth > 0 && !this.parents.has(parts.slice(0, depth).join("/"))) depth--;
+    const ancestor = depth > 0 ? this.parents.get(parts.slice(0, depth).join("/")) : undefined;
+    const parent = ancestor
+      ? await resolveInRoot(this.root, parts.slice(depth, -1), { followLast: true, from: ancestor.parts })
+      : await resolveInRoot(this.root, parts.slice(0, -1), { followLast: true });
     if (parent.stats === undefined) {
       await mkdir(parent.path, { recursive: true, mode: 0o755 });
       for (let i = 1; i <= parent.parts.length; i++) this.createdAncestors.add(parent.parts.slice(0, i).join("/"));

@@ -29,11 +29,17 @@ export interface ResolvedPath {
 export interface ResolveOptions {
   /** Follow a symlink in the last component too (reading files); default false (writing entries). */
   followLast?: boolean;
+  /**
+   * Real components of a directory `parts` is relative to, resolved before by
+   * this function and known unchanged since (the caller's cache): its
+   * components are not looked at again.
+   */
+  from?: readonly string[];
 }
 
 /** Resolves `parts` (already cleaned) under `root` without leaving it. */
 export async function resolveInRoot(root: string, parts: readonly string[], options: ResolveOptions = {}): Promise<ResolvedPath> {
-  const resolved: string[] = [];
+  const resolved: string[] = [...(options.from ?? [])];
   const pending = [...parts];
   let follows = 0;
   let stats: Stats | undefined;

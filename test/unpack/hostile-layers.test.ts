@@ -54,6 +54,16 @@ test("row 3: symlink chains and a directory replaced by a symlink stay inside; l
   assert.equal(await readFile(join(box.rootfs, "c", "f"), "utf8"), "chain");
   assert.equal(await readFile(join(box.rootfs, "outside", "x"), "utf8"), "replaced");
 
+  // Within one layer: deep directories already resolved (and cached), then an ancestor
+  // replaced by a symlink out, then an entry below it again.
+  const same = await makeSandbox(t);
+  const sameOutcome = await unpackCase(same, {
+    layers: [[dir("p"), dir("p/q"), file("p/q/r/one", "1"), file("p/q/r/s/two", "2"), sym("p", "../../../outside"), file("p/q/r/s/three", "3")]],
+  });
+  expectSuccess(sameOutcome);
+  assert.equal(await readFile(join(same.rootfs, "outside", "q", "r", "s", "three"), "utf8"), "3");
+  assert.equal(existsSync(join(same.rootfs, "p", "q")), false, "the old directory went with its replacement");
+
   const loop = await makeSandbox(t);
   expectFailure(await unpackCase(loop, { layers: [[sym("l1", "l2"), sym("l2", "l1"), file("l1/x", "loop")]] }), "LAYER_SYMLINK_LOOP");
   assert.equal(existsSync(loop.bundle), false, "a failed unpack removes the bundle");

@@ -9,8 +9,8 @@
  * disk; memory grows with the number of entries, never with their size.
  */
 import { execFile } from "node:child_process";
-import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, writeSync } from "node:fs";
-import { chmod, link, lchown, mkdir, readdir, rm, symlink } from "node:fs/promises";
+import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { promisify } from "node:util";
@@ -212,7 +212,7 @@ class LayerApplier {
   /** Owner and mode for a new entry; rootless records non-root owners instead of applying them. */
   private async setOwnerAndMode(path: string, parts: string[], isSymlink: boolean, metadata: EntryMetadata): Promise<void> {
     if (this.options.rootless) this.noteOwner(parts, metadata);
-    await applyOwnerAndMode(path, isSymlink, metadata, { chown: !this.options.rootless });
+    applyOwnerAndMode(path, isSymlink, metadata, { chown: !this.options.rootless });
   }
 
   /** Rootless: an owner that can't be applied is counted and reported. */
@@ -227,7 +227,7 @@ class LayerApplier {
     const key = directory.parts.join("/");
     if (this.reopened.has(key) || !directory.stats) return;
     this.reopened.set(key, { parts: directory.parts, mode: directory.stats.mode & 0o7777 });
-    await chmod(directory.path, (directory.stats.mode & 0o7777) | 0o700);
+    chmodSync(directory.path, (directory.stats.mode & 0o7777) | 0o700);
   }
 
   /** Remembers an existing directory's times before its first change in this layer. */
@@ -257,7 +257,7 @@ class LayerApplier {
       ? await resolveInRoot(this.root, parts.slice(depth, -1), { followLast: true, from: ancestor.parts })
       : await resolveInRoot(this.root, parts.slice(0, -1), { followLast: true });
     if (parent.stats === undefined) {
-      await mkdir(parent.path, { recursive: true, mode: 0o755 });
+      mkdirSync(parent.path, { recursive: true, mode: 0o755 });
       for (let i = 1; i <= parent.parts.length; i++) this.createdAncestors.add(parent.parts.slice(0, i).join("/"));
       parent.stats = await lstatOrUndefined(parent.path);
     } else if (!parent.stats.isDirectory()) {
@@ -335,12 +335,12 @@ class LayerApplier {
     let realParts: string[] = [];
     if (parts.length > 0) {
       const target = await this.prepare(parts, true);
-      if (!target.existingDirectory) await mkdir(target.path, { mode: 0o700 });
+      if (!target.existingDirectory) mkdirSync(target.path, { mode: 0o700 });
       path = target.path;
       realParts = target.parts;
     }
     // Owner now; mode and times once the children are written (a 0555 directory stays writable till then).
-    if (!this.options.rootless) await lchown(path, metadata.uid, metadata.gid);
+    if (!this.options.rootless) lchownSync(path, metadata.uid, metadata.gid);
     else this.noteOwner(realParts, metadata);
     const key = realParts.join("/");
     this.directories.delete(key);
@@ -353,10 +353,10 @@ class LayerApplier {
     cleanEntryPath(linkname, "symlink target");
     const target = await this.prepare(parts, false);
     // Stored verbatim: it is resolved inside the rootfs only when followed (here or in the container).
-    await symlink(linkname, target.path);
+    symlinkSync(linkname, target.path);
     const metadata = this.metadataOf(header);
     await this.setOwnerAndMode(target.path, target.parts, true, metadata);
-    await applyTimes(target.path, metadata);
+    applyTimes(target.path, metadata);
   }
 
   private async applyHardlink(parts: string[], header: Header): Promise<void> {
@@ -375,7 +375,7 @@ class LayerApplier {
     if (destination === source.path) return;
     const target = await this.prepare(parts, false);
     // link(2) does not follow a symlink source; the link shares the source's metadata, so none is set.
-    await link(source.path, target.path);
+    linkSync(source.path, target.path);
   }
 
   private async applySpecial(parts: string[], header: Header, type: "character-device" | "block-device" | "fifo"): Promise<void> {
@@ -398,7 +398,7 @@ class LayerApplier {
     }
     const metadata = this.metadataOf(header);
     await this.setOwnerAndMode(target.path, target.parts, false, metadata);
-    await applyTimes(target.path, metadata);
+    applyTimes(target.path, metadata);
   }
 
   private async applyWhiteout(targetParts: string[]): Promise<void> {
@@ -418,7 +418,7 @@ class LayerApplier {
     if (directory.stats && !directory.stats.isDirectory()) {
       throw new UnsafeLayerError("LAYER_BAD_WHITEOUT", `${this.label}: opaque whiteout in ${formatEntryPath(directoryParts)}, which is not a directory`, { where: formatEntryPath(directoryParts) });
     }
-    if (!directory.stats) await mkdir(directory.path, { recursive: true, mode: 0o755 });
+    if (!directory.stats) mkdirSync(directory.path, { recursive: true, mode: 0o755 });
     else this.noteParent(directory);
     for (let i = 1; i <= directory.parts.length; i++) this.createdAncestors.add(directory.parts.slice(0, i).join("/"));
     this.opaque.set(directory.parts.join("/"), directory.parts);
@@ -434,21 +434,21 @@ class LayerApplier {
     // Every path is resolved again: a component may have become a symlink since it was noted.
     for (const [key, { parts, mode }] of this.reopened) {
       const resolved = await resolveInRoot(this.root, parts);
-      if (resolved.parts.join("/") === key && resolved.stats?.isDirectory()) await chmod(resolved.path, mode);
+      if (resolved.parts.join("/") === key && resolved.stats?.isDirectory()) chmodSync(resolved.path, mode);
     }
     const directories = [...this.directories.values()].sort((a, b) => b.parts.length - a.parts.length);
     for (const { parts, metadata } of directories) {
       const resolved = await resolveInRoot(this.root, parts);
       if (resolved.parts.join("/") !== parts.join("/") || !resolved.stats?.isDirectory()) continue;
-      await chmod(resolved.path, metadata.mode & 0o7777);
-      await applyTimes(resolved.path, metadata);
+      chmodSync(resolved.path, metadata.mode & 0o7777);
+      applyTimes(resolved.path, metadata);
     }
     // Directories this layer changed but did not list keep the times their own entry gave them.
     for (const [key, { parts, atime, mtime }] of this.touchedParents) {
       if (this.directories.has(key)) continue;
       const resolved = await resolveInRoot(this.root, parts);
       if (resolved.parts.join("/") !== key || !resolved.stats?.isDirectory()) continue;
-      await applyTimes(resolved.path, { mode: 0, uid: 0, gid: 0, atime, mtime });
+      applyTimes(resolved.path, { mode: 0, uid: 0, gid: 0, atime, mtime });
     }
     if (this.xattrs.size > 0) {
       this.warn(`extended attributes not applied (${[...this.xattrs].slice(0, 5).join(", ")}${this.xattrs.size > 5 ? ", …" : ""}): Node.js cannot set them`);

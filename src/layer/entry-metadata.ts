@@ -2,9 +2,10 @@
  * Owners, modes and times of applied entries. Never through a symlink: owners
  * with lchown, times with lutimes, and no chmod on a symlink at all (Linux has
  * no lchmod and a symlink's own mode means nothing). chmod comes after chown,
- * because chown clears setuid and setgid.
+ * because chown clears setuid and setgid. Synchronous, like the rest of the
+ * applier: a thread-pool round trip costs more than these calls themselves.
  */
-import { chmod, lchown, lutimes } from "node:fs/promises";
+import { chmodSync, lchownSync, lutimesSync } from "node:fs";
 
 export interface EntryMetadata {
   mode: number;
@@ -20,13 +21,13 @@ export interface MetadataPolicy {
 }
 
 /** Applies owner and mode; times are separate (directories get theirs last). */
-export async function applyOwnerAndMode(path: string, isSymlink: boolean, metadata: EntryMetadata, policy: MetadataPolicy): Promise<void> {
-  if (policy.chown) await lchown(path, metadata.uid, metadata.gid);
-  if (!isSymlink) await chmod(path, metadata.mode & 0o7777);
+export function applyOwnerAndMode(path: string, isSymlink: boolean, metadata: EntryMetadata, policy: MetadataPolicy): void {
+  if (policy.chown) lchownSync(path, metadata.uid, metadata.gid);
+  if (!isSymlink) chmodSync(path, metadata.mode & 0o7777);
 }
 
-export async function applyTimes(path: string, metadata: EntryMetadata): Promise<void> {
-  await lutimes(path, metadata.atime ?? metadata.mtime, metadata.mtime);
+export function applyTimes(path: string, metadata: EntryMetadata): void {
+  lutimesSync(path, metadata.atime ?? metadata.mtime, metadata.mtime);
 }
 
 /** PAX records that carry extended attributes (GNU tar's and libarchive's spellings). */

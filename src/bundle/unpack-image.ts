@@ -15,11 +15,11 @@ import { formatPlatform, hostPlatform, type PlatformSpec } from "../image/platfo
 import type { Descriptor, ImageConfig } from "../image/types.js";
 import { applyLayer } from "../layer/apply-layer.js";
 import { makeTreeWritable } from "../layer/make-tree-writable.js";
-import { readLayer } from "../layer/layer-reader.js";
 import { ImageLayout } from "../layout/layout.js";
 import { refNameOf } from "../layout/refs.js";
 import { resolveImage } from "../layout/resolve-image.js";
 import { syncFile } from "../layout/blob-store.js";
+import { LayerDecoder } from "./layer-decoder.js";
 import { readRootfsFile } from "./read-rootfs-file.js";
 import { toRuntimeConfig } from "./runtime-config.js";
 
@@ -111,20 +111,24 @@ async function applyLayers(layout: ImageLayout, layers: Descriptor[], config: Im
   await mkdir(rootfs, { mode: 0o755 });
   await chmod(rootfs, 0o755);
   let budget = options.maxSize;
-  for (const [index, layer] of layers.entries()) {
-    const label = `layer ${index + 1}/${layers.length} (${layer.digest.slice(0, 19)}…)`;
-    const blob = await layout.openBlob(layer);
-    const tar = readLayer(blob, layer, { expectedDiffId: config.rootfs.diff_ids[index], maxUncompressedBytes: budget });
-    const ownersLog = options.ownersLog;
-    const result = await applyLayer(tar.tar, rootfs, {
-      rootless: options.rootless,
-      label,
-      signal: options.signal,
-      onWarning: options.onWarning,
-      onOwner: ownersLog ? (path, uid, gid) => ownersLog.add(path, uid, gid) : undefined,
-    });
-    if (budget !== undefined) budget -= tar.uncompressedSize();
-    options.onStep?.(`applied ${label}: ${result.entries} entries`);
+  const decoder = new LayerDecoder(layout.root);
+  try {
+    for (const [index, layer] of layers.entries()) {
+      const label = `layer ${index + 1}/${layers.length} (${layer.digest.slice(0, 19)}…)`;
+      const tar = decoder.decode(layer, { expectedDiffId: config.rootfs.diff_ids[index], maxUncompressedBytes: budget });
+      const ownersLog = options.ownersLog;
+      const result = await applyLayer(tar.tar, rootfs, {
+        rootless: options.rootless,
+        label,
+        signal: options.signal,
+        onWarning: options.onWarning,
+        onOwner: ownersLog ? (path, uid, gid) => ownersLog.add(path, uid, gid) : undefined,
+      });
+      if (budget !== undefined) budget -= tar.uncompressedSize();
+      options.onStep?.(`applied ${label}: ${result.entries} entries`);
+    }
+  } finally {
+    await decoder.close();
   }
 }
 

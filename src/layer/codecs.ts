@@ -12,7 +12,7 @@ import type { LayerCompression } from "../image/media-types.js";
 /** zstd's window a decoder accepts; caps the memory one layer can make us allocate (128 MiB). */
 const ZSTD_WINDOW_LOG_MAX = 27;
 
-const DECOMPRESSED_CHUNK = 256 * 1024;
+const DECOMPRESSED_CHUNK = 1024 * 1024;
 const DECOMPRESSED_BUFFER = 8 * 1024 * 1024;
 
 type ZstdZlib = {

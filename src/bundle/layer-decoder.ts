@@ -1,0 +1,121 @@
+/**
+ * Layers decoded on a worker thread: reading the blob, hashing it, inflating
+ * it and hashing the tar happen there, so the main thread only parses the tar
+ * and writes files, and inflating runs ahead while it does. One worker serves
+ * the layers of one unpack, one layer at a time. A layer's tar stream ends
+ * only after its blob digest and diff_id were found right; otherwise it errors
+ * with the same error the main thread would have raised.
+ */
+import { Readable } from "node:stream";
+import { Worker } from "node:worker_threads";
+import { DigestMismatchError, InvalidContentError, NotFoundError, OciImageError, UnsafeLayerError } from "../errors.js";
+import type { Descriptor } from "../image/types.js";
+import type { LayerTar } from "../layer/layer-reader.js";
+
+export type DecoderRequest =
+  | { type: "decode"; layer: number; layout: string; descriptor: Descriptor; expectedDiffId?: string; maxUncompressedBytes?: number }
+  /** The main thread took this many bytes of that layer: the worker may send as many more. */
+  | { type: "taken"; layer: number; bytes: number };
+
+export type DecoderReply =
+  | { type: "data"; chunk: Uint8Array }
+  | { type: "end"; diffId: string; size: number }
+  | { type: "error"; name: string; code: string; message: string; where?: string };
+
+export interface DecodeOptions {
+  expectedDiffId?: string;
+  maxUncompressedBytes?: number;
+}
+
+export class LayerDecoder {
+  private readonly worker: Worker;
+  private current?: { tar: Readable; fail(error: Error): void };
+  private layers = 0;
+
+  constructor(private readonly layoutRoot: string) {
+    this.worker = new Worker(new URL("./layer-decoder-worker.js", import.meta.url));
+    this.worker.on("message", (reply: DecoderReply) => this.receive(reply));
+    this.worker.on("error", (error) => this.current?.fail(new OciImageError("LAYER_DECODER_FAILED", `the layer decoder thread failed: ${error.message}`, { cause: error })));
+    this.worker.on("exit", (code) => this.current?.fail(new OciImageError("LAYER_DECODER_FAILED", `the layer decoder thread exited (status ${code})`)));
+  }
+
+  /** The verified tar of one layer; the previous one must have ended. */
+  decode(descriptor: Descriptor, options: DecodeOptions = {}): LayerTar {
+    if (this.current) throw new Error("LayerDecoder: one layer at a time");
+    const layer = ++this.layers;
+    let taken = 0;
+    let diffId: string | undefined;
+    let size = 0;
+    const send = (request: DecoderRequest) => this.worker.postMessage(request);
+    const tar = new Readable({
+      highWaterMark: 1024 * 1024,
+      read: () => {
+        if (taken > 0) send({ type: "taken", layer, bytes: taken });
+        taken = 0;
+      },
+    });
+    this.current = {
+      tar,
+      fail: (error) => {
+        this.current = undefined;
+        tar.destroy(error);
+      },
+    };
+    this.onData = (chunk) => {
+      const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      size += buffer.length;
+      taken += buffer.length;
+      // Below the high-water mark the bytes count as taken now; above it, once read() asks for more.
+      if (tar.push(buffer)) {
+        send({ type: "taken", layer, bytes: taken });
+        taken = 0;
+      }
+    };
+    this.onEnd = (reply) => {
+      this.current = undefined;
+      diffId = reply.diffId;
+      size = reply.size;
+      tar.push(null);
+    };
+    send({ type: "decode", layer, layout: this.layoutRoot, descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }, ...options });
+    return {
+      tar,
+      diffId: () => {
+        if (diffId === undefined) throw new Error("LayerDecoder: the diff_id is known once the tar has ended");
+        return diffId;
+      },
+      uncompressedSize: () => size,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.current = undefined;
+    await this.worker.terminate();
+  }
+
+  private onData: (chunk: Uint8Array) => void = () => {};
+  private onEnd: (reply: { diffId: string; size: number }) => void = () => {};
+
+  private receive(reply: DecoderReply): void {
+    if (reply.type === "data") this.onData(reply.chunk);
+    else if (reply.type === "end") this.onEnd(reply);
+    else this.current?.fail(rebuildError(reply));
+  }
+}
+
+/** The worker's error as the class the main thread would have thrown. */
+function rebuildError(reply: { name: string; code: string; message: string; where?: string }): OciImageError {
+  const context = { where: reply.where };
+  switch (reply.name) {
+    case "DigestMismatchError":
+      return new DigestMismatchError(reply.message, context);
+    case "InvalidContentError":
+      return new InvalidContentError(reply.code, reply.message, context);
+    case "UnsafeLayerError":
+      return new UnsafeLayerError(reply.code, reply.message, context);
+    case "NotFoundError":
+      return new NotFoundError(reply.code, reply.message, context);
+    default:
+      return new OciImageError(reply.code, reply.message, context);
+  }
+}

@@ -127,6 +127,8 @@ export async function runOperation(operation: Operation, options: RunOptions): P
   const live = () => operation.candidates.map((candidate, index) => ({ candidate, result: results[index]! })).filter(({ result }) => !result.unavailable);
   const once = async (candidate: Candidate, result: CandidateResult, counted: boolean) => {
     await candidate.prepare?.();
+    // The previous run's dirty pages are written back now, not during this run's time.
+    await timeCommand(["sync"], scratch);
     const outcome = await timeCommand(candidate.argv, scratch);
     if (outcome.status !== 0) {
       result.unavailable = describeFailure(outcome.status, outcome.stderr);

@@ -27,9 +27,16 @@ export interface DecodeOptions {
   maxUncompressedBytes?: number;
 }
 
+/** The layer being decoded: what to do with the worker's replies. */
+interface LayerInFlight {
+  data(chunk: Uint8Array): void;
+  end(reply: { diffId: string; size: number }): void;
+  fail(error: Error): void;
+}
+
 export class LayerDecoder {
   private readonly worker: Worker;
-  private current?: { tar: Readable; fail(error: Error): void };
+  private current?: LayerInFlight;
   private layers = 0;
 
   constructor(private readonly layoutRoot: string) {
@@ -43,10 +50,10 @@ export class LayerDecoder {
   decode(descriptor: Descriptor, options: DecodeOptions = {}): LayerTar {
     if (this.current) throw new Error("LayerDecoder: one layer at a time");
     const layer = ++this.layers;
-    let taken = 0;
-    let diffId: string | undefined;
-    let size = 0;
     const send = (request: DecoderRequest) => this.worker.postMessage(request);
+    let taken = 0;
+    let size = 0;
+    let diffId: string | undefined;
     const tar = new Readable({
       highWaterMark: 1024 * 1024,
       read: () => {
@@ -55,27 +62,26 @@ export class LayerDecoder {
       },
     });
     this.current = {
-      tar,
+      data: (chunk) => {
+        const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        size += buffer.length;
+        taken += buffer.length;
+        // Below the high-water mark the bytes count as taken now; above it, once read() asks for more.
+        if (tar.push(buffer)) {
+          send({ type: "taken", layer, bytes: taken });
+          taken = 0;
+        }
+      },
+      end: (reply) => {
+        this.current = undefined;
+        diffId = reply.diffId;
+        size = reply.size;
+        tar.push(null);
+      },
       fail: (error) => {
         this.current = undefined;
         tar.destroy(error);
       },
-    };
-    this.onData = (chunk) => {
-      const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      size += buffer.length;
-      taken += buffer.length;
-      // Below the high-water mark the bytes count as taken now; above it, once read() asks for more.
-      if (tar.push(buffer)) {
-        send({ type: "taken", layer, bytes: taken });
-        taken = 0;
-      }
-    };
-    this.onEnd = (reply) => {
-      this.current = undefined;
-      diffId = reply.diffId;
-      size = reply.size;
-      tar.push(null);
     };
     send({ type: "decode", layer, layout: this.layoutRoot, descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }, ...options });
     return {
@@ -88,17 +94,15 @@ export class LayerDecoder {
     };
   }
 
+  /** Stops the worker, also in the middle of a layer (its tar is left as it is). */
   async close(): Promise<void> {
     this.current = undefined;
     await this.worker.terminate();
   }
 
-  private onData: (chunk: Uint8Array) => void = () => {};
-  private onEnd: (reply: { diffId: string; size: number }) => void = () => {};
-
   private receive(reply: DecoderReply): void {
-    if (reply.type === "data") this.onData(reply.chunk);
-    else if (reply.type === "end") this.onEnd(reply);
+    if (reply.type === "data") this.current?.data(reply.chunk);
+    else if (reply.type === "end") this.current?.end(reply);
     else this.current?.fail(rebuildError(reply));
   }
 }

@@ -8,24 +8,21 @@
  * layer says can write, link, chmod or delete outside it. Entries stream to
  * disk; memory grows with the number of entries, never with their size.
  */
-import { execFile } from "node:child_process";
 import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { promisify } from "node:util";
 import { extract, type Header } from "tar-stream";
 import { AbortedError, InvalidContentError, OciImageError, UnsafeLayerError } from "../errors.js";
 import { cleanEntryPath, formatEntryPath } from "./entry-name.js";
 import { applyOwnerAndMode, applyTimes, paxTime, xattrNamesOf, type EntryMetadata } from "./entry-metadata.js";
 import { lstatOrUndefined, resolveInRoot, type ResolvedPath } from "./root-resolver.js";
 import { makeTreeWritable } from "./make-tree-writable.js";
+import { SpecialFileMaker, type SpecialKind } from "./special-files.js";
 import { parseWhiteout } from "./whiteout.js";
 
 /** Largest PAX / GNU long-name header accepted (its records are held in memory). */
 export const MAX_EXTENDED_HEADER_BYTES = 1024 * 1024;
-
-const execFileAsync = promisify(execFile);
 
 export interface ApplyLayerOptions {
   /** No chown (owners are only reported), device nodes skipped. */
@@ -63,6 +60,7 @@ export async function applyLayer(tar: Readable, rootfs: string, options: ApplyLa
       await applier.apply(entry);
     }
   } catch (error) {
+    applier.close();
     tar.unpipe(extractor as unknown as NodeJS.WritableStream);
     tar.destroy();
     // An entry's "stream was destroyed" hides the real cause: the tar's or decompressor's error.
@@ -70,6 +68,7 @@ export async function applyLayer(tar: Readable, rootfs: string, options: ApplyLa
     if (cause instanceof OciImageError) throw cause;
     throw new InvalidContentError("LAYER_INVALID_TAR", `${applier.label} is not a complete, valid tar: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
+  applier.close();
   await applier.finish();
   return { entries: applier.entries, skipped: applier.skipped };
 }
@@ -124,6 +123,7 @@ class LayerApplier {
    */
   private readonly parents = new Map<string, ResolvedPath>();
   private unappliedOwners = 0;
+  private readonly specialFiles = new SpecialFileMaker();
   private expectedOffset = 0;
 
   constructor(
@@ -386,14 +386,13 @@ class LayerApplier {
       return;
     }
     const target = await this.prepare(parts, false);
-    const kind = type === "fifo" ? ["p"] : [type === "block-device" ? "b" : "c", String(header.devmajor ?? 0), String(header.devminor ?? 0)];
-    try {
-      // Node has no mknod(2); the final component was just removed, and mknod never follows it.
-      await execFileAsync("mknod", ["-m", "0600", "--", target.path, ...kind]);
-    } catch (error) {
+    const kind: SpecialKind = type === "fifo" ? { type } : { type, major: header.devmajor ?? 0, minor: header.devminor ?? 0 };
+    // The final component was just removed, and mknod never follows it.
+    const made = await this.specialFiles.make(target.path, kind);
+    if (!made.ok) {
       this.skipped++;
       this.created.delete(target.parts.join("/"));
-      this.warn(`${where}: ${type} not created (${((error as { stderr?: string }).stderr || (error as Error).message).trim()})`);
+      this.warn(`${where}: ${type} not created (${made.message})`);
       return;
     }
     const metadata = this.metadataOf(header);
@@ -422,6 +421,11 @@ class LayerApplier {
     else this.noteParent(directory);
     for (let i = 1; i <= directory.parts.length; i++) this.createdAncestors.add(directory.parts.slice(0, i).join("/"));
     this.opaque.set(directory.parts.join("/"), directory.parts);
+  }
+
+  /** Every entry is applied: helpers still running can go. */
+  close(): void {
+    this.specialFiles.close();
   }
 
   /** Layer end: opaque directories emptied of lower children, then directory modes and times, deepest first. */

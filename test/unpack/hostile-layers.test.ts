@@ -199,6 +199,23 @@ test("row 13: devices are skipped with a warning when rootless; FIFOs are made; 
   assert.equal(made.mode & 0o7777, 0o666);
 });
 
+test("row 13: FIFO and device names that look like shell syntax are made exactly as named", { timeout: 60_000 }, async (t) => {
+  const canary = `oci-image-canary-${process.pid}`;
+  const names = [`$(touch ${canary})`, `\`touch ${canary}\``, `a'b"c; touch ${canary}`, "back\\slash", "new\nline", "trailing\n", "spa ce", "-n", "ünï", "%s%d"];
+  const entries = names.map((name) => ({ name: `fifos/${name}`, type: "fifo" as const, mode: 0o640 }));
+  if (isRoot()) entries.push(...names.map((name) => ({ name: `devices/${name}`, type: "character-device" as const, devmajor: 1, devminor: 3, mode: 0o666 })) as never[]);
+  const box = await makeSandbox(t);
+  expectSuccess(await unpackCase(box, { layers: [entries] }));
+  assert.deepEqual((await readdir(join(box.rootfs, "fifos"))).sort(), [...names].sort());
+  for (const name of names) {
+    const stats = await lstat(join(box.rootfs, "fifos", name));
+    assert.ok(stats.isFIFO(), name);
+    assert.equal(stats.mode & 0o7777, 0o640, name);
+    if (isRoot()) assert.ok((await lstat(join(box.rootfs, "devices", name))).isCharacterDevice(), name);
+  }
+  for (const place of [process.cwd(), box.rootfs, box.dir]) assert.equal(existsSync(join(place, canary)), false, `nothing ran in ${place}`);
+});
+
 test("row 14: setuid, setgid and sticky bits are kept; the bundle is 0700", async (t) => {
   const box = await makeSandbox(t);
   const outcome = await unpackCase(box, { layers: [[file("suid", "#!", { mode: 0o4755, uid: 1000, gid: 1000 }), file("sgid", "#!", { mode: 0o2755, uid: 0, gid: 50 }), dir("tmp", { mode: 0o1777 }), dir("ro", { mode: 0o555 }), file("ro/f", "inside a 0555 dir")]] });

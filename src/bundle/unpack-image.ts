@@ -55,6 +55,16 @@ export interface UnpackResult {
 export async function unpackImage(options: UnpackOptions): Promise<UnpackResult> {
   if (options.rootfsOnly && options.configOnly) throw new OciImageError("USAGE_CONFLICT", "--rootfs-only and --config-only exclude each other");
   const rootless = options.rootless ?? (typeof process.getuid === "function" && process.getuid() !== 0);
+  // The decoder thread starts first: its start-up overlaps opening the layout and resolving the image.
+  const decoder = new LayerDecoder(resolve(options.layout));
+  try {
+    return await unpackWith(decoder, options, rootless);
+  } finally {
+    await decoder.close();
+  }
+}
+
+async function unpackWith(decoder: LayerDecoder, options: UnpackOptions, rootless: boolean): Promise<UnpackResult> {
   const layout = await ImageLayout.open(options.layout);
   const entry = await layout.resolveRef(options.tag);
   const platform = options.platform ?? hostPlatform();
@@ -72,7 +82,7 @@ export async function unpackImage(options: UnpackOptions): Promise<UnpackResult>
     if (target) {
       const ownersLog = rootless && !scratch ? new OwnersLog(join(bundle, OWNERS_FILE)) : undefined;
       try {
-        await applyLayers(layout, manifest.layers, config, target, { ...options, rootless: scratch ? true : rootless, ownersLog });
+        await applyLayers(decoder, manifest.layers, config, target, { ...options, rootless: scratch ? true : rootless, ownersLog });
       } finally {
         ownersLog?.close();
       }
@@ -107,28 +117,23 @@ export async function unpackImage(options: UnpackOptions): Promise<UnpackResult>
 }
 
 /** Applies every layer, in order, onto `rootfs`, with the disk budget shared by all of them. */
-async function applyLayers(layout: ImageLayout, layers: Descriptor[], config: ImageConfig, rootfs: string, options: UnpackOptions & { rootless: boolean; ownersLog?: OwnersLog }): Promise<void> {
+async function applyLayers(decoder: LayerDecoder, layers: Descriptor[], config: ImageConfig, rootfs: string, options: UnpackOptions & { rootless: boolean; ownersLog?: OwnersLog }): Promise<void> {
   await mkdir(rootfs, { mode: 0o755 });
   await chmod(rootfs, 0o755);
   let budget = options.maxSize;
-  const decoder = new LayerDecoder(layout.root);
-  try {
-    for (const [index, layer] of layers.entries()) {
-      const label = `layer ${index + 1}/${layers.length} (${layer.digest.slice(0, 19)}…)`;
-      const tar = decoder.decode(layer, { expectedDiffId: config.rootfs.diff_ids[index], maxUncompressedBytes: budget });
-      const ownersLog = options.ownersLog;
-      const result = await applyLayer(tar.tar, rootfs, {
-        rootless: options.rootless,
-        label,
-        signal: options.signal,
-        onWarning: options.onWarning,
-        onOwner: ownersLog ? (path, uid, gid) => ownersLog.add(path, uid, gid) : undefined,
-      });
-      if (budget !== undefined) budget -= tar.uncompressedSize();
-      options.onStep?.(`applied ${label}: ${result.entries} entries`);
-    }
-  } finally {
-    await decoder.close();
+  for (const [index, layer] of layers.entries()) {
+    const label = `layer ${index + 1}/${layers.length} (${layer.digest.slice(0, 19)}…)`;
+    const tar = decoder.decode(layer, { expectedDiffId: config.rootfs.diff_ids[index], maxUncompressedBytes: budget });
+    const ownersLog = options.ownersLog;
+    const result = await applyLayer(tar.tar, rootfs, {
+      rootless: options.rootless,
+      label,
+      signal: options.signal,
+      onWarning: options.onWarning,
+      onOwner: ownersLog ? (path, uid, gid) => ownersLog.add(path, uid, gid) : undefined,
+    });
+    if (budget !== undefined) budget -= tar.uncompressedSize();
+    options.onStep?.(`applied ${label}: ${result.entries} entries`);
   }
 }
 

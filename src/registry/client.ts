@@ -247,18 +247,28 @@ export class RegistryClient {
       throw new RegistryError("AUTH_REALM_INVALID", `the registry's token realm "${realm}" is not a URL`, { where: realm });
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new RegistryError("AUTH_REALM_INVALID", `the registry's token realm "${realm}" is not http(s)`, { where: realm });
-    if (service) url.searchParams.set("service", service);
-    url.searchParams.set("scope", scope);
     const what = `getting a token for ${scope} from ${url.host}`;
     const credentials = await this.loadCredentials();
     // Credentials travel only over HTTPS, or to this machine.
     const safe = url.protocol === "https:" || isLoopbackHost(url.host);
-    const headers: Record<string, string> = {};
-    if (credentials && safe) headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+    const identityToken = safe ? credentials?.identityToken : undefined;
+    let send: () => Promise<RegistryResponse>;
+    if (identityToken) {
+      // OAuth2 (distribution's token spec): the refresh token is exchanged by POST, never put in a URL.
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: identityToken, client_id: "oci-image", scope });
+      if (service) form.set("service", service);
+      send = () => this.post(url, form.toString(), { "content-type": "application/x-www-form-urlencoded" });
+    } else {
+      if (service) url.searchParams.set("service", service);
+      url.searchParams.set("scope", scope);
+      const headers: Record<string, string> = {};
+      if (credentials && safe) headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+      send = () => this.follow("GET", url, headers);
+    }
     let response: RegistryResponse;
     for (let attempt = 0; ; attempt++) {
       try {
-        response = await this.follow("GET", url, headers);
+        response = await send();
       } catch (error) {
         if (this.options.signal?.aborted || error instanceof OciImageError) throw error;
         if (!isRetryableNetworkError(error) || attempt >= this.retries) throw this.networkFailure(what, error, attempt);
@@ -277,7 +287,10 @@ export class RegistryClient {
       const error = httpError(what, response.status, text, response.headers);
       let hint = "";
       if (response.status === 401 || response.status === 403) {
-        hint = credentials && !safe ? ": credentials were not sent because the token realm is plain HTTP on another host" : credentials ? `: the token server refused the credentials of user "${credentials.username}"` : ": authentication required: log in (docker login) or pass -u and --password-stdin";
+        if (credentials && !safe) hint = ": credentials were not sent because the token realm is plain HTTP on another host";
+        else if (identityToken) hint = ": the token server refused the identity token from the Docker config (log in again: docker login)";
+        else if (credentials) hint = `: the token server refused the credentials of user "${credentials.username}"`;
+        else hint = ": authentication required: log in (docker login) or pass -u and --password-stdin";
       }
       throw new RegistryError("UNAUTHORIZED", `${error.message}${hint}`, { status: response.status, where: realm });
     }
@@ -294,6 +307,21 @@ export class RegistryClient {
     const cached = { token, expiresAt: Date.now() + Math.max(lifetime - TOKEN_MARGIN_MS, lifetime / 2) };
     this.tokens.set(scope, cached);
     return cached;
+  }
+
+  /** A POST of a form to a token realm; a redirect is not followed (it would drop or resend the body). */
+  private async post(url: URL, body: string, headers: Record<string, string>): Promise<RegistryResponse> {
+    const response = await sendRequest(this.dispatcher, {
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: "POST",
+      headers: { "user-agent": "oci-image", ...headers },
+      body,
+      signal: this.options.signal,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+    return { status: response.statusCode, headers: response.headers, body: response.body, url };
   }
 
   /** One request with redirects followed by hand. */

@@ -16,7 +16,16 @@ import { DOCKER_HUB } from "./reference.js";
 export interface Credentials {
   username: string;
   password: string;
+  /**
+   * An OAuth2 refresh token (`docker login` stores one as `identitytoken` for
+   * registries such as Azure's; a helper answers it with the user `<token>`):
+   * exchanged at the token realm instead of sending a password.
+   */
+  identityToken?: string;
 }
+
+/** The user name a credential helper answers with when its secret is an identity token. */
+const IDENTITY_TOKEN_USER = "<token>";
 
 export interface CredentialSources {
   /** From `-u` and `--password-stdin`. */
@@ -76,6 +85,10 @@ async function credentialsFromConfig(registry: string, config: DockerConfig, fil
   if (typeof helper === "string" && helper) return runHelper(helper, isHub ? DOCKER_HUB_SERVER : registry, sources);
   const entry = findEntry(config.auths, registry);
   if (entry && typeof entry === "object") {
+    if (typeof entry.identitytoken === "string" && entry.identitytoken) {
+      const named = typeof entry.auth === "string" && entry.auth ? decodeAuth(entry.auth, file, registry).username : entry.username;
+      return { username: named || IDENTITY_TOKEN_USER, password: "", identityToken: entry.identitytoken };
+    }
     if (typeof entry.auth === "string" && entry.auth) return decodeAuth(entry.auth, file, registry);
     if (typeof entry.username === "string" && typeof entry.password === "string") return { username: entry.username, password: entry.password };
   }
@@ -119,6 +132,7 @@ async function runHelper(name: string, server: string, sources: CredentialSource
   if (typeof answer?.Username !== "string" || typeof answer.Secret !== "string") {
     throw new RegistryError("CREDENTIAL_HELPER", `${program} get for ${server} answered without Username and Secret`, { where: server });
   }
+  if (answer.Username === IDENTITY_TOKEN_USER) return { username: IDENTITY_TOKEN_USER, password: "", identityToken: answer.Secret };
   return { username: answer.Username, password: answer.Secret };
 }
 

@@ -85,3 +85,14 @@ test("$REGISTRY_AUTH_FILE is read first; unreadable files are errors", async (t)
   await writeFile(authFile, JSON.stringify({ auths: { "r.io": { auth: b64("no-colon") } } }));
   await assert.rejects(findCredentials("r.io", { env: { REGISTRY_AUTH_FILE: authFile } }), /not base64 of user:password/);
 });
+
+test("identity tokens: an auths entry's identitytoken, a helper's <token> user", async (t) => {
+  const helper = await fakeHelper(t, "idt", { "r.io": ["<token>", "refresh-from-helper"] });
+  const dir = await dockerConfig(t, {
+    auths: { "acr.io": { auth: b64("00000000-0000-0000-0000-000000000000:"), identitytoken: "refresh-from-file" } },
+    credHelpers: { "r.io": "idt" },
+  });
+  const env = { DOCKER_CONFIG: dir, PATH: `${helper.path}:${process.env.PATH}` };
+  assert.deepEqual(await findCredentials("acr.io", { env }), { username: "00000000-0000-0000-0000-000000000000", password: "", identityToken: "refresh-from-file" });
+  assert.deepEqual(await findCredentials("r.io", { env }), { username: "<token>", password: "", identityToken: "refresh-from-helper" });
+});

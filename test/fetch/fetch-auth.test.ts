@@ -19,7 +19,7 @@ before(async () => {
     process.stderr.write("\n*** SKIPPING fetch auth tests: docker-registry, skopeo, htpasswd or openssl missing ***\n");
     return;
   }
-  [basic, token] = await Promise.all([startRegistry({ auth: "htpasswd" }), startRegistry({ auth: "token" })]);
+  [basic, token] = await Promise.all([startRegistry({ auth: "htpasswd" }), startRegistry({ auth: "token", refreshTokens: { "test-identity-token": "tester" } })]);
   await Promise.all([pushTestImages(basic, "test/app", `${basic.username}:${basic.password}`), pushTestImages(token, "test/app", `${token.username}:${token.password}`)]);
 });
 
@@ -106,4 +106,29 @@ test("token auth: credentials go to the token server; wrong ones are refused wit
   assert.equal(wrong.status, 1);
   assert.match(wrong.stderr, /test\/app:oci.*token.*401 Unauthorized.*refused the credentials of user "tester"/);
   assert.equal(wrong.stderr.trim().split("\n").length, 1, wrong.stderr);
+});
+
+test("token auth: an identity token from config.json is exchanged by an OAuth2 POST; a stale one is refused clearly", async (t) => {
+  if (!token) return t.skip("no registry");
+  const layout = join(await tempDir(t), "images");
+  const env = await cleanEnv(t);
+  // What `docker login` writes for such registries: a placeholder user, no password, the token.
+  const config = (identitytoken: string) => JSON.stringify({ auths: { [token!.host]: { auth: Buffer.from("00000000-0000-0000-0000-000000000000:").toString("base64"), identitytoken } } });
+  await writeFile(join(env.DOCKER_CONFIG!, "config.json"), config("test-identity-token"));
+  token.tokenServer!.requests.length = 0;
+  const ok = await runOciImage(["fetch", `${token.host}/test/app:oci`, layout], { env });
+  assert.equal(ok.status, 0, ok.stderr);
+  const [request] = token.tokenServer!.requests;
+  assert.deepEqual(
+    { method: request!.method, grant: request!.grant, user: request!.user, scope: request!.scope, service: request!.service },
+    { method: "POST", grant: "refresh_token", user: "tester", scope: ["repository:test/app:pull"], service: "oci-image-test-registry" },
+  );
+  await checkWithPeers(t, layout, "oci");
+
+  await writeFile(join(env.DOCKER_CONFIG!, "config.json"), config("stale-identity-token"));
+  const stale = await runOciImage(["fetch", `${token.host}/test/app:docker`, layout], { env });
+  assert.equal(stale.status, 1);
+  assert.match(stale.stderr, /test\/app:docker.*401 Unauthorized.*refused the identity token.*docker login/);
+  assert.ok(!stale.stderr.includes("stale-identity-token"), "the token is never printed");
+  assert.equal(stale.stderr.trim().split("\n").length, 1, stale.stderr);
 });

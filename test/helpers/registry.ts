@@ -27,6 +27,8 @@ export interface RegistryOptions {
   dataDir?: string;
   /** user → password for htpasswd or token auth (default: one user "tester"). */
   users?: Record<string, string>;
+  /** Token auth: identity (refresh) tokens → user, accepted by the token server's OAuth2 POST. */
+  refreshTokens?: Record<string, string>;
 }
 
 export type StartedRegistry = RunningRegistry & {
@@ -49,7 +51,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Star
     await writeFile(join(dir, "htpasswd"), lines.join("\n") + "\n");
     authYaml = `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, "htpasswd")}\n`;
   } else if (auth === "token") {
-    tokenServer = await startTokenServer({ dir, issuer: "oci-image-test-issuer", service: "oci-image-test-registry", users });
+    tokenServer = await startTokenServer({ dir, issuer: "oci-image-test-issuer", service: "oci-image-test-registry", users, refreshTokens: options.refreshTokens });
     authYaml = `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: oci-image-test-registry\n    issuer: oci-image-test-issuer\n    rootcertbundle: ${tokenServer.certPath}\n`;
   }
 

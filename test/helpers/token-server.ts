@@ -22,9 +22,14 @@ export interface TokenServerOptions {
   anonymousPull?: boolean;
   /** Seconds a token lives (default 300). */
   expiresIn?: number;
+  /** OAuth2 refresh tokens (identity tokens) → the user each stands for, for `grant_type=refresh_token` POSTs. */
+  refreshTokens?: Record<string, string>;
 }
 
 export interface TokenRequestRecord {
+  method: string;
+  /** For a POST: its grant_type. */
+  grant?: string;
   scope: string[];
   service: string | null;
   user?: string;
@@ -53,7 +58,11 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Run
   const key = createPrivateKey(readFileSync(keyPath));
   const certDer = new X509Certificate(readFileSync(certPath)).raw.toString("base64");
   const requests: TokenRequestRecord[] = [];
-  const server = createServer((request, response) => answer(request, response, { ...options, key, certDer, requests }));
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => answer(request, Buffer.concat(chunks).toString("utf8"), response, { ...options, key, certDer, requests }));
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -66,17 +75,24 @@ interface AnswerContext extends TokenServerOptions {
   requests: TokenRequestRecord[];
 }
 
-function answer(request: IncomingMessage, response: ServerResponse, context: AnswerContext): void {
+function answer(request: IncomingMessage, body: string, response: ServerResponse, context: AnswerContext): void {
   const url = new URL(request.url ?? "/", "http://localhost");
   if (url.pathname !== "/token") {
     response.writeHead(404).end();
     return;
   }
-  const scopes = url.searchParams.getAll("scope").flatMap((scope) => scope.split(" ")).filter(Boolean);
-  const credentials = parseBasic(request.headers.authorization);
-  const record: TokenRequestRecord = { scope: scopes, service: url.searchParams.get("service"), user: credentials?.user, authorized: false };
+  // GET: scope and service in the query, Basic credentials. POST (OAuth2): all of it in a form.
+  const params = request.method === "POST" ? new URLSearchParams(body) : url.searchParams;
+  const scopes = params.getAll("scope").flatMap((scope) => scope.split(" ")).filter(Boolean);
+  let credentials = parseBasic(request.headers.authorization);
+  const grant = request.method === "POST" ? (params.get("grant_type") ?? "") : undefined;
+  if (grant === "refresh_token") {
+    const user = context.refreshTokens?.[params.get("refresh_token") ?? ""];
+    credentials = user === undefined ? undefined : { user, password: context.users[user] ?? "" };
+  }
+  const record: TokenRequestRecord = { method: request.method ?? "GET", grant, scope: scopes, service: params.get("service"), user: credentials?.user, authorized: false };
   context.requests.push(record);
-  if (credentials && context.users[credentials.user] !== credentials.password) {
+  if ((grant !== undefined && !credentials) || (credentials && context.users[credentials.user] !== credentials.password)) {
     response.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ details: "incorrect username or password" }));
     return;
   }

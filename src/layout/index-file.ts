@@ -58,8 +58,10 @@ export async function writeIndexFile(root: string, index: ImageIndex): Promise<v
 export async function updateIndexFile(root: string, change: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>, signal?: AbortSignal): Promise<ImageIndex> {
   const release = await acquireLock(join(root, LOCK_NAME), signal);
   try {
-    const next = await change(await readIndexFile(root));
-    await writeIndexFile(root, next);
+    const current = await readIndexFile(root);
+    const next = await change(current);
+    // A change that gives back the index it was given writes nothing.
+    if (next !== current) await writeIndexFile(root, next);
     return next;
   } finally {
     await release();

@@ -14,6 +14,8 @@ export const LAYOUT_VERSION = "1.0.0";
 export interface AddRefResult {
   /** The entry this one replaced (same ref name), if any. */
   replaced?: Descriptor;
+  /** The same entry was there already: index.json was left as it was. */
+  unchanged?: boolean;
 }
 
 /** What a layout being created holds before its `oci-layout` marker is written. */
@@ -83,6 +85,10 @@ export class ImageLayout extends BlobStore {
     return readIndexFile(this.root);
   }
 
+  /**
+   * Changes index.json under its lock, atomically. `change` returns a new index
+   * to write, or the very index it was given to leave the file as it is.
+   */
   updateIndex(change: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>, signal?: AbortSignal): Promise<ImageIndex> {
     return updateIndexFile(this.root, change, signal);
   }
@@ -100,14 +106,28 @@ export class ImageLayout extends BlobStore {
     const entry: Descriptor = { ...descriptor };
     if (refName !== undefined) entry.annotations = { ...descriptor.annotations, [REF_NAME_ANNOTATION]: refName };
     let replaced: Descriptor | undefined;
+    let unchanged = false;
     await this.updateIndex((index) => {
       const kept = index.manifests.filter((existing) => {
         const same = refName !== undefined ? refNameOf(existing) === refName : refNameOf(existing) === undefined && existing.digest === entry.digest;
         if (same) replaced = existing;
         return !same;
       });
+      if (kept.length === index.manifests.length - 1 && replaced && canonicalJson(replaced) === canonicalJson(entry)) {
+        // Fetching or building the same image again: nothing to write.
+        unchanged = true;
+        replaced = undefined;
+        return index;
+      }
       return { ...index, manifests: [...kept, entry] };
     }, signal);
-    return { replaced };
+    return unchanged ? { unchanged } : { replaced };
   }
+}
+
+/** JSON with every object's keys sorted: equal for equal descriptors whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === "object" && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item,
+  );
 }

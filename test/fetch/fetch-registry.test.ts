@@ -79,11 +79,18 @@ test("an OCI image of several layers is fetched byte for byte, then not download
   assert.equal(index.manifests[0]!.annotations?.["io.containerd.image.name"], `${r.host}/${images.oci}`);
   await checkWithPeers(t, layout, "oci");
 
+  const indexBytes = await readFile(join(layout, "index.json"));
   const again = await runOciImage(["fetch", "--json", `${r.host}/${images.oci}`, layout]);
   assert.equal(again.status, 0, again.stderr);
   const second = JSON.parse(again.stdout) as FetchJson;
   assert.deepEqual(second.blobs, { fetched: 0, skipped: 4, bytes: 0 });
-  assert.match(again.stderr, /replaced ref "oci"/);
+  assert.doesNotMatch(again.stderr, /replaced/, "the same image again replaces nothing");
+  assert.deepEqual(await readFile(join(layout, "index.json")), indexBytes, "index.json is left as it was");
+
+  // Another image under the same ref name replaces the entry, and says so.
+  const other = await runOciImage(["fetch", `${r.host}/${images.docker}`, `${layout}:oci`]);
+  assert.equal(other.status, 0, other.stderr);
+  assert.match(other.stderr, /replaced ref "oci" \(was sha256:/);
   assert.equal((await readIndex(layout)).manifests.length, 1, "the same ref is replaced, not added");
 });
 

@@ -34,6 +34,24 @@ test("addRef adds entries, replaces the one of the same ref name, and says which
   await assert.rejects(layout.resolveRef(undefined), { code: "USAGE" });
 });
 
+test("addRef of an entry that is there already (keys in any order) leaves index.json untouched", async (t) => {
+  const layout = await ImageLayout.openOrCreate(join(await tempDir(t), "layout"));
+  const annotated = { ...manifestOf("a"), annotations: { "io.containerd.image.name": "r.io/a:1" } };
+  await layout.addRef(annotated, "latest");
+  await layout.addRef(manifestOf("b"), "other");
+  const path = join(layout.root, "index.json");
+  const before = await stat(path);
+  const bytes = await readFile(path);
+  const reordered = { annotations: { "io.containerd.image.name": "r.io/a:1" }, size: annotated.size, digest: annotated.digest, mediaType: annotated.mediaType };
+  assert.deepEqual(await layout.addRef(reordered, "latest"), { unchanged: true });
+  assert.deepEqual(await readFile(path), bytes);
+  assert.equal((await stat(path)).ino, before.ino, "not rewritten");
+  // Another annotation is a change.
+  const changed = await layout.addRef({ ...annotated, annotations: { "io.containerd.image.name": "r.io/a:2" } }, "latest");
+  assert.equal(changed.replaced?.digest, digestOf("a"));
+  assert.notEqual((await stat(path)).ino, before.ino);
+});
+
 /** Starts a process that adds `count` refs named `<prefix><i>` to the layout at `dir`. */
 function runWriter(dir: string, prefix: string, count: number): Promise<number | null> {
   const moduleUrl = pathToFileURL(join(REPO_ROOT, "dist", "src", "layout", "layout.js")).href;

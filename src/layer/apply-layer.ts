@@ -210,7 +210,7 @@ class LayerApplier {
   }
 
   /** Owner and mode for a new entry; rootless records non-root owners instead of applying them. */
-  private async setOwnerAndMode(path: string, parts: string[], isSymlink: boolean, metadata: EntryMetadata): Promise<void> {
+  private setOwnerAndMode(path: string, parts: string[], isSymlink: boolean, metadata: EntryMetadata): void {
     if (this.options.rootless) this.noteOwner(parts, metadata);
     applyOwnerAndMode(path, isSymlink, metadata, { chown: !this.options.rootless });
   }
@@ -223,7 +223,7 @@ class LayerApplier {
   }
 
   /** Rootless: gives us write access to a read-only directory (just resolved) until the layer ends. */
-  private async reopen(directory: ResolvedPath): Promise<void> {
+  private reopen(directory: ResolvedPath): void {
     const key = directory.parts.join("/");
     if (this.reopened.has(key) || !directory.stats) return;
     this.reopened.set(key, { parts: directory.parts, mode: directory.stats.mode & 0o7777 });
@@ -266,7 +266,7 @@ class LayerApplier {
       this.noteParent(parent);
       if (this.options.rootless && (parent.stats.mode & 0o300) !== 0o300) {
         // A read-only directory of a lower layer: open it for us until the layer ends.
-        await this.reopen(parent);
+        this.reopen(parent);
       }
     }
     this.parents.set(key, parent);
@@ -355,7 +355,7 @@ class LayerApplier {
     // Stored verbatim: it is resolved inside the rootfs only when followed (here or in the container).
     symlinkSync(linkname, target.path);
     const metadata = this.metadataOf(header);
-    await this.setOwnerAndMode(target.path, target.parts, true, metadata);
+    this.setOwnerAndMode(target.path, target.parts, true, metadata);
     applyTimes(target.path, metadata);
   }
 
@@ -396,7 +396,7 @@ class LayerApplier {
       return;
     }
     const metadata = this.metadataOf(header);
-    await this.setOwnerAndMode(target.path, target.parts, false, metadata);
+    this.setOwnerAndMode(target.path, target.parts, false, metadata);
     applyTimes(target.path, metadata);
   }
 
@@ -408,7 +408,7 @@ class LayerApplier {
     // A whiteout hides lower layers only; this layer's own entry stays.
     if (this.created.has(key) || this.createdAncestors.has(key)) return;
     this.noteParent(parent);
-    if (this.options.rootless && (parent.stats.mode & 0o300) !== 0o300) await this.reopen(parent);
+    if (this.options.rootless && (parent.stats.mode & 0o300) !== 0o300) this.reopen(parent);
     await this.remove(join(parent.path, name));
   }
 

@@ -41,7 +41,7 @@ export function createLayerTar(root: string, options: LayerTarOptions = {}): Rea
   return Readable.from(tar, { objectMode: false, highWaterMark: 1024 * 1024 });
 }
 
-/** How many entries ahead of the tar small files and link targets are read, so the reads overlap (at most this × 256 KiB held). */
+/** Entries are prepared (small files and link targets read) up to this many ahead of the tar: at most this × 256 KiB held. */
 const READ_AHEAD = 32;
 
 /** An entry ready to be written: its header and, for a small file, its content already read. */

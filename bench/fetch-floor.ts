@@ -9,21 +9,17 @@
  */
 import { createHash } from "node:crypto";
 import { mkdir, open } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { Agent as UndiciAgent, Dispatcher } from "undici";
-
-const require = createRequire(import.meta.url);
-const Agent = require("undici/lib/dispatcher/agent.js") as typeof UndiciAgent;
-const request = require("undici/lib/api/api-request.js") as (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+import { createAgent, sendRequest } from "../src/registry/http-agent.js";
 
 const [reference = "", outDir = ""] = process.argv.slice(2);
 const match = /^([^/]+)\/(.+):([^:]+)$/.exec(reference);
 if (!match || !outDir) throw new Error("usage: fetch-floor.js HOST:PORT/REPO:TAG OUTDIR");
 const [, host, repository, tag] = match;
 const origin = `http://${host}`;
-const agent = new Agent();
-const get = (path: string, headers: Record<string, string> = {}) => request.call(agent, { origin, path, method: "GET", headers });
+// undici loaded the way oci-image loads it, so the floor pays the same start-up.
+const agent = createAgent({});
+const get = (path: string, headers: Record<string, string> = {}) => sendRequest(agent, { origin, path, method: "GET", headers });
 
 const manifestResponse = await get(`/v2/${repository}/manifests/${tag}`, { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" });
 const manifest = JSON.parse(await manifestResponse.body.text()) as { config: { digest: string }; layers: { digest: string }[] };

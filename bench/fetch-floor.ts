@@ -19,10 +19,16 @@ const [, host, repository, tag] = match;
 const origin = `http://${host}`;
 // undici loaded the way oci-image loads it, so the floor pays the same start-up.
 const agent = createAgent({});
-const get = (path: string, headers: Record<string, string> = {}) => sendRequest(agent, { origin, path, method: "GET", headers });
+const get = (path: string, headers: Record<string, string> = {}) =>
+  sendRequest(agent, { origin, path, method: "GET", headers });
 
-const manifestResponse = await get(`/v2/${repository}/manifests/${tag}`, { accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json" });
-const manifest = JSON.parse(await manifestResponse.body.text()) as { config: { digest: string }; layers: { digest: string }[] };
+const manifestResponse = await get(`/v2/${repository}/manifests/${tag}`, {
+  accept: "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+});
+const manifest = JSON.parse(await manifestResponse.body.text()) as {
+  config: { digest: string };
+  layers: { digest: string }[];
+};
 await mkdir(outDir, { recursive: true });
 const digests = [manifest.config.digest, ...manifest.layers.map((layer) => layer.digest)];
 const queue = [...digests];

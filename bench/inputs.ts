@@ -55,7 +55,9 @@ function run(program: string, args: string[], log: (line: string) => void, cwd?:
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${program} ${args.join(" ")} exited with ${code}: ${stderr.trim()}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${program} ${args.join(" ")} exited with ${code}: ${stderr.trim()}`)),
+    );
   });
 }
 
@@ -98,12 +100,16 @@ class Hasher extends Transform {
 /** `tar … | gzip -n` into blobs/sha256/, hashing both sides as they flow. */
 async function writeLayer(layout: string, tarArgs: string[]): Promise<Layer> {
   const temp = join(layout, "blobs", "sha256", `.layer-${process.pid}`);
-  const tar = spawn("tar", ["--numeric-owner", "--sort=name", "-cf", "-", ...tarArgs], { stdio: ["ignore", "pipe", "inherit"] });
+  const tar = spawn("tar", ["--numeric-owner", "--sort=name", "-cf", "-", ...tarArgs], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const gzip = spawn("gzip", ["-n", "-6"], { stdio: ["pipe", "pipe", "inherit"] });
   const uncompressed = new Hasher();
   const compressed = new Hasher();
   const exited = (child: ReturnType<typeof spawn>, name: string) =>
-    new Promise<void>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited with ${code}`)))));
+    new Promise<void>((resolve, reject) =>
+      child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited with ${code}`)))),
+    );
   await Promise.all([
     pipeline(tar.stdout!, uncompressed, gzip.stdin!),
     pipeline(gzip.stdout!, compressed, createWriteStream(temp)),
@@ -113,10 +119,18 @@ async function writeLayer(layout: string, tarArgs: string[]): Promise<Layer> {
   const digest = compressed.hash.digest("hex");
   const path = join(layout, "blobs", "sha256", digest);
   await rename(temp, path);
-  return { digest: `sha256:${digest}`, size: compressed.bytes, diffId: `sha256:${uncompressed.hash.digest("hex")}`, path };
+  return {
+    digest: `sha256:${digest}`,
+    size: compressed.bytes,
+    diffId: `sha256:${uncompressed.hash.digest("hex")}`,
+    path,
+  };
 }
 
-async function writeJsonBlob(layout: string, document: unknown): Promise<{ digest: string; size: number; path: string }> {
+async function writeJsonBlob(
+  layout: string,
+  document: unknown,
+): Promise<{ digest: string; size: number; path: string }> {
   const bytes = Buffer.from(JSON.stringify(document));
   const hex = createHash("sha256").update(bytes).digest("hex");
   const path = join(layout, "blobs", "sha256", hex);
@@ -127,7 +141,8 @@ async function writeJsonBlob(layout: string, document: unknown): Promise<{ diges
 /** The last layer: deletions (whiteouts, an opaque directory), hardlinks and symlinks over the lower ones. */
 async function makeChangesTree(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-  for (const sub of ["etc/skel", "usr/bin", "usr/local/bin", "opt/bench"]) await mkdir(join(dir, sub), { recursive: true, mode: 0o755 });
+  for (const sub of ["etc/skel", "usr/bin", "usr/local/bin", "opt/bench"])
+    await mkdir(join(dir, sub), { recursive: true, mode: 0o755 });
   await writeFile(join(dir, "etc", ".wh.motd"), "");
   await writeFile(join(dir, "etc", ".wh.issue.net"), "");
   await writeFile(join(dir, "usr", "bin", ".wh.yes"), "");
@@ -155,7 +170,12 @@ const LAYER_RECIPES: Record<InputSize, { created_by: string; args: string[] }[]>
   ],
 };
 
-async function ensureImage(cache: string, size: InputSize, rootfs: string, log: (line: string) => void): Promise<string> {
+async function ensureImage(
+  cache: string,
+  size: InputSize,
+  rootfs: string,
+  log: (line: string) => void,
+): Promise<string> {
   const layout = join(cache, "images", `${size}-${RECIPE}`);
   if (existsSync(join(layout, "index.json"))) return layout;
   const partial = `${layout}.partial`;
@@ -164,7 +184,10 @@ async function ensureImage(cache: string, size: InputSize, rootfs: string, log: 
   log(`building the ${size} image (tar + gzip of parts of the tree) in ${layout}`);
   const changes = join(cache, `changes-${size}`);
   await makeChangesTree(changes);
-  const recipes = [...LAYER_RECIPES[size].map((r) => ({ ...r, args: ["-C", rootfs, ...r.args] })), { created_by: "changes: whiteouts, opaque dir, hardlinks, symlinks", args: ["-C", changes, "."] }];
+  const recipes = [
+    ...LAYER_RECIPES[size].map((r) => ({ ...r, args: ["-C", rootfs, ...r.args] })),
+    { created_by: "changes: whiteouts, opaque dir, hardlinks, symlinks", args: ["-C", changes, "."] },
+  ];
   const layers: Layer[] = [];
   for (const recipe of recipes) layers.push(await writeLayer(partial, recipe.args));
   await rm(changes, { recursive: true, force: true });
@@ -173,7 +196,11 @@ async function ensureImage(cache: string, size: InputSize, rootfs: string, log: 
       created: "2025-05-20T00:00:00Z",
       architecture,
       os: "linux",
-      config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["/bin/bash"], WorkingDir: "/" },
+      config: {
+        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        Cmd: ["/bin/bash"],
+        WorkingDir: "/",
+      },
       rootfs: { type: "layers", diff_ids: layers.map((l) => l.diffId) },
       history: recipes.map((r) => ({ created: "2025-05-20T00:00:00Z", created_by: r.created_by })),
     });
@@ -181,7 +208,11 @@ async function ensureImage(cache: string, size: InputSize, rootfs: string, log: 
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.manifest.v1+json",
       config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config.digest, size: config.size },
-      layers: layers.map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: l.digest, size: l.size })),
+      layers: layers.map((l) => ({
+        mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+        digest: l.digest,
+        size: l.size,
+      })),
     });
   };
   const amd64 = await manifestFor("amd64");
@@ -192,8 +223,18 @@ async function ensureImage(cache: string, size: InputSize, rootfs: string, log: 
     schemaVersion: 2,
     mediaType: "application/vnd.oci.image.index.v1+json",
     manifests: [
-      { mediaType: manifestType, digest: amd64.digest, size: amd64.size, platform: { architecture: "amd64", os: "linux" } },
-      { mediaType: manifestType, digest: arm64.digest, size: arm64.size, platform: { architecture: "arm64", os: "linux", variant: "v8" } },
+      {
+        mediaType: manifestType,
+        digest: amd64.digest,
+        size: amd64.size,
+        platform: { architecture: "amd64", os: "linux" },
+      },
+      {
+        mediaType: manifestType,
+        digest: arm64.digest,
+        size: arm64.size,
+        platform: { architecture: "arm64", os: "linux", variant: "v8" },
+      },
     ],
   });
   await writeFile(
@@ -202,8 +243,18 @@ async function ensureImage(cache: string, size: InputSize, rootfs: string, log: 
       schemaVersion: 2,
       mediaType: "application/vnd.oci.image.index.v1+json",
       manifests: [
-        { mediaType: manifestType, digest: amd64.digest, size: amd64.size, annotations: { "org.opencontainers.image.ref.name": "bench" } },
-        { mediaType: "application/vnd.oci.image.index.v1+json", digest: index.digest, size: index.size, annotations: { "org.opencontainers.image.ref.name": "multi" } },
+        {
+          mediaType: manifestType,
+          digest: amd64.digest,
+          size: amd64.size,
+          annotations: { "org.opencontainers.image.ref.name": "bench" },
+        },
+        {
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          digest: index.digest,
+          size: index.size,
+          annotations: { "org.opencontainers.image.ref.name": "multi" },
+        },
       ],
     }),
   );
@@ -216,14 +267,33 @@ async function ensureImage(cache: string, size: InputSize, rootfs: string, log: 
 async function describeImage(size: InputSize, rootfs: string, layout: string): Promise<BenchImage> {
   const blob = (digest: string) => join(layout, "blobs", "sha256", digest.slice("sha256:".length));
   const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8"));
-  const manifestDescriptor = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.["org.opencontainers.image.ref.name"] === "bench");
+  const manifestDescriptor = index.manifests.find(
+    (m: { annotations?: Record<string, string> }) => m.annotations?.["org.opencontainers.image.ref.name"] === "bench",
+  );
   const manifest = JSON.parse(await readFile(blob(manifestDescriptor.digest), "utf8"));
   const config = JSON.parse(await readFile(blob(manifest.config.digest), "utf8"));
-  const layers = manifest.layers.map((l: { digest: string; size: number }, i: number) => ({ digest: l.digest, size: l.size, diffId: config.rootfs.diff_ids[i], path: blob(l.digest) }));
-  return { size, rootfs, layout, tag: "bench", multiTag: "multi", layers, manifestPath: blob(manifestDescriptor.digest) };
+  const layers = manifest.layers.map((l: { digest: string; size: number }, i: number) => ({
+    digest: l.digest,
+    size: l.size,
+    diffId: config.rootfs.diff_ids[i],
+    path: blob(l.digest),
+  }));
+  return {
+    size,
+    rootfs,
+    layout,
+    tag: "bench",
+    multiTag: "multi",
+    layers,
+    manifestPath: blob(manifestDescriptor.digest),
+  };
 }
 
-export async function ensureImages(cache: string, sizes: InputSize[], log: (line: string) => void): Promise<Record<InputSize, BenchImage | undefined>> {
+export async function ensureImages(
+  cache: string,
+  sizes: InputSize[],
+  log: (line: string) => void,
+): Promise<Record<InputSize, BenchImage | undefined>> {
   await mkdir(cache, { recursive: true });
   const rootfs = await ensureRootfs(cache, log);
   const images: Record<InputSize, BenchImage | undefined> = { full: undefined, small: undefined };
@@ -240,7 +310,11 @@ export interface BenchRegistry extends RunningRegistry {
 }
 
 /** Starts the registry on the cached data, pushing the images the first time. */
-export async function startBenchRegistry(cache: string, images: BenchImage[], log: (line: string) => void): Promise<BenchRegistry> {
+export async function startBenchRegistry(
+  cache: string,
+  images: BenchImage[],
+  log: (line: string) => void,
+): Promise<BenchRegistry> {
   const dataDir = join(cache, `registry-${RECIPE}`);
   await mkdir(dataDir, { recursive: true });
   const registry = await startRegistry({ dataDir });

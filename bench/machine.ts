@@ -14,9 +14,16 @@ export interface Machine {
 function firstLine(program: string, args: string[]): string {
   try {
     const output = execFileSync(program, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    return output.split("\n").find((line) => line.trim())?.trim() ?? "?";
+    return (
+      output
+        .split("\n")
+        .find((line) => line.trim())
+        ?.trim() ?? "?"
+    );
   } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? "").split("\n")[0]?.trim();
+    const stderr = String((error as { stderr?: string }).stderr ?? "")
+      .split("\n")[0]
+      ?.trim();
     return stderr || "not installed";
   }
 }
@@ -42,5 +49,11 @@ export function describeMachine(): Machine {
 
 export function formatMachine(machine: Machine): string {
   const tools = Object.entries(machine.tools).map(([name, version]) => `  ${name}: ${version}`);
-  return [`CPU: ${machine.cpu} × ${machine.cores}`, `RAM: ${machine.memoryGiB} GiB`, `Kernel: Linux ${machine.kernel}`, `Node.js: ${machine.node}`, ...tools].join("\n");
+  return [
+    `CPU: ${machine.cpu} × ${machine.cores}`,
+    `RAM: ${machine.memoryGiB} GiB`,
+    `Kernel: Linux ${machine.kernel}`,
+    `Node.js: ${machine.node}`,
+    ...tools,
+  ].join("\n");
 }

@@ -84,7 +84,10 @@ export async function timeCommand(argv: string[], scratch: string): Promise<RunO
   const report = join(scratch, `time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const started = process.hrtime.bigint();
   const { status, stderr } = await new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(GNU_TIME, ["-f", "%e %M", "-o", report, ...argv], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+    const child = spawn(GNU_TIME, ["-f", "%e %M", "-o", report, ...argv], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, NO_COLOR: "1" },
+    });
     let text = "";
     child.stderr.on("data", (chunk: Buffer) => {
       text = (text + chunk.toString()).slice(-4000);
@@ -114,7 +117,10 @@ function median(values: number[]): number {
 /** Says why a failed run happened, in one line; a command still being a placeholder reads "not available". */
 export function describeFailure(status: number | null, stderr: string): string {
   if (/not built yet|NOT_IMPLEMENTED/.test(stderr)) return "not available (the command is not built yet)";
-  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   // Prefer the line that names an error over a crash's source excerpt.
   const line = lines.find((l) => /^oci-image: |\b\w*Error\b/.test(l)) ?? lines[0] ?? "";
   return `failed (exit ${status}): ${line.slice(0, 160)}`;
@@ -123,8 +129,16 @@ export function describeFailure(status: number | null, stderr: string): string {
 export async function runOperation(operation: Operation, options: RunOptions): Promise<OperationResult> {
   const scratch = await mkdtemp(join(tmpdir(), "oci-image-bench-time-"));
   const runs = Math.max(1, Math.round(options.runs * (operation.runsFactor ?? 1)));
-  const results: CandidateResult[] = operation.candidates.map((c) => ({ name: c.name, role: c.role, command: c.argv.join(" "), samples: [] }));
-  const live = () => operation.candidates.map((candidate, index) => ({ candidate, result: results[index]! })).filter(({ result }) => !result.unavailable);
+  const results: CandidateResult[] = operation.candidates.map((c) => ({
+    name: c.name,
+    role: c.role,
+    command: c.argv.join(" "),
+    samples: [],
+  }));
+  const live = () =>
+    operation.candidates
+      .map((candidate, index) => ({ candidate, result: results[index]! }))
+      .filter(({ result }) => !result.unavailable);
   const once = async (candidate: Candidate, result: CandidateResult, counted: boolean) => {
     await candidate.prepare?.();
     // The previous run's dirty pages are written back now, not during this run's time.
@@ -139,9 +153,13 @@ export async function runOperation(operation: Operation, options: RunOptions): P
     if (counted) result.samples.push(outcome.sample);
   };
   try {
-    options.log(`${operation.title}: ${options.warmup} warm-up + ${runs} counted run(s) of ${operation.candidates.map((c) => c.name).join(", ")}`);
-    for (let round = 0; round < options.warmup; round++) for (const { candidate, result } of live()) await once(candidate, result, false);
-    for (let round = 0; round < runs; round++) for (const { candidate, result } of live()) await once(candidate, result, true);
+    options.log(
+      `${operation.title}: ${options.warmup} warm-up + ${runs} counted run(s) of ${operation.candidates.map((c) => c.name).join(", ")}`,
+    );
+    for (let round = 0; round < options.warmup; round++)
+      for (const { candidate, result } of live()) await once(candidate, result, false);
+    for (let round = 0; round < runs; round++)
+      for (const { candidate, result } of live()) await once(candidate, result, true);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -153,7 +171,14 @@ export async function runOperation(operation: Operation, options: RunOptions): P
     result.max = Math.max(...times);
     result.peakKiBMedian = median(result.samples.map((s) => s.peakKiB));
   }
-  return { id: operation.id, group: operation.group, title: operation.title, runs, candidates: results, comparisons: compare(results) };
+  return {
+    id: operation.id,
+    group: operation.group,
+    title: operation.title,
+    runs,
+    candidates: results,
+    comparisons: compare(results),
+  };
 }
 
 function compare(results: CandidateResult[]): Comparison[] {
@@ -164,6 +189,11 @@ function compare(results: CandidateResult[]): Comparison[] {
     .map((other) => {
       const rounds = Math.min(ours.samples.length, other.samples.length);
       const ratios = Array.from({ length: rounds }, (_, i) => ours.samples[i]!.seconds / other.samples[i]!.seconds);
-      return { against: other.name, ratio: ours.median! / other.median!, ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) };
+      return {
+        against: other.name,
+        ratio: ours.median! / other.median!,
+        ratioMin: Math.min(...ratios),
+        ratioMax: Math.max(...ratios),
+      };
     });
 }

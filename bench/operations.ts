@@ -54,10 +54,36 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
         group: "fetch",
         title: `fetch into an empty layout (${title})`,
         candidates: [
-          { name: "oci-image fetch", role: "ours", argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:bench`], prepare: empty(out("fetch-ours")) },
-          { name: "skopeo copy", role: "peer", argv: ["skopeo", "copy", "--quiet", "--src-tls-verify=false", `docker://${reference}`, `oci:${out("fetch-skopeo")}:bench`], prepare: empty(out("fetch-skopeo")) },
+          {
+            name: "oci-image fetch",
+            role: "ours",
+            argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:bench`],
+            prepare: empty(out("fetch-ours")),
+          },
+          {
+            name: "skopeo copy",
+            role: "peer",
+            argv: [
+              "skopeo",
+              "copy",
+              "--quiet",
+              "--src-tls-verify=false",
+              `docker://${reference}`,
+              `oci:${out("fetch-skopeo")}:bench`,
+            ],
+            prepare: empty(out("fetch-skopeo")),
+          },
           // What Node.js + undici cost before any of our work: the bare download, hashed and fsynced.
-          ...(form === "oci" ? [{ name: "bare node + undici (floor)", role: "floor" as const, argv: [process.execPath, FETCH_FLOOR, reference, out("fetch-floor")], prepare: empty(out("fetch-floor")) }] : []),
+          ...(form === "oci"
+            ? [
+                {
+                  name: "bare node + undici (floor)",
+                  role: "floor" as const,
+                  argv: [process.execPath, FETCH_FLOOR, reference, out("fetch-floor")],
+                  prepare: empty(out("fetch-floor")),
+                },
+              ]
+            : []),
         ],
       });
     }
@@ -73,8 +99,25 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       title: "fetch into a layout that has the blobs",
       runsFactor: 2,
       candidates: [
-        { name: "oci-image fetch", role: "ours", argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:again`], prepare: seeded(out("fetch-ours")) },
-        { name: "skopeo copy", role: "peer", argv: ["skopeo", "copy", "--quiet", "--src-tls-verify=false", `docker://${reference}`, `oci:${out("fetch-skopeo")}:again`], prepare: seeded(out("fetch-skopeo")) },
+        {
+          name: "oci-image fetch",
+          role: "ours",
+          argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:again`],
+          prepare: seeded(out("fetch-ours")),
+        },
+        {
+          name: "skopeo copy",
+          role: "peer",
+          argv: [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            `docker://${reference}`,
+            `oci:${out("fetch-skopeo")}:again`,
+          ],
+          prepare: seeded(out("fetch-skopeo")),
+        },
       ],
     });
     const multi = registry.reference(image.size, "multi");
@@ -83,8 +126,26 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       group: "fetch",
       title: "fetch a 2-platform index, all platforms",
       candidates: [
-        { name: "oci-image fetch --platform all", role: "ours", argv: [...ociImage, "fetch", "--platform", "all", multi, `${out("fetch-ours")}:multi`], prepare: empty(out("fetch-ours")) },
-        { name: "skopeo copy --all", role: "peer", argv: ["skopeo", "copy", "--quiet", "--all", "--src-tls-verify=false", `docker://${multi}`, `oci:${out("fetch-skopeo")}:multi`], prepare: empty(out("fetch-skopeo")) },
+        {
+          name: "oci-image fetch --platform all",
+          role: "ours",
+          argv: [...ociImage, "fetch", "--platform", "all", multi, `${out("fetch-ours")}:multi`],
+          prepare: empty(out("fetch-ours")),
+        },
+        {
+          name: "skopeo copy --all",
+          role: "peer",
+          argv: [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--all",
+            "--src-tls-verify=false",
+            `docker://${multi}`,
+            `oci:${out("fetch-skopeo")}:multi`,
+          ],
+          prepare: empty(out("fetch-skopeo")),
+        },
       ],
     });
   }
@@ -98,7 +159,12 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       group: "create",
       title: `create a 1-layer image from the ${image.size} tree`,
       candidates: [
-        { name: "oci-image create", role: "ours", argv: [...ociImage, "create", image.rootfs, `${out("create-ours")}:bench`], prepare: empty(out("create-ours")) },
+        {
+          name: "oci-image create",
+          role: "ours",
+          argv: [...ociImage, "create", image.rootfs, `${out("create-ours")}:bench`],
+          prepare: empty(out("create-ours")),
+        },
         {
           name: "umoci insert",
           role: "peer",
@@ -109,7 +175,12 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
             await runQuiet(["umoci", "new", "--image", `${umociLayout}:bench`]);
           },
         },
-        { name: "tar -czf (floor)", role: "floor", argv: ["tar", "-czf", out("create.tar.gz"), "-C", image.rootfs, "."], prepare: empty(out("create.tar.gz")) },
+        {
+          name: "tar -czf (floor)",
+          role: "floor",
+          argv: ["tar", "-czf", out("create.tar.gz"), "-C", image.rootfs, "."],
+          prepare: empty(out("create.tar.gz")),
+        },
       ],
     });
   }
@@ -122,11 +193,19 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       title: `validate a ${image.layers.length}-layer image`,
       candidates: [
         { name: "oci-image validate", role: "ours", argv: [...ociImage, "validate", `${image.layout}:${image.tag}`] },
-        { name: "oci-image-tool validate", role: "peer", argv: ["oci-image-tool", "validate", "--type", "image", "--ref", `name=${image.tag}`, image.layout] },
+        {
+          name: "oci-image-tool validate",
+          role: "peer",
+          argv: ["oci-image-tool", "validate", "--type", "image", "--ref", `name=${image.tag}`, image.layout],
+        },
         {
           name: "oci-image-tool + gzip|sha256sum",
           role: "floor",
-          argv: ["sh", "-c", `oci-image-tool validate --type image --ref name=${image.tag} ${quote(image.layout)} >/dev/null && ${hashLayers}`],
+          argv: [
+            "sh",
+            "-c",
+            `oci-image-tool validate --type image --ref name=${image.tag} ${quote(image.layout)} >/dev/null && ${hashLayers}`,
+          ],
         },
       ],
     });
@@ -140,9 +219,31 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       group: "unpack",
       title: `unpack a ${image.layers.length}-layer image to a bundle`,
       candidates: [
-        { name: "oci-image unpack", role: "ours", argv: [...ociImage, "unpack", `${image.layout}:${image.tag}`, out("unpack-ours")], prepare: empty(out("unpack-ours")) },
-        { name: "umoci unpack", role: "peer", argv: ["umoci", "unpack", ...(process.getuid?.() === 0 ? [] : ["--rootless"]), "--image", `${image.layout}:${image.tag}`, out("unpack-umoci")], prepare: empty(out("unpack-umoci")) },
-        { name: "oci-image-tool create", role: "peer", argv: ["oci-image-tool", "create", "--ref", `name=${image.tag}`, image.layout, out("unpack-oit")], prepare: empty(out("unpack-oit")) },
+        {
+          name: "oci-image unpack",
+          role: "ours",
+          argv: [...ociImage, "unpack", `${image.layout}:${image.tag}`, out("unpack-ours")],
+          prepare: empty(out("unpack-ours")),
+        },
+        {
+          name: "umoci unpack",
+          role: "peer",
+          argv: [
+            "umoci",
+            "unpack",
+            ...(process.getuid?.() === 0 ? [] : ["--rootless"]),
+            "--image",
+            `${image.layout}:${image.tag}`,
+            out("unpack-umoci"),
+          ],
+          prepare: empty(out("unpack-umoci")),
+        },
+        {
+          name: "oci-image-tool create",
+          role: "peer",
+          argv: ["oci-image-tool", "create", "--ref", `name=${image.tag}`, image.layout, out("unpack-oit")],
+          prepare: empty(out("unpack-oit")),
+        },
         {
           name: "tar -xzf each layer (floor)",
           role: "floor",
@@ -159,13 +260,26 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
   if (groups.includes("startup")) {
     const baseline: Candidate = { name: "node -e 0", role: "baseline", argv: [process.execPath, "-e", "0"] };
     operations.push(
-      { id: "startup-version", group: "startup", title: "start-up: --version", runsFactor: 4, candidates: [{ name: "oci-image --version", role: "ours", argv: [...ociImage, "--version"] }, baseline] },
+      {
+        id: "startup-version",
+        group: "startup",
+        title: "start-up: --version",
+        runsFactor: 4,
+        candidates: [{ name: "oci-image --version", role: "ours", argv: [...ociImage, "--version"] }, baseline],
+      },
       {
         id: "startup-validate",
         group: "startup",
         title: "start-up: validate one manifest file",
         runsFactor: 4,
-        candidates: [{ name: "oci-image validate <manifest>", role: "ours", argv: [...ociImage, "validate", "--type", "manifest", image.manifestPath] }, baseline],
+        candidates: [
+          {
+            name: "oci-image validate <manifest>",
+            role: "ours",
+            argv: [...ociImage, "validate", "--type", "manifest", image.manifestPath],
+          },
+          baseline,
+        ],
       },
     );
   }
@@ -175,6 +289,8 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
 async function runQuiet(argv: string[]): Promise<void> {
   const { execFile } = await import("node:child_process");
   await new Promise<void>((resolve, reject) =>
-    execFile(argv[0]!, argv.slice(1), (error, _stdout, stderr) => (error ? reject(new Error(`${argv.join(" ")}: ${stderr || error.message}`)) : resolve())),
+    execFile(argv[0]!, argv.slice(1), (error, _stdout, stderr) =>
+      error ? reject(new Error(`${argv.join(" ")}: ${stderr || error.message}`)) : resolve(),
+    ),
   );
 }

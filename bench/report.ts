@@ -45,13 +45,23 @@ function rowsOf(results: OperationResult[]): Row[] {
   return rows;
 }
 
-const HEADERS: Row = { operation: "Operation", tool: "Tool", median: "Median", range: "Min–max", peak: "Peak RSS", ratio: "oci-image / this (min–max)" };
+const HEADERS: Row = {
+  operation: "Operation",
+  tool: "Tool",
+  median: "Median",
+  range: "Min–max",
+  peak: "Peak RSS",
+  ratio: "oci-image / this (min–max)",
+};
 const COLUMNS = Object.keys(HEADERS) as (keyof Row)[];
 
 export function formatTable(results: OperationResult[]): string {
   const rows = [HEADERS, ...rowsOf(results)];
   const widths = COLUMNS.map((column) => Math.max(...rows.map((row) => row[column].length)));
-  const line = (row: Row) => COLUMNS.map((column, i) => row[column].padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (row: Row) =>
+    COLUMNS.map((column, i) => row[column].padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n");
 }
 

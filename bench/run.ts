@@ -65,7 +65,10 @@ async function main(): Promise<void> {
   const warmup = count("warmup", flags.warmup, 1, 0);
   const size = (flags.size ?? (quick ? "small" : "full")) as InputSize;
   if (size !== "full" && size !== "small") fail(`--size must be full or small, not ${flags.size}`);
-  const groups = (flags.only?.split(",").map((s) => s.trim()).filter(Boolean) ?? [...OPERATION_GROUPS]) as OperationGroup[];
+  const groups = (flags.only
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean) ?? [...OPERATION_GROUPS]) as OperationGroup[];
   for (const group of groups) if (!OPERATION_GROUPS.includes(group)) fail(`unknown operation "${group}"`);
   const cache = flags["cache-dir"] ?? defaultCacheDir();
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -102,7 +105,9 @@ async function main(): Promise<void> {
   const table = [`Input: ${input}`, "", formatTable(results), "", "Markdown:", "", formatMarkdown(results)].join("\n");
   if (flags.json) {
     log(table);
-    process.stdout.write(`${JSON.stringify({ machine, input: { size, layers: image.layers, rootfs: image.rootfs }, runs, warmup, results }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ machine, input: { size, layers: image.layers, rootfs: image.rootfs }, runs, warmup, results }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(`\n${formatMachine(machine)}\n${table}\n`);
   }

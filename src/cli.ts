@@ -13,7 +13,8 @@ let version: string | undefined;
 
 /** The package's version, read from package.json once per process. */
 export function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  version ??= (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
+    .version;
   return version;
 }
 
@@ -37,12 +38,20 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
       writeErr: (text) => context.stderr.write(text),
     })
     .exitOverride();
-  const factories = [fetch.createFetchCommand, create.createCommand, validate.createValidateCommand, unpack.createUnpackCommand, completion.completionCommand];
+  const factories = [
+    fetch.createFetchCommand,
+    create.createCommand,
+    validate.createValidateCommand,
+    unpack.createUnpackCommand,
+    completion.completionCommand,
+  ];
   for (const factory of factories) {
-    const command = factory(context).exitOverride().configureOutput({
-      writeOut: (text) => context.stdout.write(text),
-      writeErr: (text) => context.stderr.write(text),
-    });
+    const command = factory(context)
+      .exitOverride()
+      .configureOutput({
+        writeOut: (text) => context.stdout.write(text),
+        writeErr: (text) => context.stderr.write(text),
+      });
     program.addCommand(command);
   }
   program.addHelpText(
@@ -79,19 +88,32 @@ export async function runCli(argv: string[], context: CommandContext): Promise<n
 
 function reportError(error: unknown, context: CommandContext, flags: { debug: boolean; json: boolean }): number {
   if (isCommanderError(error)) {
-    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return 0;
+    if (
+      error.code === "commander.helpDisplayed" ||
+      error.code === "commander.version" ||
+      error.code === "commander.help"
+    )
+      return 0;
     // commander has printed its message already.
     if (flags.json) writeJsonFailure(context, "USAGE", error.message.replace(/^error: /, ""));
     return 2;
   }
-  const failure: unknown = context.signal.aborted && !(isOciImageError(error) && error.exitCode !== 130) ? new AbortedError() : error;
+  const failure: unknown =
+    context.signal.aborted && !(isOciImageError(error) && error.exitCode !== 130) ? new AbortedError() : error;
   const known = isOciImageError(failure);
   const message = known ? failure.message : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
   context.stderr.write(`oci-image: ${message}\n`);
   if (known && failure.exitCode === 2) context.stderr.write("(run with --help for usage)\n");
   if (flags.debug && failure instanceof Error && failure.stack) context.stderr.write(`${failure.stack}\n`);
-  else if (!known) context.stderr.write("This is a bug in oci-image; run again with --debug for details and report it.\n");
-  if (flags.json) writeJsonFailure(context, known ? failure.code : "INTERNAL", message, known ? { where: failure.where, pointer: failure.pointer } : {});
+  else if (!known)
+    context.stderr.write("This is a bug in oci-image; run again with --debug for details and report it.\n");
+  if (flags.json)
+    writeJsonFailure(
+      context,
+      known ? failure.code : "INTERNAL",
+      message,
+      known ? { where: failure.where, pointer: failure.pointer } : {},
+    );
   return known ? failure.exitCode : 1;
 }
 
@@ -101,7 +123,12 @@ function isCommanderError(error: unknown): error is Error & { code: string } {
   return error instanceof Error && typeof code === "string" && code.startsWith("commander.");
 }
 
-function writeJsonFailure(context: CommandContext, code: string, message: string, place: { where?: string; pointer?: string } = {}): void {
+function writeJsonFailure(
+  context: CommandContext,
+  code: string,
+  message: string,
+  place: { where?: string; pointer?: string } = {},
+): void {
   context.stdout.write(`${JSON.stringify({ ok: false, errors: [{ code, message, ...place }] }, null, 2)}\n`);
 }
 

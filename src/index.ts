@@ -29,11 +29,39 @@ export {
   type ImageManifest,
   type Platform,
 } from "./image/types.js";
-export { dockerToOci, isIndexMediaType, isManifestMediaType, layerCompressionOf, MediaType, type LayerCompression } from "./image/media-types.js";
-export { digestOf, DigestingStream, parseDigest, VerifyingStream, type DigestAlgorithm, type ExpectedContent, type ParsedDigest } from "./image/digest.js";
+export {
+  dockerToOci,
+  isIndexMediaType,
+  isManifestMediaType,
+  layerCompressionOf,
+  MediaType,
+  type LayerCompression,
+} from "./image/media-types.js";
+export {
+  digestOf,
+  DigestingStream,
+  parseDigest,
+  VerifyingStream,
+  type DigestAlgorithm,
+  type ExpectedContent,
+  type ParsedDigest,
+} from "./image/digest.js";
 export { MAX_DOCUMENT_SIZE, parseJsonDocument } from "./image/json.js";
-export { formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformMatches, type PlatformSpec } from "./image/platform.js";
-export { convertDescriptor, convertDockerManifest, convertDockerManifestList, isDockerMediaType, ociMediaTypeOf } from "./image/docker-to-oci.js";
+export {
+  formatPlatform,
+  hostPlatform,
+  normalizePlatform,
+  parsePlatform,
+  platformMatches,
+  type PlatformSpec,
+} from "./image/platform.js";
+export {
+  convertDescriptor,
+  convertDockerManifest,
+  convertDockerManifestList,
+  isDockerMediaType,
+  ociMediaTypeOf,
+} from "./image/docker-to-oci.js";
 
 // The OCI image layout store.
 export { ImageLayout, LAYOUT_VERSION, type AddRefResult } from "./layout/layout.js";
@@ -53,16 +81,33 @@ export { RegistryClient, type RegistryClientOptions } from "./registry/client.js
 export { pullImage, type BlobSink, type PullEvents, type PullOptions, type PullResult } from "./registry/pull.js";
 
 // Validation: documents against the image-spec schemas and rules, and whole layouts.
-export { checkDocument, detectKind, validateDocument, type DocumentKind, type DocumentResult, type ValidateDocumentOptions } from "./schema/validate-document.js";
+export {
+  checkDocument,
+  detectKind,
+  validateDocument,
+  type DocumentKind,
+  type DocumentResult,
+  type ValidateDocumentOptions,
+} from "./schema/validate-document.js";
 export { hasErrors, type Problem, type Severity } from "./schema/problem.js";
 export { validateLayout, type LayoutReport, type ValidateLayoutOptions } from "./validate/validate-layout.js";
-export { validatePaths, type CheckedPath, type ValidatePathsOptions, type ValidationResult, type ValidateType } from "./validate/validate-paths.js";
+export {
+  validatePaths,
+  type CheckedPath,
+  type ValidatePathsOptions,
+  type ValidationResult,
+  type ValidateType,
+} from "./validate/validate-paths.js";
 
 // Building an image of one layer from a directory.
 export { createImage, type CreateImageOptions, type CreateImageResult } from "./build/create-image.js";
 
 // Runtime bundles: applying layers and converting the image config.
 export { applyLayer, type ApplyLayerOptions } from "./layer/apply-layer.js";
-export { annotationsOf, toRuntimeConfig, type RuntimeConfig, type RuntimeConfigOptions } from "./bundle/runtime-config.js";
+export {
+  annotationsOf,
+  toRuntimeConfig,
+  type RuntimeConfig,
+  type RuntimeConfigOptions,
+} from "./bundle/runtime-config.js";
 export { unpackImage, type UnpackOptions, type UnpackResult } from "./bundle/unpack-image.js";
-

@@ -24,7 +24,9 @@ const ALLOWED: Record<string, string[]> = {
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((entry) => entry.isFile() && entry.name.endsWith(".ts")).map((entry) => join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name));
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".ts"))
+    .map((entry) => join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name));
 }
 
 function partOf(srcRelative: string): string {

@@ -30,6 +30,9 @@ test("the README's quick start runs on the bundled example without network", asy
   assert.equal(result.status, 0, result.stderr);
   const bundle = await readdir(join(work, "hello-bundle"));
   assert.deepEqual(bundle.sort(), ["config.json", "rootfs"]);
-  const greeting = await readFile(join(work, "hello-bundle", "rootfs", "usr", "share", "hello", "greeting.txt"), "utf8");
+  const greeting = await readFile(
+    join(work, "hello-bundle", "rootfs", "usr", "share", "hello", "greeting.txt"),
+    "utf8",
+  );
   assert.equal(greeting, "Hello from an OCI image built by oci-image.\n");
 });

@@ -8,7 +8,14 @@
 import { lstat, readdir, realpath, rm, stat } from "node:fs/promises";
 import { join, relative, resolve, sep, isAbsolute } from "node:path";
 import { NotFoundError, OciImageError } from "../errors.js";
-import { buildImageConfig, buildManifest, platformOf, resolveBuildSettings, type BuildEnvironment, type BuildFlags } from "../image/build-config.js";
+import {
+  buildImageConfig,
+  buildManifest,
+  platformOf,
+  resolveBuildSettings,
+  type BuildEnvironment,
+  type BuildFlags,
+} from "../image/build-config.js";
 import { MediaType, type LayerCompression } from "../image/media-types.js";
 import type { Descriptor, ImageConfig, ImageManifest } from "../image/types.js";
 import { checkCompressionLevel, createLayerStream } from "../layer/layer-writer.js";
@@ -62,14 +69,26 @@ export async function createImage(options: CreateImageOptions): Promise<CreateIm
       clampMtime: settings.reproducible ? settings.createdSeconds : undefined,
       signal: options.signal,
     });
-    const storedLayer = await layout.putBlob(layer.stream, { signal: options.signal, onProgress: options.onLayerProgress });
-    const layerDescriptor: Descriptor = { mediaType: layer.mediaType, digest: storedLayer.digest, size: storedLayer.size };
+    const storedLayer = await layout.putBlob(layer.stream, {
+      signal: options.signal,
+      onProgress: options.onLayerProgress,
+    });
+    const layerDescriptor: Descriptor = {
+      mediaType: layer.mediaType,
+      digest: storedLayer.digest,
+      size: storedLayer.size,
+    };
     const imageConfig = buildImageConfig(settings, layer.diffId());
     const storedConfig = await layout.putBlobBytes(Buffer.from(JSON.stringify(imageConfig)));
     const config: Descriptor = { mediaType: MediaType.ociConfig, digest: storedConfig.digest, size: storedConfig.size };
     const manifestDocument: ImageManifest = buildManifest(settings, config, layerDescriptor);
     const storedManifest = await layout.putBlobBytes(Buffer.from(JSON.stringify(manifestDocument)));
-    const manifest: Descriptor = { mediaType: MediaType.ociManifest, digest: storedManifest.digest, size: storedManifest.size, platform: platformOf(settings) };
+    const manifest: Descriptor = {
+      mediaType: MediaType.ociManifest,
+      digest: storedManifest.digest,
+      size: storedManifest.size,
+      platform: platformOf(settings),
+    };
     options.signal?.throwIfAborted();
     const { replaced } = await layout.addRef(manifest, tag, options.signal);
     return {
@@ -93,10 +112,22 @@ async function checkRootfs(path: string): Promise<string> {
     info = await stat(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new NotFoundError("ROOTFS_MISSING", `${path} does not exist: give the directory to build the image from`, { where: path, cause: error });
-    throw new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`, { where: path, cause: error });
+    if (code === "ENOENT")
+      throw new NotFoundError("ROOTFS_MISSING", `${path} does not exist: give the directory to build the image from`, {
+        where: path,
+        cause: error,
+      });
+    throw new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`, {
+      where: path,
+      cause: error,
+    });
   }
-  if (!info.isDirectory()) throw new OciImageError("ROOTFS_NOT_DIRECTORY", `${path} is not a directory: give the directory to build the image from`, { where: path });
+  if (!info.isDirectory())
+    throw new OciImageError(
+      "ROOTFS_NOT_DIRECTORY",
+      `${path} is not a directory: give the directory to build the image from`,
+      { where: path },
+    );
   return realpath(path);
 }
 
@@ -118,7 +149,11 @@ async function checkLayoutOutsideRootfs(rootfs: string, layoutPath: string): Pro
   }
   const inside = relative(rootfs, layout);
   if (inside === "" || (!inside.startsWith(`..${sep}`) && inside !== ".." && !isAbsolute(inside))) {
-    throw new OciImageError("LAYOUT_INSIDE_ROOTFS", `the layout ${layoutPath} is inside the directory being imaged (${rootfs}); write it somewhere else`, { where: layoutPath });
+    throw new OciImageError(
+      "LAYOUT_INSIDE_ROOTFS",
+      `the layout ${layoutPath} is inside the directory being imaged (${rootfs}); write it somewhere else`,
+      { where: layoutPath },
+    );
   }
 }
 
@@ -137,7 +172,9 @@ async function openLayout(path: string): Promise<{ layout: ImageLayout; undo: ()
   const layout = await ImageLayout.openOrCreate(root);
   const undo = async () => {
     if (!existed) await rm(root, { recursive: true, force: true }).catch(() => {});
-    else if (wasEmpty) for (const name of ["oci-layout", "index.json", "blobs"]) await rm(join(root, name), { recursive: true, force: true }).catch(() => {});
+    else if (wasEmpty)
+      for (const name of ["oci-layout", "index.json", "blobs"])
+        await rm(join(root, name), { recursive: true, force: true }).catch(() => {});
   };
   return { layout, undo };
 }

@@ -42,7 +42,12 @@ function post(reply: DecoderReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(reply, transfer);
 }
 
-async function decode(layout: string, descriptor: Descriptor, expectedDiffId: string | undefined, maxUncompressedBytes: number | undefined): Promise<DecoderReply> {
+async function decode(
+  layout: string,
+  descriptor: Descriptor,
+  expectedDiffId: string | undefined,
+  maxUncompressedBytes: number | undefined,
+): Promise<DecoderReply> {
   const blob = await new BlobStore(layout).openBlob(descriptor);
   const layer = readLayer(blob, descriptor, { expectedDiffId, maxUncompressedBytes });
   for await (const chunk of layer.tar as AsyncIterable<Buffer>) {
@@ -56,6 +61,11 @@ async function decode(layout: string, descriptor: Descriptor, expectedDiffId: st
 }
 
 function describe(error: unknown): { name: string; code: string; message: string; where?: string } {
-  if (error instanceof OciImageError) return { name: error.name, code: error.code, message: error.message, where: error.where };
-  return { name: "Error", code: "LAYER_READ_FAILED", message: `reading a layer: ${(error as Error)?.message ?? String(error)}` };
+  if (error instanceof OciImageError)
+    return { name: error.name, code: error.code, message: error.message, where: error.where };
+  return {
+    name: "Error",
+    code: "LAYER_READ_FAILED",
+    message: `reading a layer: ${(error as Error)?.message ?? String(error)}`,
+  };
 }

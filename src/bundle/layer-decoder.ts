@@ -13,7 +13,14 @@ import type { Descriptor } from "../image/types.js";
 import type { LayerTar } from "../layer/layer-reader.js";
 
 export type DecoderRequest =
-  | { type: "decode"; layer: number; layout: string; descriptor: Descriptor; expectedDiffId?: string; maxUncompressedBytes?: number }
+  | {
+      type: "decode";
+      layer: number;
+      layout: string;
+      descriptor: Descriptor;
+      expectedDiffId?: string;
+      maxUncompressedBytes?: number;
+    }
   /** The main thread took this many bytes of that layer: the worker may send as many more. */
   | { type: "taken"; layer: number; bytes: number };
 
@@ -42,8 +49,16 @@ export class LayerDecoder {
   constructor(private readonly layoutRoot: string) {
     this.worker = new Worker(new URL("./layer-decoder-worker.js", import.meta.url));
     this.worker.on("message", (reply: DecoderReply) => this.receive(reply));
-    this.worker.on("error", (error) => this.current?.fail(new OciImageError("LAYER_DECODER_FAILED", `the layer decoder thread failed: ${error.message}`, { cause: error })));
-    this.worker.on("exit", (code) => this.current?.fail(new OciImageError("LAYER_DECODER_FAILED", `the layer decoder thread exited (status ${code})`)));
+    this.worker.on("error", (error) =>
+      this.current?.fail(
+        new OciImageError("LAYER_DECODER_FAILED", `the layer decoder thread failed: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
+    this.worker.on("exit", (code) =>
+      this.current?.fail(new OciImageError("LAYER_DECODER_FAILED", `the layer decoder thread exited (status ${code})`)),
+    );
   }
 
   /** The verified tar of one layer; the previous one must have ended. */
@@ -83,7 +98,13 @@ export class LayerDecoder {
         tar.destroy(error);
       },
     };
-    send({ type: "decode", layer, layout: this.layoutRoot, descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size }, ...options });
+    send({
+      type: "decode",
+      layer,
+      layout: this.layoutRoot,
+      descriptor: { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size },
+      ...options,
+    });
     return {
       tar,
       diffId: () => {

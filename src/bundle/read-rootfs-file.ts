@@ -12,14 +12,23 @@ export async function readRootfsFile(rootfs: string, path: string): Promise<stri
   const resolved = await resolveInRoot(rootfs, path.split("/").filter(Boolean), { followLast: true });
   if (!resolved.stats?.isFile()) return undefined;
   if (resolved.stats.size > MAX_ROOTFS_FILE_BYTES) {
-    throw new InvalidContentError("ROOTFS_FILE_TOO_LARGE", `${path} in the rootfs is ${resolved.stats.size} bytes, over the ${MAX_ROOTFS_FILE_BYTES}-byte limit for reading it`, { where: path });
+    throw new InvalidContentError(
+      "ROOTFS_FILE_TOO_LARGE",
+      `${path} in the rootfs is ${resolved.stats.size} bytes, over the ${MAX_ROOTFS_FILE_BYTES}-byte limit for reading it`,
+      { where: path },
+    );
   }
   // O_NOFOLLOW: the last component was resolved to a regular file; refuse if that changed.
   const handle = await open(resolved.path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
   try {
     const buffer = Buffer.alloc(MAX_ROOTFS_FILE_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    if (bytesRead > MAX_ROOTFS_FILE_BYTES) throw new InvalidContentError("ROOTFS_FILE_TOO_LARGE", `${path} in the rootfs is over the ${MAX_ROOTFS_FILE_BYTES}-byte limit for reading it`, { where: path });
+    if (bytesRead > MAX_ROOTFS_FILE_BYTES)
+      throw new InvalidContentError(
+        "ROOTFS_FILE_TOO_LARGE",
+        `${path} in the rootfs is over the ${MAX_ROOTFS_FILE_BYTES}-byte limit for reading it`,
+        { where: path },
+      );
     return buffer.subarray(0, bytesRead).toString("utf8");
   } finally {
     await handle.close();

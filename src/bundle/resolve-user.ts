@@ -57,7 +57,8 @@ export function parsePasswd(text: string): PasswdEntry[] {
   for (const fields of recordsOf(text)) {
     const uid = parseId(fields[2] ?? "");
     const gid = parseId(fields[3] ?? "");
-    if (fields[0] && uid !== undefined && gid !== undefined) entries.push({ name: fields[0], uid, gid, home: fields[5] ?? "" });
+    if (fields[0] && uid !== undefined && gid !== undefined)
+      entries.push({ name: fields[0], uid, gid, home: fields[5] ?? "" });
   }
   return entries;
 }
@@ -66,7 +67,15 @@ export function parseGroup(text: string): GroupEntry[] {
   const entries: GroupEntry[] = [];
   for (const fields of recordsOf(text)) {
     const gid = parseId(fields[2] ?? "");
-    if (fields[0] && gid !== undefined) entries.push({ name: fields[0], gid, members: (fields[3] ?? "").split(",").map((m) => m.trim()).filter(Boolean) });
+    if (fields[0] && gid !== undefined)
+      entries.push({
+        name: fields[0],
+        gid,
+        members: (fields[3] ?? "")
+          .split(",")
+          .map((m) => m.trim())
+          .filter(Boolean),
+      });
   }
   return entries;
 }
@@ -97,7 +106,11 @@ export function resolveUser(spec: string | undefined, database: UserDatabase): P
   } else {
     const entry = passwd.find((candidate) => candidate.name === userPart);
     if (!entry) {
-      throw new InvalidContentError("USER_UNKNOWN", `the image's user "${userPart}" is not in the rootfs's /etc/passwd${database.passwd === undefined ? " (the rootfs has none)" : ""}; the image config's User must name a user of the image or be numeric`, { pointer: "/config/User" });
+      throw new InvalidContentError(
+        "USER_UNKNOWN",
+        `the image's user "${userPart}" is not in the rootfs's /etc/passwd${database.passwd === undefined ? " (the rootfs has none)" : ""}; the image config's User must name a user of the image or be numeric`,
+        { pointer: "/config/User" },
+      );
     }
     uid = entry.uid;
     gid = entry.gid;
@@ -111,7 +124,11 @@ export function resolveUser(spec: string | undefined, database: UserDatabase): P
     else {
       const entry = groups.find((candidate) => candidate.name === groupPart);
       if (!entry) {
-        throw new InvalidContentError("GROUP_UNKNOWN", `the image's group "${groupPart}" is not in the rootfs's /etc/group${database.group === undefined ? " (the rootfs has none)" : ""}`, { pointer: "/config/User" });
+        throw new InvalidContentError(
+          "GROUP_UNKNOWN",
+          `the image's group "${groupPart}" is not in the rootfs's /etc/group${database.group === undefined ? " (the rootfs has none)" : ""}`,
+          { pointer: "/config/User" },
+        );
       }
       gid = entry.gid;
     }
@@ -122,7 +139,9 @@ export function resolveUser(spec: string | undefined, database: UserDatabase): P
   if (home) user.home = home;
   // As runc's user lookup: supplementary groups only when no group was named.
   if (username !== undefined && (groupPart === undefined || groupPart === "")) {
-    const additional = [...new Set(groups.filter((group) => group.members.includes(username!)).map((group) => group.gid))].filter((id) => id !== gid);
+    const additional = [
+      ...new Set(groups.filter((group) => group.members.includes(username!)).map((group) => group.gid)),
+    ].filter((id) => id !== gid);
     if (additional.length > 0) user.additionalGids = additional;
   }
   return user;

@@ -5,7 +5,16 @@
  */
 import type { ImageConfig } from "../image/types.js";
 import { resolveUser, type ProcessUser, type UserDatabase } from "./resolve-user.js";
-import { DEFAULT_CAPABILITIES, DEFAULT_PATH, DEFAULT_RLIMITS, MASKED_PATHS, READONLY_PATHS, defaultMounts, defaultNamespaces, type Mount } from "./runtime-defaults.js";
+import {
+  DEFAULT_CAPABILITIES,
+  DEFAULT_PATH,
+  DEFAULT_RLIMITS,
+  MASKED_PATHS,
+  READONLY_PATHS,
+  defaultMounts,
+  defaultNamespaces,
+  type Mount,
+} from "./runtime-defaults.js";
 
 export const RUNTIME_SPEC_VERSION = "1.0.2";
 
@@ -57,7 +66,12 @@ export function toRuntimeConfig(image: ImageConfig, options: RuntimeConfigOption
   // As runc and umoci do: HOME from the user's passwd entry unless the image sets it.
   if (home && !env.some((entry) => entry.startsWith("HOME="))) env.push(`HOME=${home}`);
 
-  const capabilities = { bounding: [...DEFAULT_CAPABILITIES], effective: [...DEFAULT_CAPABILITIES], permitted: [...DEFAULT_CAPABILITIES], ambient: [...DEFAULT_CAPABILITIES] };
+  const capabilities = {
+    bounding: [...DEFAULT_CAPABILITIES],
+    effective: [...DEFAULT_CAPABILITIES],
+    permitted: [...DEFAULT_CAPABILITIES],
+    ambient: [...DEFAULT_CAPABILITIES],
+  };
   const mounts = defaultMounts(rootless);
   // Volumes: a fresh tmpfs at each path, so data written there stays out of the rootfs (as conversion.md asks).
   for (const destination of Object.keys(container.Volumes ?? {}).sort()) {
@@ -111,7 +125,12 @@ export function annotationsOf(image: ImageConfig): Record<string, string> {
   set("author", image.author);
   set("created", image.created);
   set("stopSignal", container.StopSignal);
-  set("exposedPorts", Object.keys(container.ExposedPorts ?? {}).sort().join(","));
+  set(
+    "exposedPorts",
+    Object.keys(container.ExposedPorts ?? {})
+      .sort()
+      .join(","),
+  );
   for (const [key, value] of Object.entries(container.Labels ?? {})) annotations[key] = value;
   return annotations;
 }

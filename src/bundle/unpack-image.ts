@@ -53,7 +53,8 @@ export interface UnpackResult {
 }
 
 export async function unpackImage(options: UnpackOptions): Promise<UnpackResult> {
-  if (options.rootfsOnly && options.configOnly) throw new OciImageError("USAGE_CONFLICT", "--rootfs-only and --config-only exclude each other");
+  if (options.rootfsOnly && options.configOnly)
+    throw new OciImageError("USAGE_CONFLICT", "--rootfs-only and --config-only exclude each other");
   const rootless = options.rootless ?? (typeof process.getuid === "function" && process.getuid() !== 0);
   // The decoder thread starts first: its start-up overlaps opening the layout and resolving the image.
   const decoder = new LayerDecoder(resolve(options.layout));
@@ -70,26 +71,38 @@ async function unpackWith(decoder: LayerDecoder, options: UnpackOptions, rootles
   const platform = options.platform ?? hostPlatform();
   const image = await resolveImage(layout, entry, platform);
   const { manifest, config } = image;
-  checkImage(config, manifest.layers.map((layer) => ({ digest: layer.digest, mediaType: layer.mediaType })));
+  checkImage(
+    config,
+    manifest.layers.map((layer) => ({ digest: layer.digest, mediaType: layer.mediaType })),
+  );
 
   const bundle = resolve(options.bundle);
   const createdBundle = await prepareBundle(bundle);
   const rootfs = join(bundle, "rootfs");
   try {
     // --config-only with a user name still needs the image's /etc/passwd: the layers go to a scratch rootfs.
-    const scratch = options.configOnly && isUserName(config.config?.User) ? join(bundle, `.rootfs-${randomBytes(4).toString("hex")}`) : undefined;
+    const scratch =
+      options.configOnly && isUserName(config.config?.User)
+        ? join(bundle, `.rootfs-${randomBytes(4).toString("hex")}`)
+        : undefined;
     const target = options.configOnly ? scratch : rootfs;
     if (target) {
       const ownersLog = rootless && !scratch ? new OwnersLog(join(bundle, OWNERS_FILE)) : undefined;
       try {
-        await applyLayers(decoder, manifest.layers, config, target, { ...options, rootless: scratch ? true : rootless, ownersLog });
+        await applyLayers(decoder, manifest.layers, config, target, {
+          ...options,
+          rootless: scratch ? true : rootless,
+          ownersLog,
+        });
       } finally {
         ownersLog?.close();
       }
     }
     let configPath: string | undefined;
     if (!options.rootfsOnly) {
-      const userDatabase = target ? { passwd: await readRootfsFile(target, "/etc/passwd"), group: await readRootfsFile(target, "/etc/group") } : {};
+      const userDatabase = target
+        ? { passwd: await readRootfsFile(target, "/etc/passwd"), group: await readRootfsFile(target, "/etc/group") }
+        : {};
       if (scratch) await removeTree(scratch);
       const runtime = toRuntimeConfig(config, {
         rootless,
@@ -98,7 +111,10 @@ async function unpackWith(decoder: LayerDecoder, options: UnpackOptions, rootles
         tty: options.tty,
         userDatabase,
       });
-      if (runtime.process.args.length === 0) options.onWarning?.("the image config has neither Entrypoint nor Cmd: set process.args in config.json before running the bundle");
+      if (runtime.process.args.length === 0)
+        options.onWarning?.(
+          "the image config has neither Entrypoint nor Cmd: set process.args in config.json before running the bundle",
+        );
       configPath = join(bundle, "config.json");
       await writeFileAtomic(configPath, `${JSON.stringify(runtime, null, 2)}\n`);
     }
@@ -117,7 +133,13 @@ async function unpackWith(decoder: LayerDecoder, options: UnpackOptions, rootles
 }
 
 /** Applies every layer, in order, onto `rootfs`, with the disk budget shared by all of them. */
-async function applyLayers(decoder: LayerDecoder, layers: Descriptor[], config: ImageConfig, rootfs: string, options: UnpackOptions & { rootless: boolean; ownersLog?: OwnersLog }): Promise<void> {
+async function applyLayers(
+  decoder: LayerDecoder,
+  layers: Descriptor[],
+  config: ImageConfig,
+  rootfs: string,
+  options: UnpackOptions & { rootless: boolean; ownersLog?: OwnersLog },
+): Promise<void> {
   await mkdir(rootfs, { mode: 0o755 });
   await chmod(rootfs, 0o755);
   let budget = options.maxSize;
@@ -149,7 +171,10 @@ class OwnersLog {
   constructor(private readonly path: string) {}
   add(entryPath: string, uid: number, gid: number): void {
     this.fd ??= openSync(this.path, "wx", 0o644);
-    writeSync(this.fd, `${uid}:${gid}\t${entryPath.replace(/[\t\n\\]/g, (c) => (c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\\\"))}\n`);
+    writeSync(
+      this.fd,
+      `${uid}:${gid}\t${entryPath.replace(/[\t\n\\]/g, (c) => (c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\\\"))}\n`,
+    );
   }
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
@@ -166,11 +191,19 @@ async function removeTree(path: string): Promise<void> {
 function checkImage(config: ImageConfig, layers: { digest: string; mediaType: string }[]): void {
   const diffIds = config?.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.length !== layers.length) {
-    throw new InvalidContentError("DIFF_ID_COUNT", `the image config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} diff_ids for ${layers.length} layers; they must match one to one`, { pointer: "/rootfs/diff_ids" });
+    throw new InvalidContentError(
+      "DIFF_ID_COUNT",
+      `the image config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} diff_ids for ${layers.length} layers; they must match one to one`,
+      { pointer: "/rootfs/diff_ids" },
+    );
   }
   layers.forEach((layer, index) => {
     if (!layerCompressionOf(layer.mediaType)) {
-      throw new InvalidContentError("LAYER_MEDIA_TYPE", `layer ${index} (${layer.digest}) has media type ${layer.mediaType}, which is not a layer this tool can apply`, { where: layer.digest, pointer: `/layers/${index}/mediaType` });
+      throw new InvalidContentError(
+        "LAYER_MEDIA_TYPE",
+        `layer ${index} (${layer.digest}) has media type ${layer.mediaType}, which is not a layer this tool can apply`,
+        { where: layer.digest, pointer: `/layers/${index}/mediaType` },
+      );
     }
   });
 }
@@ -180,8 +213,18 @@ async function prepareBundle(bundle: string): Promise<boolean> {
   let existed = true;
   try {
     const stats = await lstat(bundle);
-    if (!stats.isDirectory()) throw new OciImageError("BUNDLE_NOT_EMPTY", `${bundle} exists and is not a directory; give an empty or new directory for the bundle`, { where: bundle });
-    if ((await readdir(bundle)).length > 0) throw new OciImageError("BUNDLE_NOT_EMPTY", `${bundle} is not empty; give an empty or new directory for the bundle`, { where: bundle });
+    if (!stats.isDirectory())
+      throw new OciImageError(
+        "BUNDLE_NOT_EMPTY",
+        `${bundle} exists and is not a directory; give an empty or new directory for the bundle`,
+        { where: bundle },
+      );
+    if ((await readdir(bundle)).length > 0)
+      throw new OciImageError(
+        "BUNDLE_NOT_EMPTY",
+        `${bundle} is not empty; give an empty or new directory for the bundle`,
+        { where: bundle },
+      );
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     existed = false;

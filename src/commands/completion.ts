@@ -22,4 +22,3 @@ Examples:
       context.stdout.write(shell === "bash" ? renderBash(spec) : renderZsh(spec));
     });
 }
-

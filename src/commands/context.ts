@@ -23,7 +23,14 @@ export interface OutputFlags {
 }
 
 export function outputFor(context: CommandContext, flags: OutputFlags): Output {
-  return new Output({ stdout: context.stdout, stderr: context.stderr, json: flags.json, quiet: flags.quiet, isTTY: context.isTTY, env: context.env });
+  return new Output({
+    stdout: context.stdout,
+    stderr: context.stderr,
+    json: flags.json,
+    quiet: flags.quiet,
+    isTTY: context.isTTY,
+    env: context.env,
+  });
 }
 
 /** Collects a repeatable option's values (`-e A=1 -e B=2`). */
@@ -36,7 +43,8 @@ export function wholeNumber(name: string, min = 0, max = Number.MAX_SAFE_INTEGER
   const range = max === Number.MAX_SAFE_INTEGER ? (min > 0 ? ` of at least ${min}` : "") : ` from ${min} to ${max}`;
   return (value) => {
     const number = Number(value);
-    if (!/^\d+$/.test(value) || number < min || number > max) throw new InvalidArgumentError(`${name} must be a whole number${range}, not "${value}"`);
+    if (!/^\d+$/.test(value) || number < min || number > max)
+      throw new InvalidArgumentError(`${name} must be a whole number${range}, not "${value}"`);
     return number;
   };
 }

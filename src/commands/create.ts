@@ -16,7 +16,11 @@ export function createCommand(context: CommandContext): Command {
   return new Command("create")
     .description("Build an image of one layer from a directory and add it to a layout")
     .argument("<rootfs-dir>", "the directory whose contents become the image's filesystem")
-    .argument("<layout>", "the OCI layout to add it to (created when missing), optionally :<tag> to name the ref (default latest)", usageArgument(parseLayoutArgument))
+    .argument(
+      "<layout>",
+      "the OCI layout to add it to (created when missing), optionally :<tag> to name the ref (default latest)",
+      usageArgument(parseLayoutArgument),
+    )
     .option("--platform <os/arch[/variant]>", "the image's platform (default: this machine's)")
     .option("--entrypoint <json-array|string>", "ENTRYPOINT: a JSON array, or one program path")
     .option("--cmd <json-array|string>", "CMD: a JSON array, or one program path")
@@ -30,10 +34,15 @@ export function createCommand(context: CommandContext): Command {
     .option("--author <text>", "the image's author")
     .option("--history <text>", "the history entry's created_by text")
     .option("--annotation <k=v>", "a manifest annotation (repeatable)", collect)
-    .addOption(new Option("--compression <type>", "layer compression").choices(["gzip", "zstd", "none"]).default("gzip"))
+    .addOption(
+      new Option("--compression <type>", "layer compression").choices(["gzip", "zstd", "none"]).default("gzip"),
+    )
     .option("--level <n>", "compression level (gzip 0-9, zstd 1-22)", wholeNumber("--level", 0, 99))
     .option("--owner <uid:gid>", "store every entry with this owner, e.g. 0:0")
-    .option("--created <RFC 3339>", "the creation time (default SOURCE_DATE_EPOCH, else now); makes the build reproducible")
+    .option(
+      "--created <RFC 3339>",
+      "the creation time (default SOURCE_DATE_EPOCH, else now); makes the build reproducible",
+    )
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "print nothing on stderr but errors")
     .addHelpText(
@@ -76,11 +85,19 @@ Examples:
         progress.stop();
         throw error;
       }
-      (task ?? progress.start("layer")).succeed(`layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`);
+      (task ?? progress.start("layer")).succeed(
+        `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,
+      );
       progress.stop();
       if (result.replaced) output.info(`replaced ${target.tag ?? "latest"} in ${target.path} (was ${result.replaced})`);
       output.result(
-        { ok: true, ref: result.ref, digest: result.digest, config: result.config.digest, layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size } },
+        {
+          ok: true,
+          ref: result.ref,
+          digest: result.digest,
+          config: result.config.digest,
+          layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size },
+        },
         [result.digest],
       );
     });

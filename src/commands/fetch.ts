@@ -21,21 +21,39 @@ export function createFetchCommand(context: CommandContext): Command {
     .description("pull an image from a registry into an OCI image layout")
     .argument("<image>", "[registry[:port]/]name[:tag][@digest], e.g. alpine:3.20 or ghcr.io/org/app@sha256:…")
     .argument("<layout>", "layout directory (created when missing), optionally :<tag> to name the ref")
-    .option("-p, --platform <os/arch[/variant]>", "image to keep from a multi-platform index (default: this machine's), or 'all'")
+    .option(
+      "-p, --platform <os/arch[/variant]>",
+      "image to keep from a multi-platform index (default: this machine's), or 'all'",
+    )
     .option("-u, --username <user>", "registry user name (with --password-stdin)")
     .option("--password-stdin", "read the registry password from stdin")
     .option("--plain-http", "talk HTTP instead of HTTPS (automatic for localhost and 127.0.0.0/8)")
     .option("--insecure", "HTTPS without certificate checks")
     .option("-j, --jobs <n>", "blobs downloaded at once", wholeNumber("--jobs", 1), 4)
-    .option("--retries <n>", "attempts after a failure (network, 429, 5xx, bad bytes)", wholeNumber("--retries", 0, 100), 3)
+    .option(
+      "--retries <n>",
+      "attempts after a failure (network, 429, 5xx, bad bytes)",
+      wholeNumber("--retries", 0, 100),
+      3,
+    )
     .option("--timeout <seconds>", "give up on a request that sends nothing for this long", seconds("--timeout"), 30)
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing but errors on stderr")
-    .addHelpText("after", "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n")
-    .action(async (image: string, layoutArgument: string, flags: FetchFlags) => runFetch(context, image, layoutArgument, flags));
+    .addHelpText(
+      "after",
+      "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",
+    )
+    .action(async (image: string, layoutArgument: string, flags: FetchFlags) =>
+      runFetch(context, image, layoutArgument, flags),
+    );
 }
 
-async function runFetch(context: CommandContext, image: string, layoutArgument: string, flags: FetchFlags): Promise<void> {
+async function runFetch(
+  context: CommandContext,
+  image: string,
+  layoutArgument: string,
+  flags: FetchFlags,
+): Promise<void> {
   const { UsageError } = await import("../errors.js");
   const { parseReference, formatReference } = await import("../registry/reference.js");
   const { parseLayoutArgument } = await import("../layout/refs.js");
@@ -46,8 +64,13 @@ async function runFetch(context: CommandContext, image: string, layoutArgument: 
   const target = parseLayoutArgument(layoutArgument);
   const platform = flags.platform === "all" ? "all" : flags.platform ? parsePlatform(flags.platform) : hostPlatform();
   if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  if (flags.username && !flags.passwordStdin) throw new UsageError("--username needs --password-stdin (the password is read from stdin, never from the command line)");
-  const explicit = flags.username ? { username: flags.username, password: await readPassword(context.stdin) } : undefined;
+  if (flags.username && !flags.passwordStdin)
+    throw new UsageError(
+      "--username needs --password-stdin (the password is read from stdin, never from the command line)",
+    );
+  const explicit = flags.username
+    ? { username: flags.username, password: await readPassword(context.stdin) }
+    : undefined;
 
   const { RegistryClient } = await import("../registry/client.js");
   const { findCredentials } = await import("../registry/credentials.js");
@@ -80,7 +103,11 @@ async function runFetch(context: CommandContext, image: string, layoutArgument: 
       events: {
         blobStarted(descriptor) {
           const task = progress.start(short(descriptor.digest));
-          return { update: (bytes, total) => task.update(bytes, total), done: () => task.succeed(`${short(descriptor.digest)} fetched (${formatBytes(descriptor.size)})`), failed: () => task.fail(`${short(descriptor.digest)} failed`) };
+          return {
+            update: (bytes, total) => task.update(bytes, total),
+            done: () => task.succeed(`${short(descriptor.digest)} fetched (${formatBytes(descriptor.size)})`),
+            failed: () => task.fail(`${short(descriptor.digest)} failed`),
+          };
         },
         blobSkipped: (descriptor) => output.info(`${short(descriptor.digest)} already present`),
         warning: (message) => output.warn(message),
@@ -89,14 +116,29 @@ async function runFetch(context: CommandContext, image: string, layoutArgument: 
     progress.stop();
     const fullName = formatReference(reference);
     const refName = target.tag ?? reference.tag;
-    const descriptor = { ...result.descriptor, annotations: { ...result.descriptor.annotations, [CONTAINERD_NAME_ANNOTATION]: fullName } };
+    const descriptor = {
+      ...result.descriptor,
+      annotations: { ...result.descriptor.annotations, [CONTAINERD_NAME_ANNOTATION]: fullName },
+    };
     const store = await layout.materialize();
     const { replaced } = await store.addRef(descriptor, refName, context.signal);
     if (replaced && refName) output.info(`replaced ref "${refName}" (was ${replaced.digest})`);
     const { fetched, skipped, bytes } = result.blobs;
     output.result(
-      { ok: true, reference: fullName, digest: descriptor.digest, mediaType: descriptor.mediaType, platform: result.platform, ref: refName ?? null, sourceDigest: result.sourceDigest, converted: result.converted, blobs: { fetched, skipped, bytes } },
-      [`${fullName} → ${target.path}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)})`],
+      {
+        ok: true,
+        reference: fullName,
+        digest: descriptor.digest,
+        mediaType: descriptor.mediaType,
+        platform: result.platform,
+        ref: refName ?? null,
+        sourceDigest: result.sourceDigest,
+        converted: result.converted,
+        blobs: { fetched, skipped, bytes },
+      },
+      [
+        `${fullName} → ${target.path}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)})`,
+      ],
     );
   } finally {
     progress.stop();
@@ -107,13 +149,16 @@ async function runFetch(context: CommandContext, image: string, layoutArgument: 
 async function readPassword(stdin: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+  return Buffer.concat(chunks)
+    .toString("utf8")
+    .replace(/\r?\n$/, "");
 }
 
 function seconds(name: string): (value: string) => number {
   return (value) => {
     const number = Number(value);
-    if (!/^\d+(?:\.\d+)?$/.test(value) || number <= 0) throw new InvalidArgumentError(`${name} must be a positive number of seconds, not "${value}"`);
+    if (!/^\d+(?:\.\d+)?$/.test(value) || number <= 0)
+      throw new InvalidArgumentError(`${name} must be a positive number of seconds, not "${value}"`);
     return number;
   };
 }

@@ -19,14 +19,26 @@ interface UnpackFlags {
 export function createUnpackCommand(context: CommandContext): Command {
   return new Command("unpack")
     .description("make a runtime bundle (rootfs/ and config.json) from an image of a layout")
-    .argument("<layout>", "layout directory, optionally :<tag> (omit the tag when the layout holds one image)", usageArgument(parseLayoutArgument))
+    .argument(
+      "<layout>",
+      "layout directory, optionally :<tag> (omit the tag when the layout holds one image)",
+      usageArgument(parseLayoutArgument),
+    )
     .argument("<bundle-dir>", "empty or new directory for the bundle (created 0700)")
-    .option("-p, --platform <os/arch[/variant]>", "image to use from a multi-platform index (default: the host's)", usageArgument(parsePlatform))
+    .option(
+      "-p, --platform <os/arch[/variant]>",
+      "image to use from a multi-platform index (default: the host's)",
+      usageArgument(parsePlatform),
+    )
     .option("--rootless", "no chown, devices skipped, user-namespace config for the caller (default when not root)")
     .option("--rootfs-only", "write only rootfs/")
     .option("--config-only", "write only config.json")
     .option("--tty", "process.terminal: true in config.json")
-    .option("--max-size <bytes>", "stop when the uncompressed layers exceed this many bytes", wholeNumber("--max-size", 1))
+    .option(
+      "--max-size <bytes>",
+      "stop when the uncompressed layers exceed this many bytes",
+      wholeNumber("--max-size", 1),
+    )
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing on stderr but errors")
     .addHelpText(
@@ -60,7 +72,15 @@ Examples:
         onStep: (message) => output.info(message),
       });
       output.result(
-        { ok: true, ref: result.ref ?? null, digest: result.digest, platform: result.platform, layers: result.layers, rootfs: result.rootfs ?? null, config: result.config ?? null },
+        {
+          ok: true,
+          ref: result.ref ?? null,
+          digest: result.digest,
+          platform: result.platform,
+          layers: result.layers,
+          rootfs: result.rootfs ?? null,
+          config: result.config ?? null,
+        },
         [`unpacked ${result.ref ?? result.digest} (${result.platform}, ${result.layers} layers) into ${bundle}`],
       );
     });

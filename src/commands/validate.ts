@@ -14,7 +14,16 @@ export function createValidateCommand(context: CommandContext): Command {
   return new Command("validate")
     .description("check layouts and documents against the OCI image-spec: schemas, rules, blobs, layers and diff_ids")
     .argument("<path...>", "a layout directory (or <layout>:<tag>), a JSON document, or - for stdin")
-    .addOption(new Option("-t, --type <type>", "what the paths are (default: detected)").choices(["layout", "manifest", "index", "config", "descriptor", "oci-layout"]))
+    .addOption(
+      new Option("-t, --type <type>", "what the paths are (default: detected)").choices([
+        "layout",
+        "manifest",
+        "index",
+        "config",
+        "descriptor",
+        "oci-layout",
+      ]),
+    )
     .option("--fast", "skip re-hashing and reading layer blobs (sizes are still checked)")
     .option("-j, --jobs <n>", "layers checked at once (default 3)", wholeNumber("--jobs", 1))
     .option("--json", "print one JSON document with the result")
@@ -42,21 +51,51 @@ Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
         stdin: context.stdin,
         signal: context.signal,
         // Live progress on a terminal only; pipes and CI get just the result.
-        onLayer: output.interactive ? (digest, bytes) => output.info(`checked layer ${digest.slice(0, 19)}... (${formatBytes(bytes)} uncompressed)`) : undefined,
+        onLayer: output.interactive
+          ? (digest, bytes) =>
+              output.info(`checked layer ${digest.slice(0, 19)}... (${formatBytes(bytes)} uncompressed)`)
+          : undefined,
       });
-      const strip = ({ where, pointer, rule, message }: { where: string; pointer: string; rule: string; message: string }) => ({ where, pointer, rule, message });
+      const strip = ({
+        where,
+        pointer,
+        rule,
+        message,
+      }: {
+        where: string;
+        pointer: string;
+        rule: string;
+        message: string;
+      }) => ({ where, pointer, rule, message });
       const errors = result.problems.filter((problem) => problem.severity === "error");
       const warnings = result.problems.filter((problem) => problem.severity === "warning");
       const lines = result.problems
         .filter((problem) => problem.severity === "error" || !flags.quiet)
-        .map((problem) => `${problem.severity}: ${problem.where}${problem.pointer ? ` ${problem.pointer}` : ""}: ${problem.message} [${problem.rule}]`);
+        .map(
+          (problem) =>
+            `${problem.severity}: ${problem.where}${problem.pointer ? ` ${problem.pointer}` : ""}: ${problem.message} [${problem.rule}]`,
+        );
       if (!flags.quiet) {
         for (const entry of result.checked) {
-          const what = entry.type === "layout" ? `layout: ${entry.refs?.length ?? 0} refs, ${entry.blobs ?? 0} blobs, ${entry.layers ?? 0} layers read` : (entry.type ?? "unknown kind");
-          lines.push(`${entry.path}: ${entry.valid ? "valid" : "INVALID"} (${what}; ${count(entry.errors, "error")}, ${count(entry.warnings, "warning")})`);
+          const what =
+            entry.type === "layout"
+              ? `layout: ${entry.refs?.length ?? 0} refs, ${entry.blobs ?? 0} blobs, ${entry.layers ?? 0} layers read`
+              : (entry.type ?? "unknown kind");
+          lines.push(
+            `${entry.path}: ${entry.valid ? "valid" : "INVALID"} (${what}; ${count(entry.errors, "error")}, ${count(entry.warnings, "warning")})`,
+          );
         }
       }
-      output.result({ ok: result.valid, valid: result.valid, checked: result.checked, errors: errors.map(strip), warnings: warnings.map(strip) }, lines);
+      output.result(
+        {
+          ok: result.valid,
+          valid: result.valid,
+          checked: result.checked,
+          errors: errors.map(strip),
+          warnings: warnings.map(strip),
+        },
+        lines,
+      );
       context.exitCode = result.valid ? 0 : 1;
     });
 }

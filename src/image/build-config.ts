@@ -50,7 +50,12 @@ export interface BuildEnvironment {
 }
 
 /** Checks and resolves every flag; throws a UsageError (exit 2) naming the first bad one. */
-export function resolveBuildSettings(flags: BuildFlags, env: BuildEnvironment = {}, now: Date = new Date(), host: PlatformSpec = hostPlatform()): BuildSettings {
+export function resolveBuildSettings(
+  flags: BuildFlags,
+  env: BuildEnvironment = {},
+  now: Date = new Date(),
+  host: PlatformSpec = hostPlatform(),
+): BuildSettings {
   const platform = flags.platform === undefined ? host : parsePlatform(flags.platform);
   const time = resolveCreated(flags.created, env.SOURCE_DATE_EPOCH, now);
   const config: ContainerConfig = {};
@@ -59,7 +64,8 @@ export function resolveBuildSettings(flags: BuildFlags, env: BuildEnvironment = 
   if (flags.env?.length) config.Env = mergeEnv(flags.env);
   if (flags.entrypoint !== undefined) config.Entrypoint = parseCommandLine("--entrypoint", flags.entrypoint);
   if (flags.cmd !== undefined) config.Cmd = parseCommandLine("--cmd", flags.cmd);
-  if (flags.volume?.length) config.Volumes = Object.fromEntries(flags.volume.map((path) => [absolutePath("--volume", path), {}]));
+  if (flags.volume?.length)
+    config.Volumes = Object.fromEntries(flags.volume.map((path) => [absolutePath("--volume", path), {}]));
   if (flags.workdir !== undefined) config.WorkingDir = absolutePath("--workdir", flags.workdir);
   if (flags.label?.length) config.Labels = parsePairs("--label", flags.label);
   if (flags.stopSignal !== undefined) config.StopSignal = parseSignal(flags.stopSignal);
@@ -108,15 +114,21 @@ export function platformOf(settings: BuildSettings): Platform {
 }
 
 /** `--created` (RFC 3339) wins over SOURCE_DATE_EPOCH (whole seconds); else now, not reproducible. */
-export function resolveCreated(created: string | undefined, sourceDateEpoch: string | undefined, now: Date): { created: string; createdSeconds: number; reproducible: boolean } {
+export function resolveCreated(
+  created: string | undefined,
+  sourceDateEpoch: string | undefined,
+  now: Date,
+): { created: string; createdSeconds: number; reproducible: boolean } {
   if (created !== undefined) {
     const match = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(created);
     const ms = match ? Date.parse(created.replace(" ", "T")) : Number.NaN;
-    if (Number.isNaN(ms)) throw new UsageError(`--created must be an RFC 3339 time such as 2024-01-02T03:04:05Z, not "${created}"`);
+    if (Number.isNaN(ms))
+      throw new UsageError(`--created must be an RFC 3339 time such as 2024-01-02T03:04:05Z, not "${created}"`);
     return { created: formatTime(ms), createdSeconds: Math.floor(ms / 1000), reproducible: true };
   }
   if (sourceDateEpoch !== undefined && sourceDateEpoch !== "") {
-    if (!/^\d{1,12}$/.test(sourceDateEpoch)) throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not "${sourceDateEpoch}"`);
+    if (!/^\d{1,12}$/.test(sourceDateEpoch))
+      throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not "${sourceDateEpoch}"`);
     const seconds = Number(sourceDateEpoch);
     return { created: formatTime(seconds * 1000), createdSeconds: seconds, reproducible: true };
   }
@@ -156,7 +168,10 @@ export function mergeEnv(entries: string[]): string[] {
   const values = new Map<string, string>();
   for (const entry of entries) {
     const equals = entry.indexOf("=");
-    if (equals <= 0) throw new UsageError(`--env must be KEY=VALUE, not "${entry}"${equals < 0 ? ` (write ${entry}= for an empty value)` : ""}`);
+    if (equals <= 0)
+      throw new UsageError(
+        `--env must be KEY=VALUE, not "${entry}"${equals < 0 ? ` (write ${entry}= for an empty value)` : ""}`,
+      );
     values.set(entry.slice(0, equals), entry.slice(equals + 1));
   }
   return [...values].map(([key, value]) => `${key}=${value}`);
@@ -177,12 +192,15 @@ export function parsePairs(flag: string, entries: string[]): Record<string, stri
 export function parsePort(text: string): string {
   const match = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(text);
   const port = match ? Number(match[1]) : 0;
-  if (!match || port < 1 || port > 65535) throw new UsageError(`--expose must be a port from 1 to 65535 with an optional /tcp, /udp or /sctp, not "${text}"`);
+  if (!match || port < 1 || port > 65535)
+    throw new UsageError(`--expose must be a port from 1 to 65535 with an optional /tcp, /udp or /sctp, not "${text}"`);
   return `${port}/${(match[2] ?? "tcp").toLowerCase()}`;
 }
 
 const SIGNALS = new Set(
-  "HUP INT QUIT ILL TRAP ABRT IOT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO POLL PWR SYS".split(" "),
+  "HUP INT QUIT ILL TRAP ABRT IOT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO POLL PWR SYS".split(
+    " ",
+  ),
 );
 
 /** `SIGTERM`, `TERM` (→ `SIGTERM`), `SIGRTMIN+3`, or a number from 1 to 64. */
@@ -198,12 +216,14 @@ export function parseOwner(text: string): { uid: number; gid: number } {
   const match = /^(\d{1,10}):(\d{1,10})$/.exec(text);
   const uid = match ? Number(match[1]) : -1;
   const gid = match ? Number(match[2]) : -1;
-  if (!match || uid > 0xffffffff || gid > 0xffffffff) throw new UsageError(`--owner must be uid:gid in numbers, e.g. 0:0, not "${text}"`);
+  if (!match || uid > 0xffffffff || gid > 0xffffffff)
+    throw new UsageError(`--owner must be uid:gid in numbers, e.g. 0:0, not "${text}"`);
   return { uid, gid };
 }
 
 function absolutePath(flag: string, path: string): string {
-  if (!path.startsWith("/")) throw new UsageError(`${flag} must be an absolute path inside the container, not "${path}"`);
+  if (!path.startsWith("/"))
+    throw new UsageError(`${flag} must be an absolute path inside the container, not "${path}"`);
   return path;
 }
 

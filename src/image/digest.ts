@@ -50,7 +50,11 @@ export function parseDigest(digest: unknown, where?: string): ParsedDigest {
   if (problem) throw new InvalidContentError("DIGEST_INVALID", problem, { where });
   const [algorithm, encoded] = splitDigest(digest as string);
   if (!(algorithm in REGISTERED)) {
-    throw new InvalidContentError("DIGEST_UNSUPPORTED", `digest algorithm "${algorithm}" is not supported (sha256, sha512)`, { where });
+    throw new InvalidContentError(
+      "DIGEST_UNSUPPORTED",
+      `digest algorithm "${algorithm}" is not supported (sha256, sha512)`,
+      { where },
+    );
   }
   return { algorithm: algorithm as DigestAlgorithm, encoded };
 }
@@ -125,7 +129,12 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.count += chunk.length;
     if (this.count > this.expected.size) {
-      callback(new DigestMismatchError(`${this.expected.digest}: more than the ${this.expected.size} bytes its descriptor declares`, { where: this.where }));
+      callback(
+        new DigestMismatchError(
+          `${this.expected.digest}: more than the ${this.expected.size} bytes its descriptor declares`,
+          { where: this.where },
+        ),
+      );
       return;
     }
     this.hash.update(chunk);
@@ -134,13 +143,22 @@ export class VerifyingStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.count !== this.expected.size) {
-      callback(new DigestMismatchError(`${this.expected.digest}: ${this.count} bytes, but its descriptor declares ${this.expected.size}`, { where: this.where }));
+      callback(
+        new DigestMismatchError(
+          `${this.expected.digest}: ${this.count} bytes, but its descriptor declares ${this.expected.size}`,
+          { where: this.where },
+        ),
+      );
       return;
     }
     const algorithm = this.expected.digest.slice(0, this.expected.digest.indexOf(":"));
     const actual = `${algorithm}:${this.hash.digest("hex")}`;
     if (actual !== this.expected.digest) {
-      callback(new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${this.expected.digest}`, { where: this.where }));
+      callback(
+        new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${this.expected.digest}`, {
+          where: this.where,
+        }),
+      );
       return;
     }
     callback();

@@ -18,7 +18,11 @@ export function isDockerMediaType(mediaType: string | undefined): boolean {
 
 /** Copies a descriptor's known fields with its media type mapped (unknown fields are dropped). */
 export function convertDescriptor(descriptor: Descriptor): Descriptor {
-  const out: Descriptor = { mediaType: ociMediaTypeOf(descriptor.mediaType), digest: descriptor.digest, size: descriptor.size };
+  const out: Descriptor = {
+    mediaType: ociMediaTypeOf(descriptor.mediaType),
+    digest: descriptor.digest,
+    size: descriptor.size,
+  };
   if (descriptor.urls) out.urls = descriptor.urls;
   if (descriptor.annotations) out.annotations = descriptor.annotations;
   if (descriptor.platform) out.platform = descriptor.platform;
@@ -29,7 +33,10 @@ export function convertDescriptor(descriptor: Descriptor): Descriptor {
 /** A Docker schema 2 manifest as an OCI image manifest. */
 export function convertDockerManifest(docker: Record<string, unknown>): ImageManifest {
   if (docker.mediaType !== undefined && docker.mediaType !== MediaType.dockerManifest) {
-    throw new InvalidContentError("MANIFEST_INVALID", `expected a Docker schema 2 manifest, got mediaType ${JSON.stringify(docker.mediaType)}`);
+    throw new InvalidContentError(
+      "MANIFEST_INVALID",
+      `expected a Docker schema 2 manifest, got mediaType ${JSON.stringify(docker.mediaType)}`,
+    );
   }
   const config = docker.config as Descriptor;
   const layers = docker.layers as Descriptor[];
@@ -39,7 +46,8 @@ export function convertDockerManifest(docker: Record<string, unknown>): ImageMan
     config: convertDescriptor(config),
     layers: layers.map(convertDescriptor),
   };
-  if (docker.annotations && typeof docker.annotations === "object") manifest.annotations = docker.annotations as Record<string, string>;
+  if (docker.annotations && typeof docker.annotations === "object")
+    manifest.annotations = docker.annotations as Record<string, string>;
   return manifest;
 }
 
@@ -48,16 +56,25 @@ export function convertDockerManifest(docker: Record<string, unknown>): ImageMan
  * original digest to its converted descriptor (a converted child has a new
  * digest and size); children not in it keep theirs, their media type mapped.
  */
-export function convertDockerManifestList(docker: Record<string, unknown>, replacements: ReadonlyMap<string, Descriptor> = new Map()): ImageIndex {
+export function convertDockerManifestList(
+  docker: Record<string, unknown>,
+  replacements: ReadonlyMap<string, Descriptor> = new Map(),
+): ImageIndex {
   if (docker.mediaType !== undefined && docker.mediaType !== MediaType.dockerManifestList) {
-    throw new InvalidContentError("MANIFEST_INVALID", `expected a Docker manifest list, got mediaType ${JSON.stringify(docker.mediaType)}`);
+    throw new InvalidContentError(
+      "MANIFEST_INVALID",
+      `expected a Docker manifest list, got mediaType ${JSON.stringify(docker.mediaType)}`,
+    );
   }
   const manifests = (docker.manifests as Descriptor[]).map((child) => {
     const converted = convertDescriptor(child);
     const replacement = replacements.get(child.digest);
-    return replacement ? { ...converted, mediaType: replacement.mediaType, digest: replacement.digest, size: replacement.size } : converted;
+    return replacement
+      ? { ...converted, mediaType: replacement.mediaType, digest: replacement.digest, size: replacement.size }
+      : converted;
   });
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
-  if (docker.annotations && typeof docker.annotations === "object") index.annotations = docker.annotations as Record<string, string>;
+  if (docker.annotations && typeof docker.annotations === "object")
+    index.annotations = docker.annotations as Record<string, string>;
   return index;
 }

@@ -17,7 +17,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export function parseJsonDocument(bytes: Uint8Array | string, where?: string, maxSize = MAX_DOCUMENT_SIZE): unknown {
   const size = typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.length;
   if (size > maxSize) {
-    throw new InvalidContentError("DOCUMENT_TOO_LARGE", `document is ${size} bytes, over the ${maxSize}-byte limit`, { where });
+    throw new InvalidContentError("DOCUMENT_TOO_LARGE", `document is ${size} bytes, over the ${maxSize}-byte limit`, {
+      where,
+    });
   }
   let text: string;
   if (typeof bytes === "string") {

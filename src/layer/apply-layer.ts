@@ -8,7 +8,20 @@
  * layer says can write, link, chmod or delete outside it. Entries stream to
  * disk; memory grows with the number of entries, never with their size.
  */
-import { chmodSync, closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  constants as fsConstants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  writeSync,
+} from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -66,7 +79,11 @@ export async function applyLayer(tar: Readable, rootfs: string, options: ApplyLa
     // An entry's "stream was destroyed" hides the real cause: the tar's or decompressor's error.
     const cause = error instanceof OciImageError ? error : (streamError ?? error);
     if (cause instanceof OciImageError) throw cause;
-    throw new InvalidContentError("LAYER_INVALID_TAR", `${applier.label} is not a complete, valid tar: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    throw new InvalidContentError(
+      "LAYER_INVALID_TAR",
+      `${applier.label} is not a complete, valid tar: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
   }
   applier.close();
   await applier.finish();
@@ -84,7 +101,10 @@ function watchExtendedHeaders(extractor: unknown, applier: LayerApplier): void {
   if (typeof decode !== "function") return;
   internal._decodeLongHeader = function (this: typeof internal, buffer: Buffer) {
     if (buffer.length > MAX_EXTENDED_HEADER_BYTES) {
-      throw new UnsafeLayerError("LAYER_HEADER_TOO_LARGE", `${applier.label}: an extended tar header of ${buffer.length} bytes is over the ${MAX_EXTENDED_HEADER_BYTES}-byte limit`);
+      throw new UnsafeLayerError(
+        "LAYER_HEADER_TOO_LARGE",
+        `${applier.label}: an extended tar header of ${buffer.length} bytes is over the ${MAX_EXTENDED_HEADER_BYTES}-byte limit`,
+      );
     }
     if (this._header?.type === "pax-global-header") {
       // Not decoded at all, so tar-stream can't merge its records (a path, a size) into later entries.
@@ -154,7 +174,10 @@ class LayerApplier {
   private checkHeaderGap(entry: Entry): void {
     const gap = entry.offset - this.expectedOffset;
     if (gap > MAX_EXTENDED_HEADER_BYTES + 4 * 512) {
-      throw new UnsafeLayerError("LAYER_HEADER_TOO_LARGE", `${this.label}: ${entry.header.name.slice(0, 80)} has ${gap} bytes of extended headers, over the ${MAX_EXTENDED_HEADER_BYTES}-byte limit`);
+      throw new UnsafeLayerError(
+        "LAYER_HEADER_TOO_LARGE",
+        `${this.label}: ${entry.header.name.slice(0, 80)} has ${gap} bytes of extended headers, over the ${MAX_EXTENDED_HEADER_BYTES}-byte limit`,
+      );
     }
     const size = entry.header.type === "directory" ? 0 : entry.header.size;
     this.expectedOffset = entry.offset + 512 + Math.ceil(size / 512) * 512;
@@ -174,7 +197,11 @@ class LayerApplier {
     const type = header.type as string | null;
     if (parts.length === 0) {
       if (type !== "directory") {
-        throw new UnsafeLayerError("LAYER_ROOT_REPLACED", `${this.label}: entry "${header.name}" names the root of the rootfs but is a ${type ?? "entry of unknown type"}; only a directory may stand there`, { where });
+        throw new UnsafeLayerError(
+          "LAYER_ROOT_REPLACED",
+          `${this.label}: entry "${header.name}" names the root of the rootfs but is a ${type ?? "entry of unknown type"}; only a directory may stand there`,
+          { where },
+        );
       }
       return this.applyDirectory([], header, entry);
     }
@@ -194,7 +221,11 @@ class LayerApplier {
       case "fifo":
         return this.applySpecial(parts, header, type);
       default:
-        throw new UnsafeLayerError("LAYER_UNKNOWN_TYPE", `${this.label}: ${where} has a tar typeflag this tool does not know how to apply safely`, { where });
+        throw new UnsafeLayerError(
+          "LAYER_UNKNOWN_TYPE",
+          `${this.label}: ${where} has a tar typeflag this tool does not know how to apply safely`,
+          { where },
+        );
     }
   }
 
@@ -261,7 +292,11 @@ class LayerApplier {
       for (let i = 1; i <= parent.parts.length; i++) this.createdAncestors.add(parent.parts.slice(0, i).join("/"));
       parent.stats = await lstatOrUndefined(parent.path);
     } else if (!parent.stats.isDirectory()) {
-      throw new UnsafeLayerError("LAYER_PARENT_NOT_DIRECTORY", `${this.label}: ${formatEntryPath(parts)} needs ${formatEntryPath(parent.parts)} to be a directory, but it is not (a layer may not put entries under a file)`, { where: formatEntryPath(parts) });
+      throw new UnsafeLayerError(
+        "LAYER_PARENT_NOT_DIRECTORY",
+        `${this.label}: ${formatEntryPath(parts)} needs ${formatEntryPath(parent.parts)} to be a directory, but it is not (a layer may not put entries under a file)`,
+        { where: formatEntryPath(parts) },
+      );
     } else {
       this.noteParent(parent);
       if (this.options.rootless && (parent.stats.mode & 0o300) !== 0o300) {
@@ -277,7 +312,10 @@ class LayerApplier {
    * Where an entry goes: its parent resolved inside the rootfs, and what was
    * at its name removed, unless both are directories (kept, new attributes).
    */
-  private async prepare(parts: string[], keepDirectory: boolean): Promise<{ path: string; parts: string[]; existingDirectory: boolean }> {
+  private async prepare(
+    parts: string[],
+    keepDirectory: boolean,
+  ): Promise<{ path: string; parts: string[]; existingDirectory: boolean }> {
     const parent = await this.parentOf(parts);
     const name = parts[parts.length - 1]!;
     const realParts = [...parent.parts, name];
@@ -309,7 +347,11 @@ class LayerApplier {
     const target = await this.prepare(parts, false);
     // Synchronous calls on purpose: entries are applied one at a time anyway, and a thread-pool
     // round trip per small write or metadata call is what made this latency-bound.
-    const fd = openSync(target.path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+    const fd = openSync(
+      target.path,
+      fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       // tar-stream's entry streams are streamx streams: read them with their own iterator, which
       // also rejects when the tar ends early (Node's pipeline can miss an already-destroyed one).
@@ -349,7 +391,12 @@ class LayerApplier {
 
   private async applySymlink(parts: string[], header: Header): Promise<void> {
     const linkname = header.linkname ?? "";
-    if (linkname === "") throw new UnsafeLayerError("LAYER_BAD_LINK", `${this.label}: symlink ${formatEntryPath(parts)} has an empty target`, { where: formatEntryPath(parts) });
+    if (linkname === "")
+      throw new UnsafeLayerError(
+        "LAYER_BAD_LINK",
+        `${this.label}: symlink ${formatEntryPath(parts)} has an empty target`,
+        { where: formatEntryPath(parts) },
+      );
     cleanEntryPath(linkname, "symlink target");
     const target = await this.prepare(parts, false);
     // Stored verbatim: it is resolved inside the rootfs only when followed (here or in the container).
@@ -362,13 +409,24 @@ class LayerApplier {
   private async applyHardlink(parts: string[], header: Header): Promise<void> {
     const where = formatEntryPath(parts);
     const linkParts = cleanEntryPath(header.linkname ?? "", "hardlink target");
-    if (linkParts.length === 0) throw new UnsafeLayerError("LAYER_BAD_LINK", `${this.label}: hardlink ${where} points at the root directory`, { where });
+    if (linkParts.length === 0)
+      throw new UnsafeLayerError("LAYER_BAD_LINK", `${this.label}: hardlink ${where} points at the root directory`, {
+        where,
+      });
     const source = await resolveInRoot(this.root, linkParts);
     if (!source.stats) {
-      throw new UnsafeLayerError("LAYER_BAD_LINK", `${this.label}: hardlink ${where} points at ${formatEntryPath(linkParts)}, which does not exist (yet) in the rootfs`, { where });
+      throw new UnsafeLayerError(
+        "LAYER_BAD_LINK",
+        `${this.label}: hardlink ${where} points at ${formatEntryPath(linkParts)}, which does not exist (yet) in the rootfs`,
+        { where },
+      );
     }
     if (source.stats.isDirectory()) {
-      throw new UnsafeLayerError("LAYER_BAD_LINK", `${this.label}: hardlink ${where} points at the directory ${formatEntryPath(linkParts)}`, { where });
+      throw new UnsafeLayerError(
+        "LAYER_BAD_LINK",
+        `${this.label}: hardlink ${where} points at the directory ${formatEntryPath(linkParts)}`,
+        { where },
+      );
     }
     const parent = await this.parentOf(parts);
     const destination = join(parent.path, parts[parts.length - 1]!);
@@ -378,7 +436,11 @@ class LayerApplier {
     linkSync(source.path, target.path);
   }
 
-  private async applySpecial(parts: string[], header: Header, type: "character-device" | "block-device" | "fifo"): Promise<void> {
+  private async applySpecial(
+    parts: string[],
+    header: Header,
+    type: "character-device" | "block-device" | "fifo",
+  ): Promise<void> {
     const where = formatEntryPath(parts);
     if (type !== "fifo" && this.options.rootless) {
       this.skipped++;
@@ -386,7 +448,8 @@ class LayerApplier {
       return;
     }
     const target = await this.prepare(parts, false);
-    const kind: SpecialKind = type === "fifo" ? { type } : { type, major: header.devmajor ?? 0, minor: header.devminor ?? 0 };
+    const kind: SpecialKind =
+      type === "fifo" ? { type } : { type, major: header.devmajor ?? 0, minor: header.devminor ?? 0 };
     // The final component was just removed, and mknod never follows it.
     const made = await this.specialFiles.make(target.path, kind);
     if (!made.ok) {
@@ -415,7 +478,11 @@ class LayerApplier {
   private async markOpaque(directoryParts: string[]): Promise<void> {
     const directory = await resolveInRoot(this.root, directoryParts, { followLast: true });
     if (directory.stats && !directory.stats.isDirectory()) {
-      throw new UnsafeLayerError("LAYER_BAD_WHITEOUT", `${this.label}: opaque whiteout in ${formatEntryPath(directoryParts)}, which is not a directory`, { where: formatEntryPath(directoryParts) });
+      throw new UnsafeLayerError(
+        "LAYER_BAD_WHITEOUT",
+        `${this.label}: opaque whiteout in ${formatEntryPath(directoryParts)}, which is not a directory`,
+        { where: formatEntryPath(directoryParts) },
+      );
     }
     if (!directory.stats) mkdirSync(directory.path, { recursive: true, mode: 0o755 });
     else this.noteParent(directory);
@@ -455,10 +522,14 @@ class LayerApplier {
       applyTimes(resolved.path, { mode: 0, uid: 0, gid: 0, atime, mtime });
     }
     if (this.xattrs.size > 0) {
-      this.warn(`extended attributes not applied (${[...this.xattrs].slice(0, 5).join(", ")}${this.xattrs.size > 5 ? ", …" : ""}): Node.js cannot set them`);
+      this.warn(
+        `extended attributes not applied (${[...this.xattrs].slice(0, 5).join(", ")}${this.xattrs.size > 5 ? ", …" : ""}): Node.js cannot set them`,
+      );
     }
     if (this.unappliedOwners > 0) {
-      this.warn(`${this.unappliedOwners} entries owned by other users than root: owners recorded, not applied (rootless)`);
+      this.warn(
+        `${this.unappliedOwners} entries owned by other users than root: owners recorded, not applied (rootless)`,
+      );
     }
   }
 

@@ -31,7 +31,10 @@ export function createDecompressor(compression: LayerCompression): Transform {
       // Multi-member gzip (concatenated members) is a valid layer; zlib reads every member.
       // Large output chunks and buffer: inflating (on the threadpool) runs ahead
       // while the consumer is busy writing files, instead of in lock-step with it.
-      return zlib.createGunzip({ chunkSize: DECOMPRESSED_CHUNK, highWaterMark: DECOMPRESSED_BUFFER } as zlib.ZlibOptions);
+      return zlib.createGunzip({
+        chunkSize: DECOMPRESSED_CHUNK,
+        highWaterMark: DECOMPRESSED_BUFFER,
+      } as zlib.ZlibOptions);
     case "zstd": {
       if (nodeZstd.createZstdDecompress) {
         const key = nodeZstd.constants.ZSTD_d_windowLogMax;
@@ -62,7 +65,10 @@ export function createCompressor(compression: LayerCompression, level?: number):
         return nodeZstd.createZstdCompress({ params });
       }
       const { CompressStream } = loadZstdNapi();
-      return new CompressStream({ nbWorkers: workers, ...(level === undefined ? {} : { compressionLevel: level }) }) as unknown as Transform;
+      return new CompressStream({
+        nbWorkers: workers,
+        ...(level === undefined ? {} : { compressionLevel: level }),
+      }) as unknown as Transform;
     }
   }
 }
@@ -79,7 +85,11 @@ function loadZstdNapi(): ZstdNapi {
     try {
       zstdNapi = createRequire(import.meta.url)("zstd-napi") as ZstdNapi;
     } catch (error) {
-      throw new OciImageError("ZSTD_UNAVAILABLE", "zstd layers need Node.js 22.15+ or the zstd-napi package (npm install zstd-napi)", { cause: error });
+      throw new OciImageError(
+        "ZSTD_UNAVAILABLE",
+        "zstd layers need Node.js 22.15+ or the zstd-napi package (npm install zstd-napi)",
+        { cause: error },
+      );
     }
   }
   return zstdNapi;

@@ -21,7 +21,12 @@ export interface MetadataPolicy {
 }
 
 /** Applies owner and mode; times are separate (directories get theirs last). */
-export function applyOwnerAndMode(path: string, isSymlink: boolean, metadata: EntryMetadata, policy: MetadataPolicy): void {
+export function applyOwnerAndMode(
+  path: string,
+  isSymlink: boolean,
+  metadata: EntryMetadata,
+  policy: MetadataPolicy,
+): void {
   if (policy.chown) lchownSync(path, metadata.uid, metadata.gid);
   if (!isSymlink) chmodSync(path, metadata.mode & 0o7777);
 }

@@ -11,9 +11,13 @@ export const MAX_PATH_BYTES = 4096;
 /** Splits and cleans a tar name: no empty, `.` or `..` components remain. */
 export function cleanEntryPath(name: string, what = "entry"): string[] {
   if (Buffer.byteLength(name) > MAX_PATH_BYTES) {
-    throw new UnsafeLayerError("LAYER_PATH_TOO_LONG", `${what} name is ${Buffer.byteLength(name)} bytes, over the ${MAX_PATH_BYTES}-byte limit: ${name.slice(0, 80)}…`);
+    throw new UnsafeLayerError(
+      "LAYER_PATH_TOO_LONG",
+      `${what} name is ${Buffer.byteLength(name)} bytes, over the ${MAX_PATH_BYTES}-byte limit: ${name.slice(0, 80)}…`,
+    );
   }
-  if (name.includes("\0")) throw new UnsafeLayerError("LAYER_PATH_INVALID", `${what} name contains a NUL byte: ${JSON.stringify(name)}`);
+  if (name.includes("\0"))
+    throw new UnsafeLayerError("LAYER_PATH_INVALID", `${what} name contains a NUL byte: ${JSON.stringify(name)}`);
   const parts: string[] = [];
   for (const part of name.split("/")) {
     if (part === "" || part === ".") continue;

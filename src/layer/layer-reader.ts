@@ -27,10 +27,18 @@ export interface LayerTar {
 }
 
 /** Wraps a (verified) layer blob stream; refuses media types it cannot decompress. */
-export function readLayer(blob: Readable, descriptor: Pick<Descriptor, "mediaType" | "digest">, options: LayerReadOptions = {}): LayerTar {
+export function readLayer(
+  blob: Readable,
+  descriptor: Pick<Descriptor, "mediaType" | "digest">,
+  options: LayerReadOptions = {},
+): LayerTar {
   const compression = layerCompressionOf(descriptor.mediaType);
   if (!compression) {
-    throw new InvalidContentError("LAYER_MEDIA_TYPE", `layer ${descriptor.digest} has media type ${descriptor.mediaType}, which is not a tar layer this tool can read`, { where: descriptor.digest });
+    throw new InvalidContentError(
+      "LAYER_MEDIA_TYPE",
+      `layer ${descriptor.digest} has media type ${descriptor.mediaType}, which is not a tar layer this tool can read`,
+      { where: descriptor.digest },
+    );
   }
   const decompressor = createDecompressor(compression);
   const digesting = new DigestingStream("sha256");
@@ -38,7 +46,13 @@ export function readLayer(blob: Readable, descriptor: Pick<Descriptor, "mediaTyp
   const fail = (error: Error) => guard.destroy(error);
   blob.on("error", fail);
   decompressor.on("error", (error) =>
-    fail(new InvalidContentError("LAYER_CORRUPT", `layer ${descriptor.digest} does not decompress as ${compression}: ${error.message}`, { where: descriptor.digest, cause: error })),
+    fail(
+      new InvalidContentError(
+        "LAYER_CORRUPT",
+        `layer ${descriptor.digest} does not decompress as ${compression}: ${error.message}`,
+        { where: descriptor.digest, cause: error },
+      ),
+    ),
   );
   digesting.on("error", fail);
   blob.pipe(decompressor).pipe(digesting).pipe(guard);
@@ -60,7 +74,11 @@ class LayerGuard extends Transform {
     this.bytes += chunk.length;
     const max = this.options.maxUncompressedBytes;
     if (max !== undefined && this.bytes > max) {
-      callback(new UnsafeLayerError("LAYER_TOO_LARGE", `layer ${this.layerDigest} decompresses to more than ${max} bytes`, { where: this.layerDigest }));
+      callback(
+        new UnsafeLayerError("LAYER_TOO_LARGE", `layer ${this.layerDigest} decompresses to more than ${max} bytes`, {
+          where: this.layerDigest,
+        }),
+      );
       return;
     }
     callback(null, chunk);
@@ -70,7 +88,12 @@ class LayerGuard extends Transform {
     const expected = this.options.expectedDiffId;
     const actual = this.digesting.digest();
     if (expected !== undefined && actual !== expected) {
-      callback(new DigestMismatchError(`layer ${this.layerDigest} uncompresses to ${actual}, but the config's diff_id is ${expected}`, { where: this.layerDigest }));
+      callback(
+        new DigestMismatchError(
+          `layer ${this.layerDigest} uncompresses to ${actual}, but the config's diff_id is ${expected}`,
+          { where: this.layerDigest },
+        ),
+      );
       return;
     }
     callback();

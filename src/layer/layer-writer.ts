@@ -34,7 +34,9 @@ export function checkCompressionLevel(compression: LayerCompression, level: numb
   const range = LEVELS[compression];
   if (!range) throw new UsageError(`--level does not apply to --compression none`);
   if (!Number.isInteger(level) || level < range[0] || level > range[1]) {
-    throw new UsageError(`--level for ${compression} must be a whole number from ${range[0]} to ${range[1]}, not ${level}`);
+    throw new UsageError(
+      `--level for ${compression} must be a whole number from ${range[0]} to ${range[1]}, not ${level}`,
+    );
   }
 }
 
@@ -66,5 +68,10 @@ export function createLayerStream(root: string, options: LayerWriteOptions = {})
   // first): the stream keeps the error and the consumer's read throws it.
   compressor.on("error", () => {});
   tar.pipe(digesting).pipe(compressor);
-  return { stream: compressor, mediaType: layerMediaType(compression), diffId: () => digesting.digest(), uncompressedSize: () => digesting.size };
+  return {
+    stream: compressor,
+    mediaType: layerMediaType(compression),
+    diffId: () => digesting.digest(),
+    uncompressedSize: () => digesting.size,
+  };
 }

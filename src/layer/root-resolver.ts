@@ -38,7 +38,11 @@ export interface ResolveOptions {
 }
 
 /** Resolves `parts` (already cleaned) under `root` without leaving it. */
-export async function resolveInRoot(root: string, parts: readonly string[], options: ResolveOptions = {}): Promise<ResolvedPath> {
+export async function resolveInRoot(
+  root: string,
+  parts: readonly string[],
+  options: ResolveOptions = {},
+): Promise<ResolvedPath> {
   const resolved: string[] = [...(options.from ?? [])];
   const pending = [...parts];
   let follows = 0;
@@ -76,7 +80,11 @@ export async function resolveInRoot(root: string, parts: readonly string[], opti
     }
     if (stats.isSymbolicLink() && (!isLast || options.followLast)) {
       if (++follows > MAX_SYMLINK_FOLLOWS) {
-        throw new UnsafeLayerError("LAYER_SYMLINK_LOOP", `resolving ${formatEntryPath(parts)} follows more than ${MAX_SYMLINK_FOLLOWS} symlinks`, { where: formatEntryPath(parts) });
+        throw new UnsafeLayerError(
+          "LAYER_SYMLINK_LOOP",
+          `resolving ${formatEntryPath(parts)} follows more than ${MAX_SYMLINK_FOLLOWS} symlinks`,
+          { where: formatEntryPath(parts) },
+        );
       }
       const target = readlinkSync(candidate);
       if (target.startsWith("/")) resolved.length = 0;
@@ -85,7 +93,11 @@ export async function resolveInRoot(root: string, parts: readonly string[], opti
       continue;
     }
     if (!isLast && !stats.isDirectory()) {
-      throw new UnsafeLayerError("LAYER_PARENT_NOT_DIRECTORY", `${formatEntryPath(parts)} needs ${formatEntryPath([...resolved, part])} to be a directory, but it is not (a layer may not put entries under a file)`, { where: formatEntryPath(parts) });
+      throw new UnsafeLayerError(
+        "LAYER_PARENT_NOT_DIRECTORY",
+        `${formatEntryPath(parts)} needs ${formatEntryPath([...resolved, part])} to be a directory, but it is not (a layer may not put entries under a file)`,
+        { where: formatEntryPath(parts) },
+      );
     }
     resolved.push(part);
   }

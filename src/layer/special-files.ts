@@ -12,7 +12,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface, type Interface } from "node:readline";
 
-export type SpecialKind = { type: "fifo" } | { type: "character-device" | "block-device"; major: number; minor: number };
+export type SpecialKind =
+  { type: "fifo" } | { type: "character-device" | "block-device"; major: number; minor: number };
 
 export interface MknodResult {
   ok: boolean;
@@ -28,7 +29,10 @@ export class SpecialFileMaker {
   /** mknod -m 0600 at `path` (its last component absent; mknod never follows it). */
   async make(path: string, kind: SpecialKind): Promise<MknodResult> {
     const shell = this.start();
-    const node = kind.type === "fifo" ? "p" : `${kind.type === "block-device" ? "b" : "c"} ${integer(kind.major)} ${integer(kind.minor)}`;
+    const node =
+      kind.type === "fifo"
+        ? "p"
+        : `${kind.type === "block-device" ? "b" : "c"} ${integer(kind.major)} ${integer(kind.minor)}`;
     // A trailing x keeps a path's own trailing newlines through the command substitution.
     const command = `p=$(printf '${octal(path)}x'); p=\${p%x}; out=$(mknod -m 0600 -- "$p" ${node} 2>&1); s=$?; printf '%s %s\\n' "$s" "$(printf %s "$out" | tr '\\n' ' ')"\n`;
     const reply = new Promise<string | undefined>((resolve) => this.waiting.push(resolve));
@@ -50,7 +54,10 @@ export class SpecialFileMaker {
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.shell) return this.shell;
-    const shell = spawn("sh", ["-s"], { stdio: ["pipe", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" } });
+    const shell = spawn("sh", ["-s"], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
+    });
     shell.stderr.resume();
     shell.on("error", () => this.drain());
     shell.on("close", () => this.drain());

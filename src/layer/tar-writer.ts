@@ -5,7 +5,16 @@
  * contents streamed (never a whole file in memory). No uname/gname: they would
  * depend on the host's user database and change the digest.
  */
-import { closeSync, createReadStream, fstatSync, openSync, readlinkSync, readSync, constants as fsConstants, type BigIntStats } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  fstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  constants as fsConstants,
+  type BigIntStats,
+} from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pack, type Header, type Pack } from "tar-stream";
@@ -81,7 +90,11 @@ function settledLater<T>(promise: Promise<T>): Promise<T> {
  * The header of a walked entry and what can be read ahead of writing it. The
  * hardlink check runs before the first await, so it sees entries in walk order.
  */
-async function prepareEntry(entry: TreeEntry, options: LayerTarOptions, firstPaths: Map<string, string>): Promise<PreparedEntry> {
+async function prepareEntry(
+  entry: TreeEntry,
+  options: LayerTarOptions,
+  firstPaths: Map<string, string>,
+): Promise<PreparedEntry> {
   const header = headerFor(entry, options);
   const { stats } = entry;
   if (stats.isFile() && stats.nlink > 1n) {
@@ -92,7 +105,8 @@ async function prepareEntry(entry: TreeEntry, options: LayerTarOptions, firstPat
   }
   if (header.type === "symlink") header.linkname = readLinkTarget(entry.path);
   // Small files in one read: cheaper than a stream per file.
-  if (header.type === "file" && header.size <= SMALL_FILE) return { header, entry, content: await readSmallFile(entry, header.size) };
+  if (header.type === "file" && header.size <= SMALL_FILE)
+    return { header, entry, content: await readSmallFile(entry, header.size) };
   return { header, entry };
 }
 
@@ -135,9 +149,15 @@ function headerFor(entry: TreeEntry, options: LayerTarOptions): Header & { pax?:
     header.devmajor = Number(((stats.rdev >> 8n) & 0xfffn) | ((stats.rdev >> 32n) & 0xfffff000n));
     header.devminor = Number((stats.rdev & 0xffn) | ((stats.rdev >> 12n) & 0xffffff00n));
   } else if (stats.isSocket()) {
-    throw new OciImageError("ROOTFS_SOCKET", `${entry.path} is a socket, which a layer cannot hold (a socket exists only while a process serves it); remove it from the tree or copy the tree without it`, { where: entry.path });
+    throw new OciImageError(
+      "ROOTFS_SOCKET",
+      `${entry.path} is a socket, which a layer cannot hold (a socket exists only while a process serves it); remove it from the tree or copy the tree without it`,
+      { where: entry.path },
+    );
   } else {
-    throw new OciImageError("ROOTFS_FILE_TYPE", `${entry.path} is of a file type a layer cannot hold`, { where: entry.path });
+    throw new OciImageError("ROOTFS_FILE_TYPE", `${entry.path} is of a file type a layer cannot hold`, {
+      where: entry.path,
+    });
   }
   return header;
 }
@@ -206,10 +226,18 @@ function readSmallFile(entry: TreeEntry, size: number): Buffer {
 /** Streams a large regular file into the tar (never whole in memory). */
 async function streamFile(tar: Pack, header: Header, entry: TreeEntry): Promise<void> {
   const handle = await openWalkedFile(entry);
-  const source = createReadStream("", { fd: handle, autoClose: false, start: 0, end: header.size - 1, highWaterMark: READ_CHUNK });
+  const source = createReadStream("", {
+    fd: handle,
+    autoClose: false,
+    start: 0,
+    end: header.size - 1,
+    highWaterMark: READ_CHUNK,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
-      const sink = tar.entry(header, (error) => (error ? reject(/size mismatch/i.test(error.message) ? changed(entry.path) : error) : resolve()));
+      const sink = tar.entry(header, (error) =>
+        error ? reject(/size mismatch/i.test(error.message) ? changed(entry.path) : error) : resolve(),
+      );
       source.on("error", (error) => {
         const failure = unreadable(entry.path, error);
         sink.destroy(failure);
@@ -236,7 +264,11 @@ function readLinkTarget(path: string): string {
   try {
     return utf8.decode(target);
   } catch {
-    throw new OciImageError("ROOTFS_NAME_ENCODING", `${path}: symlink target is not valid UTF-8, which a layer tar cannot hold`, { where: path });
+    throw new OciImageError(
+      "ROOTFS_NAME_ENCODING",
+      `${path}: symlink target is not valid UTF-8, which a layer tar cannot hold`,
+      { where: path },
+    );
   }
 }
 
@@ -245,5 +277,9 @@ function sameFile(a: BigIntStats, b: BigIntStats): boolean {
 }
 
 function changed(path: string): OciImageError {
-  return new OciImageError("ROOTFS_CHANGED", `${path} changed while the layer was being written; don't change the tree during create`, { where: path });
+  return new OciImageError(
+    "ROOTFS_CHANGED",
+    `${path} changed while the layer was being written; don't change the tree during create`,
+    { where: path },
+  );
 }

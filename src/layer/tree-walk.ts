@@ -49,7 +49,11 @@ function readNames(directory: string): string[] {
     try {
       return utf8.decode(bytes);
     } catch {
-      throw new OciImageError("ROOTFS_NAME_ENCODING", `${join(directory, bytes.toString("latin1"))}: file name is not valid UTF-8, which a layer tar cannot hold; rename it`, { where: directory });
+      throw new OciImageError(
+        "ROOTFS_NAME_ENCODING",
+        `${join(directory, bytes.toString("latin1"))}: file name is not valid UTF-8, which a layer tar cannot hold; rename it`,
+        { where: directory },
+      );
     }
   });
 }
@@ -66,10 +70,21 @@ function lstatEntry(path: string): BigIntStats {
 export function unreadable(path: string, error: unknown): OciImageError {
   const code = (error as NodeJS.ErrnoException)?.code;
   if (code === "EACCES" || code === "EPERM") {
-    return new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: permission denied (run as a user who can read the whole tree, or fix its permissions)`, { where: path, cause: error });
+    return new OciImageError(
+      "ROOTFS_UNREADABLE",
+      `cannot read ${path}: permission denied (run as a user who can read the whole tree, or fix its permissions)`,
+      { where: path, cause: error },
+    );
   }
   if (code === "ENOENT") {
-    return new OciImageError("ROOTFS_CHANGED", `${path} disappeared while the layer was being written; don't change the tree during create`, { where: path, cause: error });
+    return new OciImageError(
+      "ROOTFS_CHANGED",
+      `${path} disappeared while the layer was being written; don't change the tree during create`,
+      { where: path, cause: error },
+    );
   }
-  return new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: ${(error as Error)?.message ?? String(error)}`, { where: path, cause: error });
+  return new OciImageError("ROOTFS_UNREADABLE", `cannot read ${path}: ${(error as Error)?.message ?? String(error)}`, {
+    where: path,
+    cause: error,
+  });
 }

@@ -25,7 +25,11 @@ export function parseWhiteout(parts: readonly string[]): Whiteout {
   for (let i = 0; i < parts.length - 1; i++) {
     if (parts[i]!.startsWith(META_PREFIX)) return { kind: "meta" };
     if (parts[i]!.startsWith(WHITEOUT_PREFIX)) {
-      throw new UnsafeLayerError("LAYER_BAD_WHITEOUT", `${formatEntryPath(parts)}: a whiteout name can only be the last component of a path`, { where: formatEntryPath(parts) });
+      throw new UnsafeLayerError(
+        "LAYER_BAD_WHITEOUT",
+        `${formatEntryPath(parts)}: a whiteout name can only be the last component of a path`,
+        { where: formatEntryPath(parts) },
+      );
     }
   }
   const base = parts[parts.length - 1];
@@ -35,7 +39,11 @@ export function parseWhiteout(parts: readonly string[]): Whiteout {
   if (base.startsWith(META_PREFIX) && base.length > META_PREFIX.length) return { kind: "meta" };
   const name = base.slice(WHITEOUT_PREFIX.length);
   if (name === "" || name === "." || name === ".." || name.includes("/")) {
-    throw new UnsafeLayerError("LAYER_BAD_WHITEOUT", `${formatEntryPath(parts)} is not a valid whiteout (it would name "${name}", not a file of the directory)`, { where: formatEntryPath(parts) });
+    throw new UnsafeLayerError(
+      "LAYER_BAD_WHITEOUT",
+      `${formatEntryPath(parts)} is not a valid whiteout (it would name "${name}", not a file of the directory)`,
+      { where: formatEntryPath(parts) },
+    );
   }
   return { kind: "file", target: [...parent, name] };
 }

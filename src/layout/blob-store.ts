@@ -91,7 +91,10 @@ export class BlobStore {
    * the digest is checked as the stream ends (it errors on a mismatch), so a
    * consumer must not trust what it read until the stream has ended cleanly.
    */
-  async openBlob(descriptor: Pick<Descriptor, "digest" | "size">, options: { verify?: boolean } = {}): Promise<Readable> {
+  async openBlob(
+    descriptor: Pick<Descriptor, "digest" | "size">,
+    options: { verify?: boolean } = {},
+  ): Promise<Readable> {
     const path = this.blobPath(descriptor.digest);
     await this.checkBlobSize(descriptor, path);
     const file = createReadStream(path, { highWaterMark: READ_CHUNK });
@@ -104,14 +107,20 @@ export class BlobStore {
   /** Reads a small blob whole, verified. */
   async readBlob(descriptor: Pick<Descriptor, "digest" | "size">, maxSize = MAX_DOCUMENT_SIZE): Promise<Buffer> {
     if (descriptor.size > maxSize) {
-      throw new InvalidContentError("DOCUMENT_TOO_LARGE", `${descriptor.digest} declares ${descriptor.size} bytes, over the ${maxSize}-byte limit for a document`, { where: descriptor.digest });
+      throw new InvalidContentError(
+        "DOCUMENT_TOO_LARGE",
+        `${descriptor.digest} declares ${descriptor.size} bytes, over the ${maxSize}-byte limit for a document`,
+        { where: descriptor.digest },
+      );
     }
     const path = this.blobPath(descriptor.digest);
     await this.checkBlobSize(descriptor, path);
     const bytes = await readFile(path);
     const actual = digestOf(bytes, parseDigest(descriptor.digest).algorithm);
     if (bytes.length !== descriptor.size || actual !== descriptor.digest) {
-      throw new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${descriptor.digest}`, { where: descriptor.digest });
+      throw new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${descriptor.digest}`, {
+        where: descriptor.digest,
+      });
     }
     return bytes;
   }
@@ -125,14 +134,23 @@ export class BlobStore {
     let size: number;
     try {
       const info = await stat(path);
-      if (!info.isFile()) throw new InvalidContentError("BLOB_NOT_FILE", `blob ${descriptor.digest} is not a regular file`, { where: descriptor.digest });
+      if (!info.isFile())
+        throw new InvalidContentError("BLOB_NOT_FILE", `blob ${descriptor.digest} is not a regular file`, {
+          where: descriptor.digest,
+        });
       size = info.size;
     } catch (error) {
-      if (isNotFound(error)) throw new NotFoundError("BLOB_UNKNOWN", `blob ${descriptor.digest} is not in the layout`, { where: descriptor.digest });
+      if (isNotFound(error))
+        throw new NotFoundError("BLOB_UNKNOWN", `blob ${descriptor.digest} is not in the layout`, {
+          where: descriptor.digest,
+        });
       throw error;
     }
     if (size !== descriptor.size) {
-      throw new DigestMismatchError(`blob ${descriptor.digest} is ${size} bytes, but its descriptor declares ${descriptor.size}`, { where: descriptor.digest });
+      throw new DigestMismatchError(
+        `blob ${descriptor.digest} is ${size} bytes, but its descriptor declares ${descriptor.size}`,
+        { where: descriptor.digest },
+      );
     }
   }
 }
@@ -148,7 +166,12 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  * to the disk (one pass, no intermediate streams), then fsyncs. With an
  * expected size it stops as soon as the source sends more than that.
  */
-async function writeHashed(path: string, source: Readable | AsyncIterable<Uint8Array>, algorithm: DigestAlgorithm, options: PutBlobOptions): Promise<{ digest: string; size: number }> {
+async function writeHashed(
+  path: string,
+  source: Readable | AsyncIterable<Uint8Array>,
+  algorithm: DigestAlgorithm,
+  options: PutBlobOptions,
+): Promise<{ digest: string; size: number }> {
   const hash = createHash(algorithm);
   const limit = options.expected?.size;
   const file = await open(path, "wx", 0o644);
@@ -160,7 +183,10 @@ async function writeHashed(path: string, source: Readable | AsyncIterable<Uint8A
       options.signal?.throwIfAborted();
       size += chunk.length;
       if (limit !== undefined && size > limit) {
-        throw new DigestMismatchError(`${options.expected!.digest}: more than the ${limit} bytes its descriptor declares`, { where: options.expected!.digest });
+        throw new DigestMismatchError(
+          `${options.expected!.digest}: more than the ${limit} bytes its descriptor declares`,
+          { where: options.expected!.digest },
+        );
       }
       hash.update(chunk);
       batch.push(chunk);
@@ -185,10 +211,14 @@ async function writeHashed(path: string, source: Readable | AsyncIterable<Uint8A
 
 function checkContent(expected: ExpectedContent, digest: string, size: number): void {
   if (size !== expected.size) {
-    throw new DigestMismatchError(`${expected.digest}: ${size} bytes, but its descriptor declares ${expected.size}`, { where: expected.digest });
+    throw new DigestMismatchError(`${expected.digest}: ${size} bytes, but its descriptor declares ${expected.size}`, {
+      where: expected.digest,
+    });
   }
   if (digest !== expected.digest) {
-    throw new DigestMismatchError(`content digest is ${digest}, but its descriptor says ${expected.digest}`, { where: expected.digest });
+    throw new DigestMismatchError(`content digest is ${digest}, but its descriptor says ${expected.digest}`, {
+      where: expected.digest,
+    });
   }
 }
 

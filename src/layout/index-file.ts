@@ -28,12 +28,15 @@ export async function readIndexFile(root: string): Promise<ImageIndex> {
   try {
     bytes = await readFile(path);
   } catch (error) {
-    if (isNotFound(error)) throw new NotFoundError("LAYOUT_INDEX_MISSING", `${path} is missing: not an OCI image layout`, { where: path });
+    if (isNotFound(error))
+      throw new NotFoundError("LAYOUT_INDEX_MISSING", `${path} is missing: not an OCI image layout`, { where: path });
     throw error;
   }
   const index = parseJsonDocument(bytes, path) as ImageIndex;
   if (typeof index !== "object" || index === null || !Array.isArray(index.manifests)) {
-    throw new InvalidContentError("LAYOUT_INDEX_INVALID", `${path} is not an image index (no "manifests" array)`, { where: path });
+    throw new InvalidContentError("LAYOUT_INDEX_INVALID", `${path} is not an image index (no "manifests" array)`, {
+      where: path,
+    });
   }
   return index;
 }
@@ -55,7 +58,11 @@ export async function writeIndexFile(root: string, index: ImageIndex): Promise<v
  * Read-modify-write of `index.json` while holding `index.json.lock`. `change`
  * gets the current index and returns the new one.
  */
-export async function updateIndexFile(root: string, change: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>, signal?: AbortSignal): Promise<ImageIndex> {
+export async function updateIndexFile(
+  root: string,
+  change: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>,
+  signal?: AbortSignal,
+): Promise<ImageIndex> {
   const release = await acquireLock(join(root, LOCK_NAME), signal);
   try {
     const current = await readIndexFile(root);
@@ -86,7 +93,11 @@ async function acquireLock(path: string, signal?: AbortSignal): Promise<() => Pr
       continue;
     }
     if (Date.now() - started > LOCK_WAIT_MS) {
-      throw new OciImageError("LAYOUT_LOCKED", `${path} is held by another process; remove it if no oci-image is running`, { where: path });
+      throw new OciImageError(
+        "LAYOUT_LOCKED",
+        `${path} is held by another process; remove it if no oci-image is running`,
+        { where: path },
+      );
     }
     await sleep(Math.min(10 * 2 ** attempt, 200) + Math.random() * 10);
   }

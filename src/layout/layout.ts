@@ -25,7 +25,10 @@ function isLayoutPart(name: string): boolean {
 
 async function writeIndexFileIfMissing(root: string): Promise<void> {
   try {
-    await writeFile(join(root, "index.json"), JSON.stringify(emptyIndex(), null, 2) + "\n", { flag: "wx", mode: 0o644 });
+    await writeFile(join(root, "index.json"), JSON.stringify(emptyIndex(), null, 2) + "\n", {
+      flag: "wx",
+      mode: 0o644,
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
@@ -50,12 +53,19 @@ export class ImageLayout extends BlobStore {
     try {
       bytes = await readFile(markerPath);
     } catch (error) {
-      if (isNotFound(error)) throw new NotFoundError("LAYOUT_MISSING", `${path} is not an OCI image layout (no oci-layout file)`, { where: markerPath });
+      if (isNotFound(error))
+        throw new NotFoundError("LAYOUT_MISSING", `${path} is not an OCI image layout (no oci-layout file)`, {
+          where: markerPath,
+        });
       throw error;
     }
     const marker = parseJsonDocument(bytes, markerPath) as { imageLayoutVersion?: unknown };
     if (marker?.imageLayoutVersion !== LAYOUT_VERSION) {
-      throw new InvalidContentError("LAYOUT_VERSION", `${markerPath}: imageLayoutVersion is ${JSON.stringify(marker?.imageLayoutVersion)}, this tool reads "${LAYOUT_VERSION}"`, { where: markerPath, pointer: "/imageLayoutVersion" });
+      throw new InvalidContentError(
+        "LAYOUT_VERSION",
+        `${markerPath}: imageLayoutVersion is ${JSON.stringify(marker?.imageLayoutVersion)}, this tool reads "${LAYOUT_VERSION}"`,
+        { where: markerPath, pointer: "/imageLayoutVersion" },
+      );
     }
     return new ImageLayout(root);
   }
@@ -72,7 +82,11 @@ export class ImageLayout extends BlobStore {
     const entries = await readdir(root);
     if (entries.includes("oci-layout")) return ImageLayout.open(root);
     if (!entries.every(isLayoutPart)) {
-      throw new InvalidContentError("LAYOUT_MISSING", `${path} is not empty and not an OCI image layout; give an empty or new directory`, { where: root });
+      throw new InvalidContentError(
+        "LAYOUT_MISSING",
+        `${path} is not empty and not an OCI image layout; give an empty or new directory`,
+        { where: root },
+      );
     }
     await mkdir(join(root, "blobs", "sha256"), { recursive: true });
     if (!entries.includes("index.json")) await writeIndexFileIfMissing(root);
@@ -89,7 +103,10 @@ export class ImageLayout extends BlobStore {
    * Changes index.json under its lock, atomically. `change` returns a new index
    * to write, or the very index it was given to leave the file as it is.
    */
-  updateIndex(change: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>, signal?: AbortSignal): Promise<ImageIndex> {
+  updateIndex(
+    change: (index: ImageIndex) => ImageIndex | Promise<ImageIndex>,
+    signal?: AbortSignal,
+  ): Promise<ImageIndex> {
     return updateIndexFile(this.root, change, signal);
   }
 
@@ -109,7 +126,10 @@ export class ImageLayout extends BlobStore {
     let unchanged = false;
     await this.updateIndex((index) => {
       const kept = index.manifests.filter((existing) => {
-        const same = refName !== undefined ? refNameOf(existing) === refName : refNameOf(existing) === undefined && existing.digest === entry.digest;
+        const same =
+          refName !== undefined
+            ? refNameOf(existing) === refName
+            : refNameOf(existing) === undefined && existing.digest === entry.digest;
         if (same) replaced = existing;
         return !same;
       });
@@ -128,6 +148,8 @@ export class ImageLayout extends BlobStore {
 /** JSON with every object's keys sorted: equal for equal descriptors whatever their key order. */
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, item: unknown) =>
-    item && typeof item === "object" && !Array.isArray(item) ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : item,
+    item && typeof item === "object" && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
   );
 }

@@ -46,12 +46,18 @@ export function resolveRef(index: ImageIndex, tag: string | undefined, layoutPat
   const choices = refs.length ? `; refs: ${refs.join(", ")}` : "";
   if (tag === undefined) {
     if (index.manifests.length === 1) return index.manifests[0]!;
-    if (index.manifests.length === 0) throw new NotFoundError("REF_UNKNOWN", `layout ${layoutPath} holds no images`, { where: layoutPath });
-    throw new UsageError(`layout ${layoutPath} holds ${index.manifests.length} images: name one as ${layoutPath}:<tag>${choices}`, { where: layoutPath });
+    if (index.manifests.length === 0)
+      throw new NotFoundError("REF_UNKNOWN", `layout ${layoutPath} holds no images`, { where: layoutPath });
+    throw new UsageError(
+      `layout ${layoutPath} holds ${index.manifests.length} images: name one as ${layoutPath}:<tag>${choices}`,
+      { where: layoutPath },
+    );
   }
   const matches = index.manifests.filter((entry) => refNameOf(entry) === tag);
   if (matches.length === 0) {
-    throw new NotFoundError("REF_UNKNOWN", `no ref "${tag}" in layout ${layoutPath}${choices || " (it has no refs)"}`, { where: layoutPath });
+    throw new NotFoundError("REF_UNKNOWN", `no ref "${tag}" in layout ${layoutPath}${choices || " (it has no refs)"}`, {
+      where: layoutPath,
+    });
   }
   return matches[matches.length - 1]!;
 }

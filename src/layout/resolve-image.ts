@@ -14,25 +14,49 @@ export interface ResolvedImage {
 /** Nested indexes deeper than this are refused (a loop or an attack). */
 const MAX_INDEX_DEPTH = 8;
 
-export async function resolveImage(store: BlobStore, descriptor: Descriptor, platform: PlatformSpec): Promise<ResolvedImage> {
+export async function resolveImage(
+  store: BlobStore,
+  descriptor: Descriptor,
+  platform: PlatformSpec,
+): Promise<ResolvedImage> {
   let current = descriptor;
   for (let depth = 0; isIndexMediaType(current.mediaType); depth++) {
-    if (depth >= MAX_INDEX_DEPTH) throw new InvalidContentError("INDEX_TOO_DEEP", `indexes nest deeper than ${MAX_INDEX_DEPTH}`, { where: descriptor.digest });
+    if (depth >= MAX_INDEX_DEPTH)
+      throw new InvalidContentError("INDEX_TOO_DEEP", `indexes nest deeper than ${MAX_INDEX_DEPTH}`, {
+        where: descriptor.digest,
+      });
     const index = await store.readJsonBlob<ImageIndex>(current);
-    if (!Array.isArray(index.manifests)) throw new InvalidContentError("INDEX_INVALID", `${current.digest} is not an image index`, { where: current.digest });
+    if (!Array.isArray(index.manifests))
+      throw new InvalidContentError("INDEX_INVALID", `${current.digest} is not an image index`, {
+        where: current.digest,
+      });
     const match = index.manifests.find((entry) => platformMatches(platform, entry.platform));
     if (!match) {
-      const available = index.manifests.map((entry) => (entry.platform ? formatPlatform(entry.platform) : "(no platform)"));
-      throw new NotFoundError("PLATFORM_UNKNOWN", `no image for platform ${formatPlatform(platform)} in ${current.digest}; available: ${available.join(", ") || "none"} (choose one with --platform)`, { where: current.digest });
+      const available = index.manifests.map((entry) =>
+        entry.platform ? formatPlatform(entry.platform) : "(no platform)",
+      );
+      throw new NotFoundError(
+        "PLATFORM_UNKNOWN",
+        `no image for platform ${formatPlatform(platform)} in ${current.digest}; available: ${available.join(", ") || "none"} (choose one with --platform)`,
+        { where: current.digest },
+      );
     }
     current = match;
   }
   if (!isManifestMediaType(current.mediaType)) {
-    throw new InvalidContentError("MEDIA_TYPE_UNSUPPORTED", `${current.digest} has media type ${current.mediaType}, not an image manifest or index`, { where: current.digest });
+    throw new InvalidContentError(
+      "MEDIA_TYPE_UNSUPPORTED",
+      `${current.digest} has media type ${current.mediaType}, not an image manifest or index`,
+      { where: current.digest },
+    );
   }
   const manifest = await store.readJsonBlob<ImageManifest>(current);
   if (typeof manifest !== "object" || manifest === null || !manifest.config || !Array.isArray(manifest.layers)) {
-    throw new InvalidContentError("MANIFEST_INVALID", `${current.digest} is not an image manifest (config and layers required)`, { where: current.digest });
+    throw new InvalidContentError(
+      "MANIFEST_INVALID",
+      `${current.digest} is not an image manifest (config and layers required)`,
+      { where: current.digest },
+    );
   }
   const config = await store.readJsonBlob<ImageConfig>(manifest.config);
   return { manifestDescriptor: current, manifest, config };

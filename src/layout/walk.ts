@@ -27,11 +27,15 @@ export async function* walkReachable(store: BlobStore, root: Descriptor): AsyncG
     yield reached;
     if (isIndexMediaType(descriptor.mediaType)) {
       const index = await store.readJsonBlob<ImageIndex>(descriptor);
-      (index.manifests ?? []).forEach((child, i) => queue.push({ descriptor: child, parent: descriptor.digest, pointer: `/manifests/${i}` }));
+      (index.manifests ?? []).forEach((child, i) =>
+        queue.push({ descriptor: child, parent: descriptor.digest, pointer: `/manifests/${i}` }),
+      );
     } else if (isManifestMediaType(descriptor.mediaType)) {
       const manifest = await store.readJsonBlob<ImageManifest>(descriptor);
       if (manifest.config) queue.push({ descriptor: manifest.config, parent: descriptor.digest, pointer: "/config" });
-      (manifest.layers ?? []).forEach((layer, i) => queue.push({ descriptor: layer, parent: descriptor.digest, pointer: `/layers/${i}` }));
+      (manifest.layers ?? []).forEach((layer, i) =>
+        queue.push({ descriptor: layer, parent: descriptor.digest, pointer: `/layers/${i}` }),
+      );
     }
   }
 }

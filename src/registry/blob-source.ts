@@ -40,7 +40,10 @@ async function* blobChunks(client: RegistryClient, blob: BlobRequest): AsyncGene
         const start = /^bytes (\d+)-/.exec(headerValue(response.headers, "content-range") ?? "")?.[1];
         if (start === undefined || Number(start) !== offset) {
           response.body.destroy();
-          throw new RegistryError("BLOB_RANGE_INVALID", `${what}: asked to resume at byte ${offset}, got Content-Range "${headerValue(response.headers, "content-range") ?? ""}"`);
+          throw new RegistryError(
+            "BLOB_RANGE_INVALID",
+            `${what}: asked to resume at byte ${offset}, got Content-Range "${headerValue(response.headers, "content-range") ?? ""}"`,
+          );
         }
       } else {
         skip = offset; // The whole blob again: drop what was already passed on.
@@ -59,7 +62,10 @@ async function* blobChunks(client: RegistryClient, blob: BlobRequest): AsyncGene
           skip = 0;
         }
         if (offset + data.length > blob.size) {
-          throw new DigestMismatchError(`${what}: the registry sent more than the ${blob.size} bytes the descriptor declares`, { where: blob.digest });
+          throw new DigestMismatchError(
+            `${what}: the registry sent more than the ${blob.size} bytes the descriptor declares`,
+            { where: blob.digest },
+          );
         }
         offset += data.length;
         yield data;
@@ -74,7 +80,9 @@ async function* blobChunks(client: RegistryClient, blob: BlobRequest): AsyncGene
       }
       drops++;
       const delay = client.backoff(drops - 1);
-      client.notifyRetry(`${what}: ${describeNetworkError(error, client.timeoutMs)} at byte ${offset} of ${blob.size}; resuming in ${formatDuration(delay)} (${drops}/${client.retries})`);
+      client.notifyRetry(
+        `${what}: ${describeNetworkError(error, client.timeoutMs)} at byte ${offset} of ${blob.size}; resuming in ${formatDuration(delay)} (${drops}/${client.retries})`,
+      );
       await sleep(delay, undefined, { signal: client.signal });
     } finally {
       body.destroy();

@@ -61,7 +61,11 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
     while (i < text.length && text[i] === "=") i++;
     const padded = i;
     skipSpace();
-    if (afterWord > token68Start && (i >= text.length || text[i] === ",") && (padded > afterWord || !isParamAhead(text, token68Start))) {
+    if (
+      afterWord > token68Start &&
+      (i >= text.length || text[i] === ",") &&
+      (padded > afterWord || !isParamAhead(text, token68Start))
+    ) {
       challenge.token68 = text.slice(token68Start, padded);
       continue;
     }

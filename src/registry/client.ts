@@ -10,7 +10,17 @@ import type { Dispatcher } from "undici";
 import { OciImageError, RegistryError } from "../errors.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import type { Credentials } from "./credentials.js";
-import { describeNetworkError, describeRateLimit, formatDuration, headerValue, httpError, isRetryableNetworkError, readErrorBody, retryAfterMs, statusLine } from "./http-errors.js";
+import {
+  describeNetworkError,
+  describeRateLimit,
+  formatDuration,
+  headerValue,
+  httpError,
+  isRetryableNetworkError,
+  readErrorBody,
+  retryAfterMs,
+  statusLine,
+} from "./http-errors.js";
 import { createAgent, sendRequest } from "./http-agent.js";
 import { isLoopbackHost, registryEndpoint } from "./reference.js";
 
@@ -101,7 +111,13 @@ export class RegistryClient {
    * redirects followed, retried; resolves with a 2xx response or throws a
    * RegistryError naming `what`.
    */
-  async get(path: string, repository: string, what: string, headers: Record<string, string> = {}, method: "GET" | "HEAD" = "GET"): Promise<RegistryResponse> {
+  async get(
+    path: string,
+    repository: string,
+    what: string,
+    headers: Record<string, string> = {},
+    method: "GET" | "HEAD" = "GET",
+  ): Promise<RegistryResponse> {
     for (let attempt = 0; ; attempt++) {
       let response: RegistryResponse;
       try {
@@ -111,7 +127,9 @@ export class RegistryClient {
         if (!isRetryableNetworkError(error)) throw this.networkFailure(what, error);
         if (attempt >= this.retries) throw this.networkFailure(what, error, attempt);
         const delay = this.backoff(attempt);
-        this.notifyRetry(`${what}: ${describeNetworkError(error, this.timeoutMs)}; retrying in ${formatDuration(delay)} (${attempt + 1}/${this.retries})`);
+        this.notifyRetry(
+          `${what}: ${describeNetworkError(error, this.timeoutMs)}; retrying in ${formatDuration(delay)} (${attempt + 1}/${this.retries})`,
+        );
         await sleep(delay, undefined, { signal: this.options.signal });
         continue;
       }
@@ -129,7 +147,9 @@ export class RegistryClient {
         throw new RegistryError(error.code, `${error.message}${tries}${wait}`, { status: response.status });
       }
       const limit = response.status === 429 ? describeRateLimit(response.headers) : undefined;
-      this.notifyRetry(`${what}: ${statusLine(response.status)}${limit ? ` (${limit})` : ""}; retrying in ${formatDuration(delay)} (${attempt + 1}/${this.retries})`);
+      this.notifyRetry(
+        `${what}: ${statusLine(response.status)}${limit ? ` (${limit})` : ""}; retrying in ${formatDuration(delay)} (${attempt + 1}/${this.retries})`,
+      );
       await sleep(delay, undefined, { signal: this.options.signal });
     }
   }
@@ -145,11 +165,21 @@ export class RegistryClient {
 
   networkFailure(what: string, error: unknown, attempt = 0): RegistryError {
     const tries = attempt > 0 ? ` (after ${attempt + 1} attempts)` : "";
-    return new RegistryError("REGISTRY_UNREACHABLE", `${what}: ${describeNetworkError(error, this.timeoutMs)}${tries}`, { where: this.origin, cause: error });
+    return new RegistryError(
+      "REGISTRY_UNREACHABLE",
+      `${what}: ${describeNetworkError(error, this.timeoutMs)}${tries}`,
+      { where: this.origin, cause: error },
+    );
   }
 
   /** One request, with one authentication round when the registry answers 401. */
-  private async sendAuthenticated(method: string, path: string, repository: string, headers: Record<string, string>, what: string): Promise<RegistryResponse> {
+  private async sendAuthenticated(
+    method: string,
+    path: string,
+    repository: string,
+    headers: Record<string, string>,
+    what: string,
+  ): Promise<RegistryResponse> {
     const url = new URL(path, this.origin);
     const scope = `repository:${repository}:pull`;
     let authorization = await this.authorize(scope, what);
@@ -158,7 +188,11 @@ export class RegistryClient {
     const challenges = parseChallenges(response.headers["www-authenticate"]);
     await readErrorBody(response.body);
     if (challenges.length === 0) {
-      throw new RegistryError("UNAUTHORIZED", `${what}: 401 Unauthorized without a WWW-Authenticate challenge; the registry gave no way to log in`, { status: 401 });
+      throw new RegistryError(
+        "UNAUTHORIZED",
+        `${what}: 401 Unauthorized without a WWW-Authenticate challenge; the registry gave no way to log in`,
+        { status: 401 },
+      );
     }
     await this.authenticate(challenges, scope, what, authorization !== undefined);
     authorization = await this.authorize(scope, what);
@@ -166,7 +200,9 @@ export class RegistryClient {
     if (response.status === 401 && response.url.origin === this.origin) {
       const text = await readErrorBody(response.body);
       const error = httpError(what, 401, text, response.headers);
-      const hint = this.credentials ? "the registry refused these credentials" : "authentication required: log in (docker login) or pass -u and --password-stdin";
+      const hint = this.credentials
+        ? "the registry refused these credentials"
+        : "authentication required: log in (docker login) or pass -u and --password-stdin";
       throw new RegistryError("UNAUTHORIZED", `${error.message}: ${hint}`, { status: 401 });
     }
     return response;
@@ -186,7 +222,11 @@ export class RegistryClient {
       return await this.authorizationFor(scope);
     } catch (error) {
       if (error instanceof RegistryError && !error.message.startsWith(what)) {
-        throw new RegistryError(error.code, `${what}: ${error.message}`, { status: error.status, where: error.where, cause: error });
+        throw new RegistryError(error.code, `${what}: ${error.message}`, {
+          status: error.status,
+          where: error.where,
+          cause: error,
+        });
       }
       throw error;
     }
@@ -194,7 +234,9 @@ export class RegistryClient {
 
   private async authorizationFor(scope: string): Promise<string | undefined> {
     if (this.scheme === "basic") {
-      return this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}` : undefined;
+      return this.credentials
+        ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString("base64")}`
+        : undefined;
     }
     if (this.scheme === "bearer") {
       const cached = this.tokens.get(scope);
@@ -204,7 +246,12 @@ export class RegistryClient {
     return undefined;
   }
 
-  private async authenticate(challenges: Challenge[], scope: string, what: string, hadAuthorization: boolean): Promise<void> {
+  private async authenticate(
+    challenges: Challenge[],
+    scope: string,
+    what: string,
+    hadAuthorization: boolean,
+  ): Promise<void> {
     const bearer = challenges.find((challenge) => challenge.scheme === "bearer" && challenge.params.realm);
     const basic = challenges.find((challenge) => challenge.scheme === "basic");
     const credentials = await this.loadCredentials();
@@ -217,16 +264,28 @@ export class RegistryClient {
     }
     if (basic) {
       if (!credentials) {
-        throw new RegistryError("UNAUTHORIZED", `${what}: 401 Unauthorized: authentication required: log in (docker login) or pass -u and --password-stdin`, { status: 401 });
+        throw new RegistryError(
+          "UNAUTHORIZED",
+          `${what}: 401 Unauthorized: authentication required: log in (docker login) or pass -u and --password-stdin`,
+          { status: 401 },
+        );
       }
       if (hadAuthorization && this.scheme === "basic") {
-        throw new RegistryError("UNAUTHORIZED", `${what}: 401 Unauthorized: the registry refused the credentials of user "${credentials.username}"`, { status: 401 });
+        throw new RegistryError(
+          "UNAUTHORIZED",
+          `${what}: 401 Unauthorized: the registry refused the credentials of user "${credentials.username}"`,
+          { status: 401 },
+        );
       }
       this.scheme = "basic";
       return;
     }
     const schemes = challenges.map((challenge) => challenge.scheme).join(", ");
-    throw new RegistryError("UNAUTHORIZED", `${what}: 401 Unauthorized with an authentication scheme this tool does not speak (${schemes})`, { status: 401 });
+    throw new RegistryError(
+      "UNAUTHORIZED",
+      `${what}: 401 Unauthorized with an authentication scheme this tool does not speak (${schemes})`,
+      { status: 401 },
+    );
   }
 
   /** A bearer token for `scope`; concurrent callers share one request. */
@@ -244,9 +303,14 @@ export class RegistryClient {
     try {
       url = new URL(realm);
     } catch {
-      throw new RegistryError("AUTH_REALM_INVALID", `the registry's token realm "${realm}" is not a URL`, { where: realm });
+      throw new RegistryError("AUTH_REALM_INVALID", `the registry's token realm "${realm}" is not a URL`, {
+        where: realm,
+      });
     }
-    if (url.protocol !== "https:" && url.protocol !== "http:") throw new RegistryError("AUTH_REALM_INVALID", `the registry's token realm "${realm}" is not http(s)`, { where: realm });
+    if (url.protocol !== "https:" && url.protocol !== "http:")
+      throw new RegistryError("AUTH_REALM_INVALID", `the registry's token realm "${realm}" is not http(s)`, {
+        where: realm,
+      });
     const what = `getting a token for ${scope} from ${url.host}`;
     const credentials = await this.loadCredentials();
     // Credentials travel only over HTTPS, or to this machine.
@@ -255,14 +319,20 @@ export class RegistryClient {
     let send: () => Promise<RegistryResponse>;
     if (identityToken) {
       // OAuth2 (distribution's token spec): the refresh token is exchanged by POST, never put in a URL.
-      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: identityToken, client_id: "oci-image", scope });
+      const form = new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: identityToken,
+        client_id: "oci-image",
+        scope,
+      });
       if (service) form.set("service", service);
       send = () => this.post(url, form.toString(), { "content-type": "application/x-www-form-urlencoded" });
     } else {
       if (service) url.searchParams.set("service", service);
       url.searchParams.set("scope", scope);
       const headers: Record<string, string> = {};
-      if (credentials && safe) headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
+      if (credentials && safe)
+        headers.authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64")}`;
       send = () => this.follow("GET", url, headers);
     }
     let response: RegistryResponse;
@@ -277,7 +347,9 @@ export class RegistryClient {
       }
       if ((response.status >= 500 || response.status === 429) && attempt < this.retries) {
         await readErrorBody(response.body);
-        await sleep(retryAfterMs(response.headers) ?? this.backoff(attempt), undefined, { signal: this.options.signal });
+        await sleep(retryAfterMs(response.headers) ?? this.backoff(attempt), undefined, {
+          signal: this.options.signal,
+        });
         continue;
       }
       break;
@@ -287,8 +359,10 @@ export class RegistryClient {
       const error = httpError(what, response.status, text, response.headers);
       let hint = "";
       if (response.status === 401 || response.status === 403) {
-        if (credentials && !safe) hint = ": credentials were not sent because the token realm is plain HTTP on another host";
-        else if (identityToken) hint = ": the token server refused the identity token from the Docker config (log in again: docker login)";
+        if (credentials && !safe)
+          hint = ": credentials were not sent because the token realm is plain HTTP on another host";
+        else if (identityToken)
+          hint = ": the token server refused the identity token from the Docker config (log in again: docker login)";
         else if (credentials) hint = `: the token server refused the credentials of user "${credentials.username}"`;
         else hint = ": authentication required: log in (docker login) or pass -u and --password-stdin";
       }
@@ -301,7 +375,12 @@ export class RegistryClient {
     } catch {
       throw new RegistryError("AUTH_TOKEN_INVALID", `${what}: the answer is not JSON`, { where: realm });
     }
-    const token = typeof body?.token === "string" && body.token ? body.token : typeof body?.access_token === "string" ? body.access_token : undefined;
+    const token =
+      typeof body?.token === "string" && body.token
+        ? body.token
+        : typeof body?.access_token === "string"
+          ? body.access_token
+          : undefined;
     if (!token) throw new RegistryError("AUTH_TOKEN_INVALID", `${what}: the answer holds no token`, { where: realm });
     const lifetime = typeof body.expires_in === "number" && body.expires_in > 0 ? body.expires_in * 1000 : 60_000;
     const cached = { token, expiresAt: Date.now() + Math.max(lifetime - TOKEN_MARGIN_MS, lifetime / 2) };
@@ -338,20 +417,34 @@ export class RegistryClient {
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
-      if (!REDIRECT_STATUSES.has(response.statusCode)) return { status: response.statusCode, headers: response.headers, body: response.body, url };
+      if (!REDIRECT_STATUSES.has(response.statusCode))
+        return { status: response.statusCode, headers: response.headers, body: response.body, url };
       await readErrorBody(response.body, 0);
       const location = headerValue(response.headers, "location");
-      if (!location) throw new RegistryError("REDIRECT_INVALID", `${url.host} answered ${response.statusCode} without a Location`, { where: url.href });
-      if (hop >= MAX_REDIRECTS) throw new RegistryError("REDIRECT_LOOP", `more than ${MAX_REDIRECTS} redirects from ${start.host}`, { where: start.href });
+      if (!location)
+        throw new RegistryError("REDIRECT_INVALID", `${url.host} answered ${response.statusCode} without a Location`, {
+          where: url.href,
+        });
+      if (hop >= MAX_REDIRECTS)
+        throw new RegistryError("REDIRECT_LOOP", `more than ${MAX_REDIRECTS} redirects from ${start.host}`, {
+          where: start.href,
+        });
       let next: URL;
       try {
         next = new URL(location, url);
       } catch {
         throw new RegistryError("REDIRECT_INVALID", `${url.host} redirected to an invalid URL`, { where: url.href });
       }
-      if (next.protocol !== "https:" && next.protocol !== "http:") throw new RegistryError("REDIRECT_INVALID", `${url.host} redirected to a ${next.protocol} URL`, { where: next.href });
+      if (next.protocol !== "https:" && next.protocol !== "http:")
+        throw new RegistryError("REDIRECT_INVALID", `${url.host} redirected to a ${next.protocol} URL`, {
+          where: next.href,
+        });
       if (url.protocol === "https:" && next.protocol === "http:") {
-        throw new RegistryError("REDIRECT_INSECURE", `${url.host} redirected from HTTPS to plain HTTP (${next.host}); refused`, { where: next.href });
+        throw new RegistryError(
+          "REDIRECT_INSECURE",
+          `${url.host} redirected from HTTPS to plain HTTP (${next.host}); refused`,
+          { where: next.href },
+        );
       }
       if (next.origin !== url.origin) {
         // The registry's credentials are for the registry only.
@@ -364,18 +457,29 @@ export class RegistryClient {
 }
 
 /** Reads a whole body, refusing it once it passes `limit` bytes (stops reading there). */
-export async function readLimited(body: Readable | (AsyncIterable<Buffer> & { destroy(): void }), limit: number, what: string): Promise<string> {
+export async function readLimited(
+  body: Readable | (AsyncIterable<Buffer> & { destroy(): void }),
+  limit: number,
+  what: string,
+): Promise<string> {
   return (await readLimitedBytes(body, limit, what)).toString("utf8");
 }
 
-export async function readLimitedBytes(body: Readable | (AsyncIterable<Buffer> & { destroy(): void }), limit: number, what: string): Promise<Buffer> {
+export async function readLimitedBytes(
+  body: Readable | (AsyncIterable<Buffer> & { destroy(): void }),
+  limit: number,
+  what: string,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > limit) {
-        throw new RegistryError("DOCUMENT_TOO_LARGE", `${what}: the answer is over the ${limit}-byte limit; stopped reading`);
+        throw new RegistryError(
+          "DOCUMENT_TOO_LARGE",
+          `${what}: the answer is over the ${limit}-byte limit; stopped reading`,
+        );
       }
       chunks.push(chunk);
     }

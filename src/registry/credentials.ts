@@ -69,30 +69,45 @@ async function readConfig(path: string): Promise<DockerConfig | undefined> {
     bytes = await readFile(path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new RegistryError("CREDENTIALS_UNREADABLE", `reading credentials from ${path}: ${(error as Error).message}`, { where: path, cause: error });
+    throw new RegistryError("CREDENTIALS_UNREADABLE", `reading credentials from ${path}: ${(error as Error).message}`, {
+      where: path,
+      cause: error,
+    });
   }
   try {
     const config = parseJsonDocument(bytes, path);
     return typeof config === "object" && config !== null ? (config as DockerConfig) : undefined;
   } catch (error) {
-    throw new RegistryError("CREDENTIALS_UNREADABLE", `${path} is not a valid credentials file: ${(error as Error).message}`, { where: path, cause: error });
+    throw new RegistryError(
+      "CREDENTIALS_UNREADABLE",
+      `${path} is not a valid credentials file: ${(error as Error).message}`,
+      { where: path, cause: error },
+    );
   }
 }
 
-async function credentialsFromConfig(registry: string, config: DockerConfig, file: string, sources: CredentialSources): Promise<Credentials | undefined> {
+async function credentialsFromConfig(
+  registry: string,
+  config: DockerConfig,
+  file: string,
+  sources: CredentialSources,
+): Promise<Credentials | undefined> {
   const isHub = DOCKER_HUB_ALIASES.has(registry);
   const helper = findEntry(config.credHelpers, registry);
   if (typeof helper === "string" && helper) return runHelper(helper, isHub ? DOCKER_HUB_SERVER : registry, sources);
   const entry = findEntry(config.auths, registry);
   if (entry && typeof entry === "object") {
     if (typeof entry.identitytoken === "string" && entry.identitytoken) {
-      const named = typeof entry.auth === "string" && entry.auth ? decodeAuth(entry.auth, file, registry).username : entry.username;
+      const named =
+        typeof entry.auth === "string" && entry.auth ? decodeAuth(entry.auth, file, registry).username : entry.username;
       return { username: named || IDENTITY_TOKEN_USER, password: "", identityToken: entry.identitytoken };
     }
     if (typeof entry.auth === "string" && entry.auth) return decodeAuth(entry.auth, file, registry);
-    if (typeof entry.username === "string" && typeof entry.password === "string") return { username: entry.username, password: entry.password };
+    if (typeof entry.username === "string" && typeof entry.password === "string")
+      return { username: entry.username, password: entry.password };
   }
-  if (typeof config.credsStore === "string" && config.credsStore) return runHelper(config.credsStore, isHub ? DOCKER_HUB_SERVER : registry, sources);
+  if (typeof config.credsStore === "string" && config.credsStore)
+    return runHelper(config.credsStore, isHub ? DOCKER_HUB_SERVER : registry, sources);
   return undefined;
 }
 
@@ -101,7 +116,10 @@ function findEntry<T>(entries: Record<string, T> | undefined, registry: string):
   if (!entries || typeof entries !== "object") return undefined;
   const isHub = DOCKER_HUB_ALIASES.has(registry) || registry === DOCKER_HUB;
   for (const [key, value] of Object.entries(entries)) {
-    const host = key.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "").toLowerCase();
+    const host = key
+      .replace(/^[a-z]+:\/\//i, "")
+      .replace(/\/.*$/, "")
+      .toLowerCase();
     if (host === registry.toLowerCase() || (isHub && DOCKER_HUB_ALIASES.has(host))) return value;
   }
   return undefined;
@@ -110,33 +128,53 @@ function findEntry<T>(entries: Record<string, T> | undefined, registry: string):
 function decodeAuth(auth: string, file: string, registry: string): Credentials {
   const decoded = Buffer.from(auth, "base64").toString("utf8");
   const colon = decoded.indexOf(":");
-  if (colon < 0) throw new RegistryError("CREDENTIALS_UNREADABLE", `the "auth" of ${registry} in ${file} is not base64 of user:password`, { where: file });
+  if (colon < 0)
+    throw new RegistryError(
+      "CREDENTIALS_UNREADABLE",
+      `the "auth" of ${registry} in ${file} is not base64 of user:password`,
+      { where: file },
+    );
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 /** Runs `docker-credential-<name> get`; "not found" means no credentials. */
 async function runHelper(name: string, server: string, sources: CredentialSources): Promise<Credentials | undefined> {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new RegistryError("CREDENTIAL_HELPER", `credential helper name "${name}" is not valid`);
+  if (!/^[A-Za-z0-9._-]+$/.test(name))
+    throw new RegistryError("CREDENTIAL_HELPER", `credential helper name "${name}" is not valid`);
   const program = `docker-credential-${name}`;
   const { status, stdout, stderr } = await runWithInput(program, ["get"], server, sources);
   if (status !== 0) {
     if (/not found/i.test(stdout + stderr)) return undefined;
-    throw new RegistryError("CREDENTIAL_HELPER", `${program} get failed for ${server}: ${(stderr || stdout).trim() || `exit status ${status}`}`, { where: server });
+    throw new RegistryError(
+      "CREDENTIAL_HELPER",
+      `${program} get failed for ${server}: ${(stderr || stdout).trim() || `exit status ${status}`}`,
+      { where: server },
+    );
   }
   let answer: { Username?: unknown; Secret?: unknown };
   try {
     answer = parseJsonDocument(Buffer.from(stdout), program) as typeof answer;
   } catch {
-    throw new RegistryError("CREDENTIAL_HELPER", `${program} get for ${server} did not answer with JSON`, { where: server });
+    throw new RegistryError("CREDENTIAL_HELPER", `${program} get for ${server} did not answer with JSON`, {
+      where: server,
+    });
   }
   if (typeof answer?.Username !== "string" || typeof answer.Secret !== "string") {
-    throw new RegistryError("CREDENTIAL_HELPER", `${program} get for ${server} answered without Username and Secret`, { where: server });
+    throw new RegistryError("CREDENTIAL_HELPER", `${program} get for ${server} answered without Username and Secret`, {
+      where: server,
+    });
   }
-  if (answer.Username === IDENTITY_TOKEN_USER) return { username: IDENTITY_TOKEN_USER, password: "", identityToken: answer.Secret };
+  if (answer.Username === IDENTITY_TOKEN_USER)
+    return { username: IDENTITY_TOKEN_USER, password: "", identityToken: answer.Secret };
   return { username: answer.Username, password: answer.Secret };
 }
 
-function runWithInput(program: string, args: string[], input: string, sources: CredentialSources): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runWithInput(
+  program: string,
+  args: string[],
+  input: string,
+  sources: CredentialSources,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { env: sources.env, stdio: ["pipe", "pipe", "pipe"] });
     const timer = setTimeout(() => child.kill("SIGKILL"), sources.helperTimeoutMs ?? 30_000);
@@ -151,7 +189,14 @@ function runWithInput(program: string, args: string[], input: string, sources: C
     });
     child.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (error.code === "ENOENT") reject(new RegistryError("CREDENTIAL_HELPER", `credential helper ${program} is not installed (named in the Docker config)`, { cause: error }));
+      if (error.code === "ENOENT")
+        reject(
+          new RegistryError(
+            "CREDENTIAL_HELPER",
+            `credential helper ${program} is not installed (named in the Docker config)`,
+            { cause: error },
+          ),
+        );
       else reject(new RegistryError("CREDENTIAL_HELPER", `running ${program}: ${error.message}`, { cause: error }));
     });
     child.on("close", (status) => {

@@ -34,6 +34,9 @@ export function createAgent(options: UndiciAgent.Options): Dispatcher {
 }
 
 /** `dispatcher.request(options)`, for any dispatcher (an Agent, or a test's MockAgent). */
-export function sendRequest(dispatcher: Dispatcher, options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+export function sendRequest(
+  dispatcher: Dispatcher,
+  options: Dispatcher.RequestOptions,
+): Promise<Dispatcher.ResponseData> {
   return modules().request.call(dispatcher, options);
 }

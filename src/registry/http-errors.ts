@@ -3,11 +3,32 @@ import type { IncomingHttpHeaders } from "node:http";
 import { RegistryError } from "../errors.js";
 
 /** distribution-spec error codes worth a stable code of their own. */
-const KNOWN_CODES = new Set(["MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN", "UNAUTHORIZED", "DENIED", "TOOMANYREQUESTS", "NAME_INVALID", "TAG_INVALID", "MANIFEST_INVALID", "UNSUPPORTED"]);
+const KNOWN_CODES = new Set([
+  "MANIFEST_UNKNOWN",
+  "NAME_UNKNOWN",
+  "BLOB_UNKNOWN",
+  "UNAUTHORIZED",
+  "DENIED",
+  "TOOMANYREQUESTS",
+  "NAME_INVALID",
+  "TAG_INVALID",
+  "MANIFEST_INVALID",
+  "UNSUPPORTED",
+]);
 
 const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-  416: "Range Not Satisfiable", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  416: "Range Not Satisfiable",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
 };
 
 export function statusLine(status: number): string {
@@ -15,7 +36,10 @@ export function statusLine(status: number): string {
 }
 
 /** Reads at most `limit` bytes of an error body, then discards the rest. */
-export async function readErrorBody(body: AsyncIterable<Buffer> & { destroy?: () => void }, limit = 64 * 1024): Promise<string> {
+export async function readErrorBody(
+  body: AsyncIterable<Buffer> & { destroy?: () => void },
+  limit = 64 * 1024,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -37,7 +61,11 @@ export function describeErrorBody(text: string): { code?: string; detail?: strin
   const trimmed = text.trim();
   if (!trimmed) return {};
   try {
-    const parsed = JSON.parse(trimmed) as { errors?: { code?: unknown; message?: unknown; detail?: unknown }[]; details?: unknown; error?: unknown };
+    const parsed = JSON.parse(trimmed) as {
+      errors?: { code?: unknown; message?: unknown; detail?: unknown }[];
+      details?: unknown;
+      error?: unknown;
+    };
     const first = Array.isArray(parsed?.errors) ? parsed.errors[0] : undefined;
     if (first && typeof first === "object") {
       const code = typeof first.code === "string" ? first.code : undefined;
@@ -103,14 +131,29 @@ export function formatDuration(ms: number): string {
   return `${Math.round(seconds / 3600)} h`;
 }
 
-const RETRYABLE_NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH", "ECONNABORTED", "ENETDOWN"]);
+const RETRYABLE_NETWORK_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ECONNABORTED",
+  "ENETDOWN",
+]);
 
 /** Whether a thrown network error is worth another attempt. */
 export function isRetryableNetworkError(error: unknown): boolean {
   const code = networkCode(error);
   if (!code) return false;
   if (RETRYABLE_NETWORK_CODES.has(code)) return true;
-  return code.startsWith("UND_ERR_") && code !== "UND_ERR_ABORTED" && code !== "UND_ERR_INVALID_ARG" && code !== "UND_ERR_NOT_SUPPORTED";
+  return (
+    code.startsWith("UND_ERR_") &&
+    code !== "UND_ERR_ABORTED" &&
+    code !== "UND_ERR_INVALID_ARG" &&
+    code !== "UND_ERR_NOT_SUPPORTED"
+  );
 }
 
 export function networkCode(error: unknown): string | undefined {
@@ -127,18 +170,28 @@ export function networkCode(error: unknown): string | undefined {
 export function describeNetworkError(error: unknown, timeoutMs: number): string {
   const code = networkCode(error);
   switch (code) {
-    case "ECONNREFUSED": return "connection refused";
-    case "ECONNRESET": return "connection reset";
-    case "ENOTFOUND": return "host not found";
-    case "EAI_AGAIN": return "host name lookup failed";
-    case "UND_ERR_HEADERS_TIMEOUT": return `no answer within ${formatDuration(timeoutMs)}`;
-    case "UND_ERR_BODY_TIMEOUT": return `no data for ${formatDuration(timeoutMs)}`;
-    case "UND_ERR_CONNECT_TIMEOUT": return "connection timed out";
-    case "UND_ERR_SOCKET": return "connection closed by the other side";
-    case "UND_ERR_RES_CONTENT_LENGTH_MISMATCH": return "response shorter than its Content-Length";
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ECONNRESET":
+      return "connection reset";
+    case "ENOTFOUND":
+      return "host not found";
+    case "EAI_AGAIN":
+      return "host name lookup failed";
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return `no answer within ${formatDuration(timeoutMs)}`;
+    case "UND_ERR_BODY_TIMEOUT":
+      return `no data for ${formatDuration(timeoutMs)}`;
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return "connection timed out";
+    case "UND_ERR_SOCKET":
+      return "connection closed by the other side";
+    case "UND_ERR_RES_CONTENT_LENGTH_MISMATCH":
+      return "response shorter than its Content-Length";
     default: {
       const message = (error as Error)?.message ?? String(error);
-      if (/self[- ]signed|certificate|CERT_|UNABLE_TO_VERIFY/i.test(message + (code ?? ""))) return `TLS certificate problem: ${message} (use --insecure to skip the check)`;
+      if (/self[- ]signed|certificate|CERT_|UNABLE_TO_VERIFY/i.test(message + (code ?? "")))
+        return `TLS certificate problem: ${message} (use --insecure to skip the check)`;
       return code ? `${message} (${code})` : message;
     }
   }

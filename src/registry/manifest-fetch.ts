@@ -12,7 +12,12 @@ import { MediaType, isIndexMediaType, isManifestMediaType } from "../image/media
 import { readLimitedBytes, type RegistryClient } from "./client.js";
 import { headerValue, isRetryableNetworkError, describeNetworkError } from "./http-errors.js";
 
-export const MANIFEST_ACCEPT = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest, MediaType.dockerManifestList].join(", ");
+export const MANIFEST_ACCEPT = [
+  MediaType.ociManifest,
+  MediaType.ociIndex,
+  MediaType.dockerManifest,
+  MediaType.dockerManifestList,
+].join(", ");
 
 export interface FetchedManifest {
   bytes: Buffer;
@@ -44,7 +49,10 @@ export async function fetchManifest(client: RegistryClient, request: ManifestReq
     const declared = Number(headerValue(response.headers, "content-length"));
     if (Number.isFinite(declared) && declared > MAX_DOCUMENT_SIZE) {
       response.body.destroy();
-      throw new RegistryError("DOCUMENT_TOO_LARGE", `${what}: the manifest is ${declared} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit`);
+      throw new RegistryError(
+        "DOCUMENT_TOO_LARGE",
+        `${what}: the manifest is ${declared} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit`,
+      );
     }
     try {
       bytes = await readLimitedBytes(response.body, MAX_DOCUMENT_SIZE, what);
@@ -60,7 +68,13 @@ export async function fetchManifest(client: RegistryClient, request: ManifestReq
     headerDigest = headerValue(response.headers, "docker-content-digest")?.trim();
     break;
   }
-  return checkManifest(bytes, { contentType, headerDigest, expected: request.expected, askedDigest: isDigest(request.reference) ? request.reference : undefined, where: request.name });
+  return checkManifest(bytes, {
+    contentType,
+    headerDigest,
+    expected: request.expected,
+    askedDigest: isDigest(request.reference) ? request.reference : undefined,
+    where: request.name,
+  });
 }
 
 function isDigest(reference: string): boolean {
@@ -83,43 +97,74 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
   const algorithm = expectedDigest ? parseDigest(expectedDigest, where).algorithm : "sha256";
   const digest = digestOf(bytes, algorithm);
   if (facts.expected?.size !== undefined && bytes.length !== facts.expected.size) {
-    throw new InvalidContentError("DIGEST_MISMATCH", `${where}: the manifest is ${bytes.length} bytes, but its descriptor declares ${facts.expected.size}`, { where });
+    throw new InvalidContentError(
+      "DIGEST_MISMATCH",
+      `${where}: the manifest is ${bytes.length} bytes, but its descriptor declares ${facts.expected.size}`,
+      { where },
+    );
   }
   if (expectedDigest && digest !== expectedDigest) {
-    throw new InvalidContentError("DIGEST_MISMATCH", `${where}: the registry sent a manifest whose digest is ${digest}, not the ${expectedDigest} asked for`, { where });
+    throw new InvalidContentError(
+      "DIGEST_MISMATCH",
+      `${where}: the registry sent a manifest whose digest is ${digest}, not the ${expectedDigest} asked for`,
+      { where },
+    );
   }
   if (facts.headerDigest) {
-    if (digestProblem(facts.headerDigest)) throw mismatch(`Docker-Content-Digest "${facts.headerDigest.slice(0, 100)}" is not a valid digest`);
+    if (digestProblem(facts.headerDigest))
+      throw mismatch(`Docker-Content-Digest "${facts.headerDigest.slice(0, 100)}" is not a valid digest`);
     const { algorithm: headerAlgorithm } = parseDigest(facts.headerDigest, where);
     const actual = digestOf(bytes, headerAlgorithm);
     if (actual !== facts.headerDigest) {
-      throw new InvalidContentError("DIGEST_MISMATCH", `${where}: the manifest's digest is ${actual}, but the registry's Docker-Content-Digest says ${facts.headerDigest}`, { where });
+      throw new InvalidContentError(
+        "DIGEST_MISMATCH",
+        `${where}: the manifest's digest is ${actual}, but the registry's Docker-Content-Digest says ${facts.headerDigest}`,
+        { where },
+      );
     }
   }
   const document = parseJsonDocument(bytes, where);
-  if (typeof document !== "object" || document === null || Array.isArray(document)) throw mismatch("the manifest is not a JSON object");
+  if (typeof document !== "object" || document === null || Array.isArray(document))
+    throw mismatch("the manifest is not a JSON object");
   const doc = document as Record<string, unknown>;
   const own = typeof doc.mediaType === "string" ? doc.mediaType : undefined;
   if (doc.schemaVersion === 1 || isSchema1(own) || isSchema1(facts.contentType)) {
-    throw new InvalidContentError("MANIFEST_SCHEMA1", `${where}: this is a Docker schema 1 manifest, which is deprecated and not supported; push the image again with a current Docker or registry (schema 2 or OCI)`, { where });
+    throw new InvalidContentError(
+      "MANIFEST_SCHEMA1",
+      `${where}: this is a Docker schema 1 manifest, which is deprecated and not supported; push the image again with a current Docker or registry (schema 2 or OCI)`,
+      { where },
+    );
   }
   if (doc.schemaVersion !== 2) throw mismatch(`schemaVersion is ${JSON.stringify(doc.schemaVersion)}, not 2`);
   const hasManifests = "manifests" in doc;
   const hasImageParts = "config" in doc || "layers" in doc;
-  if (hasManifests && hasImageParts) throw mismatch(`the document has both "manifests" (an index) and "config"/"layers" (a manifest); refused as ambiguous`);
-  if (!hasManifests && !hasImageParts) throw mismatch(`the document is neither a manifest (config, layers) nor an index (manifests)`);
+  if (hasManifests && hasImageParts)
+    throw mismatch(
+      `the document has both "manifests" (an index) and "config"/"layers" (a manifest); refused as ambiguous`,
+    );
+  if (!hasManifests && !hasImageParts)
+    throw mismatch(`the document is neither a manifest (config, layers) nor an index (manifests)`);
   const shape: "manifest" | "index" = hasManifests ? "index" : "manifest";
-  const knownType = (type: string | undefined) => (isManifestMediaType(type) || isIndexMediaType(type) ? type : undefined);
+  const knownType = (type: string | undefined) =>
+    isManifestMediaType(type) || isIndexMediaType(type) ? type : undefined;
   const headerType = knownType(facts.contentType);
-  if (own !== undefined && !knownType(own)) throw mismatch(`mediaType "${own}" is not a manifest or index type this tool reads`);
-  if (own && headerType && own !== headerType) throw mismatch(`its mediaType is ${own}, but the registry's Content-Type says ${headerType}`);
+  if (own !== undefined && !knownType(own))
+    throw mismatch(`mediaType "${own}" is not a manifest or index type this tool reads`);
+  if (own && headerType && own !== headerType)
+    throw mismatch(`its mediaType is ${own}, but the registry's Content-Type says ${headerType}`);
   const descriptorType = knownType(facts.expected?.mediaType);
-  const mediaType = own ?? headerType ?? descriptorType ?? (shape === "index" ? MediaType.ociIndex : MediaType.ociManifest);
-  if (descriptorType && descriptorType !== mediaType) throw mismatch(`its mediaType is ${mediaType}, but the descriptor pointing at it says ${descriptorType}`);
+  const mediaType =
+    own ?? headerType ?? descriptorType ?? (shape === "index" ? MediaType.ociIndex : MediaType.ociManifest);
+  if (descriptorType && descriptorType !== mediaType)
+    throw mismatch(`its mediaType is ${mediaType}, but the descriptor pointing at it says ${descriptorType}`);
   const typeShape = isIndexMediaType(mediaType) ? "index" : "manifest";
-  if (typeShape !== shape) throw mismatch(`its media type ${mediaType} says ${typeShape === "index" ? "an index" : "a manifest"}, but the document is shaped as ${shape === "index" ? "an index" : "a manifest"}`);
+  if (typeShape !== shape)
+    throw mismatch(
+      `its media type ${mediaType} says ${typeShape === "index" ? "an index" : "a manifest"}, but the document is shaped as ${shape === "index" ? "an index" : "a manifest"}`,
+    );
   if (shape === "index" && !Array.isArray(doc.manifests)) throw mismatch(`"manifests" is not an array`);
-  if (shape === "manifest" && (typeof doc.config !== "object" || doc.config === null || !Array.isArray(doc.layers))) throw mismatch(`"config" must be an object and "layers" an array`);
+  if (shape === "manifest" && (typeof doc.config !== "object" || doc.config === null || !Array.isArray(doc.layers)))
+    throw mismatch(`"config" must be an object and "layers" an array`);
   return { bytes, digest, mediaType, kind: shape, document: doc };
 }
 

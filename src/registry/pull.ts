@@ -20,7 +20,10 @@ import { formatName, formatReference, type ImageReference } from "./reference.js
 /** Where pulled blobs go; an ImageLayout is one. */
 export interface BlobSink {
   hasBlob(digest: string, size?: number): Promise<boolean>;
-  putBlob(source: Readable, options: { expected: { digest: string; size: number }; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<{ digest: string; size: number; existed: boolean }>;
+  putBlob(
+    source: Readable,
+    options: { expected: { digest: string; size: number }; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+  ): Promise<{ digest: string; size: number; existed: boolean }>;
   putBlobBytes(bytes: Uint8Array): Promise<{ digest: string; size: number; existed: boolean }>;
   readBlob(descriptor: { digest: string; size: number }): Promise<Buffer>;
 }
@@ -85,7 +88,11 @@ class Puller {
 
   async run(): Promise<PullResult> {
     const { reference, platform } = this.options;
-    const top = await fetchManifest(this.options.client, { repository: reference.repository, reference: reference.digest ?? reference.tag!, name: this.name });
+    const top = await fetchManifest(this.options.client, {
+      repository: reference.repository,
+      reference: reference.digest ?? reference.tag!,
+      name: this.name,
+    });
     let descriptor: Descriptor;
     let platformText: string;
     if (top.kind === "index" && platform === "all") {
@@ -102,15 +109,32 @@ class Puller {
       descriptor = stored.descriptor;
       platformText = stored.platform ?? "unknown";
     }
-    return { descriptor, sourceDigest: top.digest, sourceMediaType: top.mediaType, platform: platformText, converted: this.converted, blobs: { ...this.blobs } };
+    return {
+      descriptor,
+      sourceDigest: top.digest,
+      sourceMediaType: top.mediaType,
+      platform: platformText,
+      converted: this.converted,
+      blobs: { ...this.blobs },
+    };
   }
 
   /** The first entry of an index for `platform`, fetched; nested indexes are searched too. */
-  private async choosePlatform(index: FetchedManifest, platform: PlatformSpec, depth: number): Promise<{ fetched: FetchedManifest; entry: Descriptor }> {
+  private async choosePlatform(
+    index: FetchedManifest,
+    platform: PlatformSpec,
+    depth: number,
+  ): Promise<{ fetched: FetchedManifest; entry: Descriptor }> {
     const children = checkDescriptors(index.document.manifests, "/manifests", this.name);
-    const entry = children.find((child) => (isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType)) && platformMatches(platform, child.platform));
+    const entry = children.find(
+      (child) =>
+        (isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType)) &&
+        platformMatches(platform, child.platform),
+    );
     if (!entry) {
-      const available = [...new Set(children.filter((child) => child.platform).map((child) => formatPlatform(child.platform!)))];
+      const available = [
+        ...new Set(children.filter((child) => child.platform).map((child) => formatPlatform(child.platform!))),
+      ];
       throw new NotFoundError(
         "PLATFORM_UNKNOWN",
         `${this.name} has no image for ${formatPlatform(platform)}; available: ${available.join(", ") || "none named"} (choose with --platform, or --platform all)`,
@@ -119,7 +143,8 @@ class Puller {
     }
     const fetched = await this.fetchChild(entry);
     if (fetched.kind === "index") {
-      if (depth >= MAX_INDEX_DEPTH) throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
+      if (depth >= MAX_INDEX_DEPTH)
+        throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
       return this.choosePlatform(fetched, platform, depth + 1);
     }
     return { fetched, entry };
@@ -137,15 +162,20 @@ class Puller {
 
   /** Every image of an index, then the index itself (converted when Docker's or when a child changed). */
   private async storeIndex(index: FetchedManifest, depth: number): Promise<Descriptor> {
-    if (depth > MAX_INDEX_DEPTH) throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
+    if (depth > MAX_INDEX_DEPTH)
+      throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
     const children = checkDescriptors(index.document.manifests, "/manifests", this.name);
     const replacements = new Map<string, Descriptor>();
     await this.all(
       children.map(async (child) => {
         if (isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType)) {
           const fetched = await this.fetchChild(child);
-          const stored = fetched.kind === "index" ? await this.storeIndex(fetched, depth + 1) : (await this.storeImage(fetched)).descriptor;
-          if (stored.digest !== child.digest || stored.mediaType !== child.mediaType) replacements.set(child.digest, stored);
+          const stored =
+            fetched.kind === "index"
+              ? await this.storeIndex(fetched, depth + 1)
+              : (await this.storeImage(fetched)).descriptor;
+          if (stored.digest !== child.digest || stored.mediaType !== child.mediaType)
+            replacements.set(child.digest, stored);
         } else {
           // Not a document this tool reads: keep it as a blob, byte for byte.
           await this.fetchBlob(child);
@@ -161,7 +191,9 @@ class Puller {
     } else if (replacements.size > 0) {
       const manifests = children.map((child) => {
         const replacement = replacements.get(child.digest);
-        return replacement ? { ...child, mediaType: replacement.mediaType, digest: replacement.digest, size: replacement.size } : child;
+        return replacement
+          ? { ...child, mediaType: replacement.mediaType, digest: replacement.digest, size: replacement.size }
+          : child;
       });
       bytes = Buffer.from(JSON.stringify({ ...index.document, manifests }));
       this.converted = true;
@@ -176,7 +208,9 @@ class Puller {
     const layers = checkDescriptors(manifest.document.layers, "/layers", this.name);
     const wanted = [config, ...layers].filter((layer) => {
       if (/foreign|nondistributable/.test(layer.mediaType)) {
-        this.options.events?.warning?.(`${this.name}: layer ${layer.digest} is a foreign layer (${layer.mediaType}); it is not downloaded and its urls are not followed`);
+        this.options.events?.warning?.(
+          `${this.name}: layer ${layer.digest} is a foreign layer (${layer.mediaType}); it is not downloaded and its urls are not followed`,
+        );
         return false;
       }
       return true;
@@ -199,7 +233,8 @@ class Puller {
     if (config.mediaType !== MediaType.ociConfig && config.mediaType !== MediaType.dockerConfig) return undefined;
     try {
       const parsed = JSON.parse((await this.options.sink.readBlob(config)).toString("utf8")) as Partial<Platform>;
-      if (typeof parsed.os === "string" && typeof parsed.architecture === "string") return formatPlatform(parsed as Platform);
+      if (typeof parsed.os === "string" && typeof parsed.architecture === "string")
+        return formatPlatform(parsed as Platform);
     } catch {
       // The platform is only reported; validate judges the config.
     }
@@ -226,7 +261,12 @@ class Puller {
     for (let attempt = 0; ; attempt++) {
       const progress = events?.blobStarted?.(descriptor);
       try {
-        const source = openBlobStream(client, { repository: reference.repository, digest: descriptor.digest, size: descriptor.size, name: this.name });
+        const source = openBlobStream(client, {
+          repository: reference.repository,
+          digest: descriptor.digest,
+          size: descriptor.size,
+          name: this.name,
+        });
         const stored = await sink.putBlob(source, {
           expected: { digest: descriptor.digest, size: descriptor.size },
           signal: this.stop.signal,
@@ -247,7 +287,10 @@ class Puller {
             client.notifyRetry(`${message}; downloading it again (${attempt + 1}/${client.retries})`);
             continue;
           }
-          throw new DigestMismatchError(`${message}${attempt > 0 ? ` (${attempt + 1} attempts)` : ""}; nothing of it was kept`, { where: descriptor.digest, cause: error });
+          throw new DigestMismatchError(
+            `${message}${attempt > 0 ? ` (${attempt + 1} attempts)` : ""}; nothing of it was kept`,
+            { where: descriptor.digest, cause: error },
+          );
         }
         if (error instanceof RegistryError && error.code === "BLOB_RANGE_INVALID" && attempt < client.retries) continue;
         throw error;
@@ -265,7 +308,9 @@ class Puller {
         }),
       ),
     );
-    const failure = settled.find((result): result is PromiseRejectedResult => result.status === "rejected" && !isAbort(result.reason));
+    const failure = settled.find(
+      (result): result is PromiseRejectedResult => result.status === "rejected" && !isAbort(result.reason),
+    );
     if (failure) throw failure.reason;
     const any = settled.find((result): result is PromiseRejectedResult => result.status === "rejected");
     if (any) throw any.reason;
@@ -279,17 +324,21 @@ function isAbort(error: unknown): boolean {
 /** The descriptors of a fetched document, checked before any digest reaches a URL or a path. */
 function checkDescriptors(value: unknown, pointer: string, where: string): Descriptor[] {
   const list = value;
-  if (!Array.isArray(list)) throw new InvalidContentError("MANIFEST_INVALID", `${where}: ${pointer} is not an array`, { where, pointer });
+  if (!Array.isArray(list))
+    throw new InvalidContentError("MANIFEST_INVALID", `${where}: ${pointer} is not an array`, { where, pointer });
   return list.map((item, i) => {
     const at = pointer === "/config" ? pointer : `${pointer}/${i}`;
-    const bad = (why: string) => new InvalidContentError("DESCRIPTOR_INVALID", `${where}: ${at}: ${why}`, { where, pointer: at });
+    const bad = (why: string) =>
+      new InvalidContentError("DESCRIPTOR_INVALID", `${where}: ${at}: ${why}`, { where, pointer: at });
     if (typeof item !== "object" || item === null) throw bad("not a descriptor object");
     const d = item as Record<string, unknown>;
     if (typeof d.mediaType !== "string" || !d.mediaType) throw bad("mediaType is missing");
     const problem = digestProblem(d.digest);
     if (problem) throw bad(problem);
-    if (!isRegisteredAlgorithm(d.digest as string)) throw bad(`digest algorithm of ${String(d.digest).slice(0, 80)} is not supported`);
-    if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) throw bad(`size ${JSON.stringify(d.size)} is not a whole number of bytes`);
+    if (!isRegisteredAlgorithm(d.digest as string))
+      throw bad(`digest algorithm of ${String(d.digest).slice(0, 80)} is not supported`);
+    if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0)
+      throw bad(`size ${JSON.stringify(d.size)} is not a whole number of bytes`);
     return d as unknown as Descriptor;
   });
 }

@@ -39,7 +39,8 @@ export function parseReference(text: string): ImageReference {
     rest = rest.slice(0, at);
     const problem = digestProblem(digest);
     if (problem) fail(problem);
-    if (!isRegisteredAlgorithm(digest)) fail(`digest algorithm "${digest.split(":")[0]}" is not supported (sha256, sha512)`);
+    if (!isRegisteredAlgorithm(digest))
+      fail(`digest algorithm "${digest.split(":")[0]}" is not supported (sha256, sha512)`);
   }
 
   let tag: string | undefined;
@@ -48,7 +49,8 @@ export function parseReference(text: string): ImageReference {
   if (lastColon > lastSlash) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!TAG.test(tag)) fail(`"${tag}" is not a valid tag (letters, digits, _ . -; at most 128; not starting with . or -)`);
+    if (!TAG.test(tag))
+      fail(`"${tag}" is not a valid tag (letters, digits, _ . -; at most 128; not starting with . or -)`);
   }
   if (rest.length === 0) fail("the repository name is missing");
 
@@ -66,12 +68,17 @@ export function parseReference(text: string): ImageReference {
   }
   if (path.length === 0) fail("the repository name is missing");
   for (const component of path.split("/")) {
-    if (component !== component.toLowerCase() && PATH_COMPONENT.test(component.toLowerCase())) fail("repository names must be lower case");
-    if (!PATH_COMPONENT.test(component)) fail(`"${component}" is not a valid repository name component (lower-case letters and digits, separated by . _ __ or -)`);
+    if (component !== component.toLowerCase() && PATH_COMPONENT.test(component.toLowerCase()))
+      fail("repository names must be lower case");
+    if (!PATH_COMPONENT.test(component))
+      fail(
+        `"${component}" is not a valid repository name component (lower-case letters and digits, separated by . _ __ or -)`,
+      );
   }
   if (registry === "index.docker.io") registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !path.includes("/")) path = `library/${path}`;
-  if (registry.length + 1 + path.length > MAX_NAME_LENGTH) fail(`the name is longer than ${MAX_NAME_LENGTH} characters`);
+  if (registry.length + 1 + path.length > MAX_NAME_LENGTH)
+    fail(`the name is longer than ${MAX_NAME_LENGTH} characters`);
   if (!tag && !digest) tag = "latest";
   return { registry, repository: path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
@@ -98,7 +105,8 @@ function checkDomain(domain: string, fail: (why: string) => never): void {
     }
   }
   if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) > 65535)) fail(`"${port}" is not a valid port`);
-  if (host && !host.split(".").every((part) => DOMAIN_COMPONENT.test(part))) fail(`"${domain}" is not a valid registry host`);
+  if (host && !host.split(".").every((part) => DOMAIN_COMPONENT.test(part)))
+    fail(`"${domain}" is not a valid registry host`);
 }
 
 /** The repository with its registry, without tag or digest: `docker.io/library/alpine`. */

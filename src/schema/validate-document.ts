@@ -33,12 +33,20 @@ export interface DocumentResult {
  * as an already parsed value. Without `kind`, the kind is detected from the
  * document's `mediaType` and shape.
  */
-export async function validateDocument(kind: DocumentKind | undefined, input: unknown, options: ValidateDocumentOptions = {}): Promise<Problem[]> {
+export async function validateDocument(
+  kind: DocumentKind | undefined,
+  input: unknown,
+  options: ValidateDocumentOptions = {},
+): Promise<Problem[]> {
   return (await checkDocument(kind, input, options)).problems;
 }
 
 /** As validateDocument, also returning the parsed value and the kind used. */
-export async function checkDocument(kind: DocumentKind | undefined, input: unknown, options: ValidateDocumentOptions = {}): Promise<DocumentResult> {
+export async function checkDocument(
+  kind: DocumentKind | undefined,
+  input: unknown,
+  options: ValidateDocumentOptions = {},
+): Promise<DocumentResult> {
   const where = options.where ?? "-";
   let value = input;
   if (input instanceof Uint8Array) {
@@ -49,11 +57,19 @@ export async function checkDocument(kind: DocumentKind | undefined, input: unkno
   const list = new ProblemList(where);
   const detected = kind ?? detectKind(value);
   if (detected === "ambiguous") {
-    list.error("", "manifest-index-ambiguous", "the document has both \"manifests\" and \"config\"/\"layers\": it is neither a manifest nor an index (CVE-2021-41190)");
+    list.error(
+      "",
+      "manifest-index-ambiguous",
+      'the document has both "manifests" and "config"/"layers": it is neither a manifest nor an index (CVE-2021-41190)',
+    );
     return { value, problems: list.problems };
   }
   if (detected === undefined) {
-    list.error("", "document-kind-unknown", "cannot tell what kind of document this is from its mediaType or shape; name it with --type manifest|index|config|descriptor|oci-layout");
+    list.error(
+      "",
+      "document-kind-unknown",
+      "cannot tell what kind of document this is from its mediaType or shape; name it with --type manifest|index|config|descriptor|oci-layout",
+    );
     return { value, problems: list.problems };
   }
   return { kind: detected, value, problems: await validateValue(detected, value, list) };
@@ -65,7 +81,15 @@ export function parseDocument(bytes: Uint8Array, where: string): { value: unknow
     return { value: parseJsonDocument(bytes, where) };
   } catch (error) {
     if (!isOciImageError(error)) throw error;
-    return { problem: { where, pointer: error.pointer ?? "", rule: jsonRule(error.code, error.message), message: error.message, severity: "error" } };
+    return {
+      problem: {
+        where,
+        pointer: error.pointer ?? "",
+        rule: jsonRule(error.code, error.message),
+        message: error.message,
+        severity: "error",
+      },
+    };
   }
 }
 
@@ -101,7 +125,9 @@ async function validateValue(kind: DocumentKind, value: unknown, list: ProblemLi
   }
   RULES[kind](value, list);
   // A rule's finding is more precise than the schema's at the same place: keep one per place.
-  const ruled = new Set(list.problems.filter((problem) => problem.severity === "error").map((problem) => problem.pointer));
+  const ruled = new Set(
+    list.problems.filter((problem) => problem.severity === "error").map((problem) => problem.pointer),
+  );
   const seen = new Set<string>();
   const kept = schemaProblems.filter((problem) => {
     if (ruled.has(problem.pointer) || seen.has(problem.pointer)) return false;
@@ -189,7 +215,9 @@ export function detectKind(value: unknown): DocumentKind | "ambiguous" | undefin
   if (!isObject(value)) return undefined;
   if (value.imageLayoutVersion !== undefined) return "oci-layout";
   const hasManifests = value.manifests !== undefined;
-  const hasImageParts = value.layers !== undefined || (value.config !== undefined && value.rootfs === undefined && value.architecture === undefined);
+  const hasImageParts =
+    value.layers !== undefined ||
+    (value.config !== undefined && value.rootfs === undefined && value.architecture === undefined);
   if (hasManifests && hasImageParts) return "ambiguous";
   const mediaType = typeof value.mediaType === "string" ? value.mediaType : undefined;
   const isDescriptorShaped = value.digest !== undefined && value.schemaVersion === undefined;

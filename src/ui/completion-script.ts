@@ -40,7 +40,12 @@ function describeCommand(help: Help, command: Command, program: Command): Comman
   const first = help.visibleArguments(command)[0];
   // `help <command>` completes command names.
   const argumentChoices = command.name() === "help" ? program.commands.map((c) => c.name()) : first?.argChoices;
-  return { name: command.name(), description: command.description(), options: help.visibleOptions(command).map(describeOption), argumentChoices };
+  return {
+    name: command.name(),
+    description: command.description(),
+    options: help.visibleOptions(command).map(describeOption),
+    argumentChoices,
+  };
 }
 
 function describeOption(option: Option): OptionSpec {
@@ -69,7 +74,9 @@ export function renderBash(spec: ProgramSpec): string {
     .map((command) => {
       const choiceCases = command.options
         .filter((o) => o.choices?.length)
-        .map((o) => `        ${o.names.join("|")}) COMPREPLY=($(compgen -W "${words(o.choices!)}" -- "$cur")); return ;;`)
+        .map(
+          (o) => `        ${o.names.join("|")}) COMPREPLY=($(compgen -W "${words(o.choices!)}" -- "$cur")); return ;;`,
+        )
         .join("\n");
       return [
         `    ${command.name})`,
@@ -143,7 +150,11 @@ function zshText(text: string): string {
 
 function zshOption(option: OptionSpec): string {
   const description = zshText(option.description);
-  const value = option.takesValue ? (option.choices?.length ? `:value:(${words(option.choices)})` : ":value:_files") : "";
+  const value = option.takesValue
+    ? option.choices?.length
+      ? `:value:(${words(option.choices)})`
+      : ":value:_files"
+    : "";
   if (option.names.length === 1) return `'${option.names[0]}[${description}]${value}'`;
   return `'(${option.names.join(" ")})'{${option.names.join(",")}}'[${description}]${value}'`;
 }
@@ -153,7 +164,9 @@ export function renderZsh(spec: ProgramSpec): string {
   const commandList = spec.commands.map((c) => `    '${zshText(c.name)}:${zshText(c.description)}'`).join("\n");
   const cases = spec.commands
     .map((command) => {
-      const positional = command.argumentChoices?.length ? `'1:argument:(${words(command.argumentChoices)})'` : `'*:file:_files'`;
+      const positional = command.argumentChoices?.length
+        ? `'1:argument:(${words(command.argumentChoices)})'`
+        : `'*:file:_files'`;
       const specs = [...command.options.map(zshOption), positional].map((s) => `            ${s}`).join(" \\\n");
       return `        ${command.name})\n          _arguments -s \\\n${specs}\n          ;;`;
     })

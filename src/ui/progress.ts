@@ -51,7 +51,10 @@ function plainProgress(output: Output): Progress {
 /** One spinner line summarising every running task, redrawn at most 10 times a second. */
 async function spinnerProgress(output: Output): Promise<Progress> {
   const { default: ora } = await import("ora");
-  const spinner = ora({ stream: output.stderr as NodeJS.WritableStream, color: output.color ? "cyan" : false as never });
+  const spinner = ora({
+    stream: output.stderr as NodeJS.WritableStream,
+    color: output.color ? "cyan" : (false as never),
+  });
   const running = new Map<number, { label: string; bytes: number; total?: number; started: number }>();
   let nextId = 0;
   let lastDraw = 0;

@@ -30,11 +30,18 @@ const MAX_TAR_PROBLEMS = 100;
 /** hostile-inputs.md row 18: paths longer than this are refused. */
 const MAX_PATH_LENGTH = 4096;
 
-export async function checkLayer(store: BlobStore, descriptor: Descriptor, expectations: DiffIdExpectation[], signal?: AbortSignal): Promise<LayerCheckResult> {
+export async function checkLayer(
+  store: BlobStore,
+  descriptor: Descriptor,
+  expectations: DiffIdExpectation[],
+  signal?: AbortSignal,
+): Promise<LayerCheckResult> {
   const where = descriptor.digest;
   const problems: Problem[] = [];
-  const error = (rule: string, message: string) => problems.push({ where, pointer: "", rule, message, severity: "error" });
-  const warn = (rule: string, message: string) => problems.push({ where, pointer: "", rule, message, severity: "warning" });
+  const error = (rule: string, message: string) =>
+    problems.push({ where, pointer: "", rule, message, severity: "error" });
+  const warn = (rule: string, message: string) =>
+    problems.push({ where, pointer: "", rule, message, severity: "warning" });
   const tarCheck = new TarEntryCheck(error, warn);
 
   let blobFailure: unknown;
@@ -74,10 +81,14 @@ export async function checkLayer(store: BlobStore, descriptor: Descriptor, expec
     // Verify before trust: a layer that fails to decompress or parse may just be
     // a corrupted blob; read the rest of it to know which to report.
     if (blob && blobFailure === undefined && !blobEnded) await drain(blob);
-    const blobError = blobFailure ?? (isOciImageError(failure) && failure.code === "DIGEST_MISMATCH" ? failure : undefined);
+    const blobError =
+      blobFailure ?? (isOciImageError(failure) && failure.code === "DIGEST_MISMATCH" ? failure : undefined);
     if (blobError) {
       // The bytes are not the blob's: nothing read from them can be trusted.
-      return { problems: [{ where, pointer: "", rule: "blob-digest", message: messageOf(blobError), severity: "error" }], uncompressedBytes };
+      return {
+        problems: [{ where, pointer: "", rule: "blob-digest", message: messageOf(blobError), severity: "error" }],
+        uncompressedBytes,
+      };
     }
     if (isOciImageError(failure) && failure.code === "LAYER_CORRUPT") error("layer-compression", failure.message);
     else if (isOciImageError(failure) && failure.code === "BLOB_UNKNOWN") error("blob-missing", failure.message);
@@ -88,7 +99,13 @@ export async function checkLayer(store: BlobStore, descriptor: Descriptor, expec
   if (diffId !== undefined) {
     for (const expected of expectations) {
       if (expected.diffId !== diffId) {
-        problems.push({ where: expected.where, pointer: expected.pointer, rule: "layer-diff-id", message: `layer ${where} uncompresses to ${diffId}, but the config's diff_id is ${expected.diffId}`, severity: "error" });
+        problems.push({
+          where: expected.where,
+          pointer: expected.pointer,
+          rule: "layer-diff-id",
+          message: `layer ${where} uncompresses to ${diffId}, but the config's diff_id is ${expected.diffId}`,
+          severity: "error",
+        });
       }
     }
   }
@@ -134,14 +151,32 @@ class TarEntryCheck {
 
   check(header: TarHeader): void {
     const raw = header.name;
-    if (raw.length > MAX_PATH_LENGTH) return this.report("error", "layer-path-too-long", `an entry's path is ${raw.length} bytes long, over the ${MAX_PATH_LENGTH}-byte limit`);
-    if (raw.includes("\0")) return this.report("error", "layer-path-unsafe", `entry "${show(raw)}" has a NUL byte in its name`);
-    if (header.type === null) return this.report("error", "layer-entry-type", `entry "${show(raw)}" has a type flag this tool does not know`);
-    if (raw.startsWith("/")) this.report("warning", "layer-path-absolute", `entry "${show(raw)}" is an absolute path; it is applied under the root`);
+    if (raw.length > MAX_PATH_LENGTH)
+      return this.report(
+        "error",
+        "layer-path-too-long",
+        `an entry's path is ${raw.length} bytes long, over the ${MAX_PATH_LENGTH}-byte limit`,
+      );
+    if (raw.includes("\0"))
+      return this.report("error", "layer-path-unsafe", `entry "${show(raw)}" has a NUL byte in its name`);
+    if (header.type === null)
+      return this.report("error", "layer-entry-type", `entry "${show(raw)}" has a type flag this tool does not know`);
+    if (raw.startsWith("/"))
+      this.report(
+        "warning",
+        "layer-path-absolute",
+        `entry "${show(raw)}" is an absolute path; it is applied under the root`,
+      );
     const path = normalizeEntryPath(raw);
-    if (path === undefined) return this.report("error", "layer-path-unsafe", `entry "${show(raw)}" climbs out of the root with ".."`);
+    if (path === undefined)
+      return this.report("error", "layer-path-unsafe", `entry "${show(raw)}" climbs out of the root with ".."`);
     if (path === "") {
-      if (header.type !== "directory") this.report("error", "layer-root-entry", `entry "${show(raw)}" names the root but is a ${header.type}, not a directory`);
+      if (header.type !== "directory")
+        this.report(
+          "error",
+          "layer-root-entry",
+          `entry "${show(raw)}" names the root but is a ${header.type}, not a directory`,
+        );
       return;
     }
     const base = path.slice(path.lastIndexOf("/") + 1);
@@ -156,7 +191,11 @@ class TarEntryCheck {
     }
     const previous = this.seen.get(path);
     if (previous !== undefined) {
-      this.report("error", "layer-duplicate-path", `the path "${show(path)}" is in the layer twice (a ${previous}, then a ${header.type}); layer.md forbids it`);
+      this.report(
+        "error",
+        "layer-duplicate-path",
+        `the path "${show(path)}" is in the layer twice (a ${previous}, then a ${header.type}); layer.md forbids it`,
+      );
     }
     this.seen.set(path, header.type);
   }
@@ -164,8 +203,18 @@ class TarEntryCheck {
   private checkLink(raw: string, path: string, type: string, linkname: string): void {
     if (type === "link") {
       const target = normalizeEntryPath(linkname);
-      if (target === undefined) return this.report("error", "layer-link-unsafe", `hard link "${show(raw)}" points at "${show(linkname)}", outside the root`);
-      if (this.seen.get(target) === "directory") this.report("error", "layer-hardlink-invalid", `hard link "${show(raw)}" points at the directory "${show(linkname)}"`);
+      if (target === undefined)
+        return this.report(
+          "error",
+          "layer-link-unsafe",
+          `hard link "${show(raw)}" points at "${show(linkname)}", outside the root`,
+        );
+      if (this.seen.get(target) === "directory")
+        this.report(
+          "error",
+          "layer-hardlink-invalid",
+          `hard link "${show(raw)}" points at the directory "${show(linkname)}"`,
+        );
       if (target === path) this.report("error", "layer-hardlink-invalid", `hard link "${show(raw)}" points at itself`);
     }
   }
@@ -181,7 +230,8 @@ class TarEntryCheck {
   }
 
   finish(): void {
-    if (this.dropped > 0) this.error("layer-problems-truncated", `${this.dropped} more problems in this layer's tar are not listed`);
+    if (this.dropped > 0)
+      this.error("layer-problems-truncated", `${this.dropped} more problems in this layer's tar are not listed`);
   }
 }
 

@@ -10,7 +10,8 @@ export async function readDocumentFile(path: string, limit = MAX_DOCUMENT_SIZE):
   try {
     handle = await open(path, "r");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return { missing: true };
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR")
+      return { missing: true };
     throw error;
   }
   try {
@@ -27,4 +28,3 @@ export async function readDocumentFile(path: string, limit = MAX_DOCUMENT_SIZE):
     await handle.close();
   }
 }
-

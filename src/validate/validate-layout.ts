@@ -8,7 +8,13 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { VerifyingStream, digestOf, digestProblem, isRegisteredAlgorithm, type DigestAlgorithm } from "../image/digest.js";
+import {
+  VerifyingStream,
+  digestOf,
+  digestProblem,
+  isRegisteredAlgorithm,
+  type DigestAlgorithm,
+} from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE } from "../image/json.js";
 import { MediaType, isIndexMediaType, isManifestMediaType, layerCompressionOf } from "../image/media-types.js";
 import { REF_NAME_ANNOTATION, type Descriptor } from "../image/types.js";
@@ -66,14 +72,27 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
   const shown = options.name ?? path;
   const store = new BlobStore(root);
   const problems: Problem[] = [];
-  const report = (where: string, pointer: string, rule: string, message: string, severity: Problem["severity"] = "error") =>
-    problems.push({ where, pointer, rule, message, severity });
-  const result = (refs: string[] = [], blobs = 0, layers = 0): LayoutReport => ({ path: shown, valid: !hasErrors(problems), problems, refs, blobs, layers });
+  const report = (
+    where: string,
+    pointer: string,
+    rule: string,
+    message: string,
+    severity: Problem["severity"] = "error",
+  ) => problems.push({ where, pointer, rule, message, severity });
+  const result = (refs: string[] = [], blobs = 0, layers = 0): LayoutReport => ({
+    path: shown,
+    valid: !hasErrors(problems),
+    problems,
+    refs,
+    blobs,
+    layers,
+  });
 
   // oci-layout and index.json.
   const markerName = join(shown, "oci-layout");
   const marker = await readDocumentFile(join(root, "oci-layout"));
-  if (marker.missing) report(markerName, "", "layout-missing", `${shown} is not an OCI image layout: it has no oci-layout file`);
+  if (marker.missing)
+    report(markerName, "", "layout-missing", `${shown} is not an OCI image layout: it has no oci-layout file`);
   else problems.push(...(await checkDocument("oci-layout", marker.bytes, { where: markerName })).problems);
   const indexName = join(shown, "index.json");
   const indexFile = await readDocumentFile(join(root, "index.json"));
@@ -87,13 +106,20 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
   if (!isObject(index) || !Array.isArray(index.manifests)) return result();
 
   const entries = index.manifests.map((descriptor, i) => ({ descriptor, pointer: `/manifests/${i}` }));
-  const refs = entries.map((entry) => refNameOfUnknown(entry.descriptor)).filter((name): name is string => name !== undefined);
+  const refs = entries
+    .map((entry) => refNameOfUnknown(entry.descriptor))
+    .filter((name): name is string => name !== undefined);
   checkDuplicateRefs(refs, indexName, report);
   let roots = entries;
   if (options.tag !== undefined) {
     roots = entries.filter((entry) => refNameOfUnknown(entry.descriptor) === options.tag);
     if (roots.length === 0) {
-      report(indexName, "", "ref-unknown", `no ref "${options.tag}" in ${indexName}${refs.length ? `; refs: ${refs.join(", ")}` : " (it has no refs)"}`);
+      report(
+        indexName,
+        "",
+        "ref-unknown",
+        `no ref "${options.tag}" in ${indexName}${refs.length ? `; refs: ${refs.join(", ")}` : " (it has no refs)"}`,
+      );
       return result(refs);
     }
   }
@@ -106,7 +132,12 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
   const images: ImageRecord[] = [];
   const configs = new Map<string, unknown>();
   const documents = new Set<string>();
-  const queue: Reference[] = roots.map((entry) => ({ descriptor: entry.descriptor as Descriptor, where: indexName, pointer: entry.pointer, role: "entry" }));
+  const queue: Reference[] = roots.map((entry) => ({
+    descriptor: entry.descriptor as Descriptor,
+    where: indexName,
+    pointer: entry.pointer,
+    role: "entry",
+  }));
   for (const subject of subjectsOf(index)) reached.add(subject);
 
   while (queue.length > 0) {
@@ -114,7 +145,13 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
     const reference = queue.shift()!;
     const descriptor = reference.descriptor;
     // Malformed descriptors were reported by their document's rules; their digests go nowhere near a path.
-    if (!isObject(descriptor) || typeof descriptor.digest !== "string" || digestProblem(descriptor.digest) || sizeProblem(descriptor.size)) continue;
+    if (
+      !isObject(descriptor) ||
+      typeof descriptor.digest !== "string" ||
+      digestProblem(descriptor.digest) ||
+      sizeProblem(descriptor.size)
+    )
+      continue;
     const digest = descriptor.digest;
     reached.add(digest);
     if (!isRegisteredAlgorithm(digest)) continue;
@@ -122,16 +159,39 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
     const mediaType = typeof descriptor.mediaType === "string" ? descriptor.mediaType : "";
     if (state.kind === "missing") {
       const external = reference.role === "layer" && Array.isArray(descriptor.urls) && descriptor.urls.length > 0;
-      if (external) report(reference.where, reference.pointer, "blob-external", `blob ${digest} is not in the layout; its descriptor lists urls to fetch it from`, "warning");
-      else report(reference.where, reference.pointer, "blob-missing", `blob ${digest} is not in the layout (blobs/${digest.replace(":", "/")})`);
+      if (external)
+        report(
+          reference.where,
+          reference.pointer,
+          "blob-external",
+          `blob ${digest} is not in the layout; its descriptor lists urls to fetch it from`,
+          "warning",
+        );
+      else
+        report(
+          reference.where,
+          reference.pointer,
+          "blob-missing",
+          `blob ${digest} is not in the layout (blobs/${digest.replace(":", "/")})`,
+        );
       continue;
     }
     if (state.kind === "not-file") {
-      report(reference.where, reference.pointer, "blob-not-file", `blob ${digest} is not a regular file; it is not read`);
+      report(
+        reference.where,
+        reference.pointer,
+        "blob-not-file",
+        `blob ${digest} is not a regular file; it is not read`,
+      );
       continue;
     }
     if (state.size !== descriptor.size) {
-      report(reference.where, reference.pointer, "blob-size", `blob ${digest} is ${state.size} bytes, but the descriptor says ${descriptor.size}`);
+      report(
+        reference.where,
+        reference.pointer,
+        "blob-size",
+        `blob ${digest} is ${state.size} bytes, but the descriptor says ${descriptor.size}`,
+      );
       continue;
     }
     const kind = documentKind(reference.role, mediaType);
@@ -153,18 +213,32 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
     const value = checked.value;
     if (!isObject(value)) continue;
     if (typeof value.mediaType === "string" && mediaType !== "" && value.mediaType !== mediaType) {
-      report(digest, "/mediaType", "media-type-mismatch", `the document's mediaType is ${value.mediaType}, but its descriptor (${reference.where} ${reference.pointer}) says ${mediaType}`);
+      report(
+        digest,
+        "/mediaType",
+        "media-type-mismatch",
+        `the document's mediaType is ${value.mediaType}, but its descriptor (${reference.where} ${reference.pointer}) says ${mediaType}`,
+      );
     }
     if (kind === "index" && Array.isArray(value.manifests)) {
-      value.manifests.forEach((child, i) => queue.push({ descriptor: child as Descriptor, where: digest, pointer: `/manifests/${i}`, role: "entry" }));
+      value.manifests.forEach((child, i) =>
+        queue.push({ descriptor: child as Descriptor, where: digest, pointer: `/manifests/${i}`, role: "entry" }),
+      );
       for (const subject of subjectsOf(value)) reached.add(subject);
     } else if (kind === "manifest") {
       const image: ImageRecord = { manifestDigest: digest, layers: Array.isArray(value.layers) ? value.layers : [] };
       if (isObject(value.config)) {
         image.configDigest = typeof value.config.digest === "string" ? value.config.digest : undefined;
-        queue.push({ descriptor: value.config as unknown as Descriptor, where: digest, pointer: "/config", role: "config" });
+        queue.push({
+          descriptor: value.config as unknown as Descriptor,
+          where: digest,
+          pointer: "/config",
+          role: "config",
+        });
       }
-      image.layers.forEach((layer, i) => queue.push({ descriptor: layer as Descriptor, where: digest, pointer: `/layers/${i}`, role: "layer" }));
+      image.layers.forEach((layer, i) =>
+        queue.push({ descriptor: layer as Descriptor, where: digest, pointer: `/layers/${i}`, role: "layer" }),
+      );
       for (const subject of subjectsOf(value)) reached.add(subject);
       images.push(image);
     } else if (kind === "config") {
@@ -182,8 +256,11 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
     const diffIds = isObject(config.rootfs) && Array.isArray(config.rootfs.diff_ids) ? config.rootfs.diff_ids : [];
     image.layers.forEach((layer, i) => {
       const diffId = diffIds[i];
-      if (!isObject(layer) || typeof layer.digest !== "string" || typeof diffId !== "string" || digestProblem(diffId)) return;
-      layerJobs.get(layer.digest)?.expectations.push({ diffId, where: image.configDigest!, pointer: `/rootfs/diff_ids/${i}` });
+      if (!isObject(layer) || typeof layer.digest !== "string" || typeof diffId !== "string" || digestProblem(diffId))
+        return;
+      layerJobs
+        .get(layer.digest)
+        ?.expectations.push({ diffId, where: image.configDigest!, pointer: `/rootfs/diff_ids/${i}` });
     });
   }
 
@@ -210,7 +287,14 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
       found.push(slot);
       jobs.push(async () => {
         const failure = await verifyBlob(store, descriptor, options.signal);
-        if (failure) slot.push({ where: descriptor.digest, pointer: "", rule: "blob-digest", message: failure, severity: "error" });
+        if (failure)
+          slot.push({
+            where: descriptor.digest,
+            pointer: "",
+            rule: "blob-digest",
+            message: failure,
+            severity: "error",
+          });
       });
     }
     await runPool(jobs, concurrency);
@@ -224,7 +308,8 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
 /** What a blob is to be parsed as, from where it is referenced and its media type. */
 function documentKind(role: Reference["role"], mediaType: string): DocumentKind | undefined {
   if (role === "layer") return undefined;
-  if (role === "config") return mediaType === MediaType.ociConfig || mediaType === MediaType.dockerConfig ? "config" : undefined;
+  if (role === "config")
+    return mediaType === MediaType.ociConfig || mediaType === MediaType.dockerConfig ? "config" : undefined;
   if (isIndexMediaType(mediaType)) return "index";
   if (isManifestMediaType(mediaType)) return "manifest";
   return undefined;
@@ -247,9 +332,19 @@ async function blobState(store: BlobStore, digest: string, states: Map<string, B
 type Report = (where: string, pointer: string, rule: string, message: string, severity?: Problem["severity"]) => void;
 
 /** A document blob, read whole (under the size cap) and checked against its digest before anything parses it. */
-async function readBlobDocument(store: BlobStore, descriptor: Descriptor, reference: Reference, report: Report): Promise<Buffer | undefined> {
+async function readBlobDocument(
+  store: BlobStore,
+  descriptor: Descriptor,
+  reference: Reference,
+  report: Report,
+): Promise<Buffer | undefined> {
   if (descriptor.size > MAX_DOCUMENT_SIZE) {
-    report(descriptor.digest, "", "document-too-large", `${descriptor.digest} declares ${descriptor.size} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit for a document`);
+    report(
+      descriptor.digest,
+      "",
+      "document-too-large",
+      `${descriptor.digest} declares ${descriptor.size} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit for a document`,
+    );
     return undefined;
   }
   const file = await readDocumentFile(store.blobPath(descriptor.digest), descriptor.size);
@@ -259,7 +354,12 @@ async function readBlobDocument(store: BlobStore, descriptor: Descriptor, refere
   }
   const actual = digestOf(file.bytes, descriptor.digest.slice(0, descriptor.digest.indexOf(":")) as DigestAlgorithm);
   if (file.bytes.length !== descriptor.size || actual !== descriptor.digest) {
-    report(descriptor.digest, "", "blob-digest", `content digest is ${actual}, but its descriptor (${reference.where} ${reference.pointer}) says ${descriptor.digest}`);
+    report(
+      descriptor.digest,
+      "",
+      "blob-digest",
+      `content digest is ${actual}, but its descriptor (${reference.where} ${reference.pointer}) says ${descriptor.digest}`,
+    );
     return undefined;
   }
   return file.bytes;
@@ -289,7 +389,14 @@ function refNameOfUnknown(descriptor: unknown): string | undefined {
 function checkDuplicateRefs(refs: string[], where: string, report: Report): void {
   const seen = new Set<string>();
   for (const ref of refs) {
-    if (seen.has(ref)) report(where, "", "ref-name-duplicate", `ref "${ref}" names more than one entry; tools pick different ones`, "warning");
+    if (seen.has(ref))
+      report(
+        where,
+        "",
+        "ref-name-duplicate",
+        `ref "${ref}" names more than one entry; tools pick different ones`,
+        "warning",
+      );
     seen.add(ref);
   }
 }
@@ -312,13 +419,27 @@ async function reportUnreferenced(root: string, path: string, reached: Set<strin
     try {
       names = await readdir(join(root, "blobs", algorithm));
     } catch {
-      report(join(path, "blobs", algorithm), "", "blob-name-invalid", `blobs/${algorithm} is not a directory of blobs`, "warning");
+      report(
+        join(path, "blobs", algorithm),
+        "",
+        "blob-name-invalid",
+        `blobs/${algorithm} is not a directory of blobs`,
+        "warning",
+      );
       continue;
     }
     for (const name of names.sort()) {
       const digest = `${algorithm}:${name}`;
-      if (digestProblem(digest)) report(join(path, "blobs", algorithm, name), "", "blob-name-invalid", `blobs/${algorithm}/${name} is not named by a digest`, "warning");
-      else if (!reached.has(digest)) report(digest, "", "blob-unreferenced", `blob ${digest} is not reachable from index.json`, "warning");
+      if (digestProblem(digest))
+        report(
+          join(path, "blobs", algorithm, name),
+          "",
+          "blob-name-invalid",
+          `blobs/${algorithm}/${name} is not named by a digest`,
+          "warning",
+        );
+      else if (!reached.has(digest))
+        report(digest, "", "blob-unreferenced", `blob ${digest} is not reachable from index.json`, "warning");
     }
   }
 }

@@ -16,7 +16,14 @@ import { validateLayout } from "./validate-layout.js";
 
 export type ValidateType = "layout" | DocumentKind;
 
-export const VALIDATE_TYPES: readonly ValidateType[] = ["layout", "manifest", "index", "config", "descriptor", "oci-layout"];
+export const VALIDATE_TYPES: readonly ValidateType[] = [
+  "layout",
+  "manifest",
+  "index",
+  "config",
+  "descriptor",
+  "oci-layout",
+];
 
 export interface ValidatePathsOptions {
   /** What every argument is; detected per argument when omitted. */
@@ -50,8 +57,12 @@ export interface ValidationResult {
   problems: Problem[];
 }
 
-export async function validatePaths(paths: readonly string[], options: ValidatePathsOptions = {}): Promise<ValidationResult> {
-  if (paths.length === 0) throw new UsageError("validate needs at least one path: a layout directory, a JSON document, or - for stdin");
+export async function validatePaths(
+  paths: readonly string[],
+  options: ValidatePathsOptions = {},
+): Promise<ValidationResult> {
+  if (paths.length === 0)
+    throw new UsageError("validate needs at least one path: a layout directory, a JSON document, or - for stdin");
   if (paths.filter((path) => path === "-").length > 1) throw new UsageError("- (stdin) can be given only once");
   const checked: CheckedPath[] = [];
   const problems: Problem[] = [];
@@ -64,7 +75,10 @@ export async function validatePaths(paths: readonly string[], options: ValidateP
   return { valid: checked.every((entry) => entry.valid), checked, problems };
 }
 
-async function validateOne(argument: string, options: ValidatePathsOptions): Promise<{ entry: CheckedPath; found: Problem[] }> {
+async function validateOne(
+  argument: string,
+  options: ValidatePathsOptions,
+): Promise<{ entry: CheckedPath; found: Problem[] }> {
   const summarize = (type: ValidateType | undefined, found: Problem[], extra: Partial<CheckedPath> = {}) => ({
     entry: {
       path: argument,
@@ -78,7 +92,10 @@ async function validateOne(argument: string, options: ValidatePathsOptions): Pro
   });
 
   if (argument === "-") {
-    if (options.type === "layout") throw new UsageError("- (stdin) is a document, not a layout: give a --type of manifest, index, config, descriptor or oci-layout");
+    if (options.type === "layout")
+      throw new UsageError(
+        "- (stdin) is a document, not a layout: give a --type of manifest, index, config, descriptor or oci-layout",
+      );
     const bytes = await readStdin(options.stdin);
     const result = await checkDocument(options.type, bytes, { where: "-" });
     return summarize(result.kind, result.problems);
@@ -86,20 +103,37 @@ async function validateOne(argument: string, options: ValidatePathsOptions): Pro
 
   const target = await locate(argument, options.cwd ?? process.cwd());
   if (!target) {
-    const problem: Problem = { where: argument, pointer: "", rule: "path-missing", message: "no such file or directory", severity: "error" };
+    const problem: Problem = {
+      where: argument,
+      pointer: "",
+      rule: "path-missing",
+      message: "no such file or directory",
+      severity: "error",
+    };
     return summarize(undefined, [problem]);
   }
   if (target.directory) {
     if (options.type !== undefined && options.type !== "layout") {
-      throw new UsageError(`${argument} is a directory: --type ${options.type} is for a JSON document (use --type layout, or no --type)`);
+      throw new UsageError(
+        `${argument} is a directory: --type ${options.type} is for a JSON document (use --type layout, or no --type)`,
+      );
     }
-    const report = await validateLayout(target.path, { name: target.name, tag: target.tag, fast: options.fast, concurrency: options.concurrency, signal: options.signal, onLayer: options.onLayer });
+    const report = await validateLayout(target.path, {
+      name: target.name,
+      tag: target.tag,
+      fast: options.fast,
+      concurrency: options.concurrency,
+      signal: options.signal,
+      onLayer: options.onLayer,
+    });
     return summarize("layout", report.problems, { refs: report.refs, blobs: report.blobs, layers: report.layers });
   }
   if (options.type === "layout") throw new UsageError(`${argument} is a file: --type layout needs a layout directory`);
   const file = await readDocumentFile(target.path);
   if (file.missing) {
-    return summarize(undefined, [{ where: argument, pointer: "", rule: "path-missing", message: "no such file", severity: "error" }]);
+    return summarize(undefined, [
+      { where: argument, pointer: "", rule: "path-missing", message: "no such file", severity: "error" },
+    ]);
   }
   const result = await checkDocument(options.type, file.bytes, { where: argument });
   return summarize(result.kind, result.problems);

@@ -20,7 +20,10 @@ const HOST = { os: "linux", architecture: "amd64" };
 const NOW = new Date("2025-05-06T07:08:09.500Z");
 
 function usage(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (error: unknown) => error instanceof UsageError && error.exitCode === 2 && pattern.test(error.message));
+  assert.throws(
+    fn,
+    (error: unknown) => error instanceof UsageError && error.exitCode === 2 && pattern.test(error.message),
+  );
 }
 
 test("commands: a JSON array is used as is, other text is one argument", () => {
@@ -40,13 +43,26 @@ test("env: KEY=VALUE, later keys replace earlier ones in place, KEY alone is a u
 });
 
 test("ports: port[/proto], tcp by default", () => {
-  const cases: [string, string][] = [["80", "80/tcp"], ["80/tcp", "80/tcp"], ["53/udp", "53/udp"], ["9/SCTP", "9/sctp"], ["65535", "65535/tcp"]];
+  const cases: [string, string][] = [
+    ["80", "80/tcp"],
+    ["80/tcp", "80/tcp"],
+    ["53/udp", "53/udp"],
+    ["9/SCTP", "9/sctp"],
+    ["65535", "65535/tcp"],
+  ];
   for (const [input, expected] of cases) assert.equal(parsePort(input), expected, input);
-  for (const bad of ["abc", "0", "65536", "80/icmp", "80-90", "", "-1"]) usage(() => parsePort(bad), /--expose must be a port/);
+  for (const bad of ["abc", "0", "65536", "80/icmp", "80-90", "", "-1"])
+    usage(() => parsePort(bad), /--expose must be a port/);
 });
 
 test("signals: names with or without SIG, real-time ones, numbers", () => {
-  const cases: [string, string][] = [["SIGTERM", "SIGTERM"], ["term", "SIGTERM"], ["SIGRTMIN+3", "SIGRTMIN+3"], ["9", "9"], ["SIGWINCH", "SIGWINCH"]];
+  const cases: [string, string][] = [
+    ["SIGTERM", "SIGTERM"],
+    ["term", "SIGTERM"],
+    ["SIGRTMIN+3", "SIGRTMIN+3"],
+    ["9", "9"],
+    ["SIGWINCH", "SIGWINCH"],
+  ];
   for (const [input, expected] of cases) assert.equal(parseSignal(input), expected, input);
   for (const bad of ["SIGNOPE", "0", "65", "", "TERM now"]) usage(() => parseSignal(bad), /--stop-signal/);
 });
@@ -58,12 +74,29 @@ test("owner: uid:gid numbers", () => {
 });
 
 test("created: --created wins over SOURCE_DATE_EPOCH, which wins over now; only the first two are reproducible", () => {
-  assert.deepEqual(resolveCreated("2024-01-02T03:04:05Z", "1700000000", NOW), { created: "2024-01-02T03:04:05Z", createdSeconds: 1704164645, reproducible: true });
-  assert.deepEqual(resolveCreated("2024-01-02T04:04:05.250+01:00", undefined, NOW), { created: "2024-01-02T03:04:05.250Z", createdSeconds: 1704164645, reproducible: true });
-  assert.deepEqual(resolveCreated(undefined, "1700000000", NOW), { created: "2023-11-14T22:13:20Z", createdSeconds: 1700000000, reproducible: true });
-  assert.deepEqual(resolveCreated(undefined, undefined, NOW), { created: "2025-05-06T07:08:09.500Z", createdSeconds: 1746515289, reproducible: false });
+  assert.deepEqual(resolveCreated("2024-01-02T03:04:05Z", "1700000000", NOW), {
+    created: "2024-01-02T03:04:05Z",
+    createdSeconds: 1704164645,
+    reproducible: true,
+  });
+  assert.deepEqual(resolveCreated("2024-01-02T04:04:05.250+01:00", undefined, NOW), {
+    created: "2024-01-02T03:04:05.250Z",
+    createdSeconds: 1704164645,
+    reproducible: true,
+  });
+  assert.deepEqual(resolveCreated(undefined, "1700000000", NOW), {
+    created: "2023-11-14T22:13:20Z",
+    createdSeconds: 1700000000,
+    reproducible: true,
+  });
+  assert.deepEqual(resolveCreated(undefined, undefined, NOW), {
+    created: "2025-05-06T07:08:09.500Z",
+    createdSeconds: 1746515289,
+    reproducible: false,
+  });
   assert.deepEqual(resolveCreated(undefined, "", NOW).reproducible, false);
-  for (const bad of ["2024-01-02", "yesterday", "2024-13-02T03:04:05Z", "2024-01-02T03:04:05"]) usage(() => resolveCreated(bad, undefined, NOW), /--created must be an RFC 3339 time/);
+  for (const bad of ["2024-01-02", "yesterday", "2024-13-02T03:04:05Z", "2024-01-02T03:04:05"])
+    usage(() => resolveCreated(bad, undefined, NOW), /--created must be an RFC 3339 time/);
   usage(() => resolveCreated(undefined, "soon", NOW), /SOURCE_DATE_EPOCH must be a whole number/);
 });
 
@@ -111,12 +144,20 @@ test("settings: every flag lands in its config field; bad ones are usage errors"
   assert.equal(config.created, "2023-11-14T22:13:20Z");
   assert.equal(config.author, "someone <a@b.c>");
   assert.deepEqual(config.rootfs, { type: "layers", diff_ids: [`sha256:${"a".repeat(64)}`] });
-  assert.deepEqual(config.history, [{ created: "2023-11-14T22:13:20Z", created_by: "built by hand", author: "someone <a@b.c>" }]);
+  assert.deepEqual(config.history, [
+    { created: "2023-11-14T22:13:20Z", created_by: "built by hand", author: "someone <a@b.c>" },
+  ]);
 
-  const manifest = buildManifest(settings, { mediaType: MediaType.ociConfig, digest: `sha256:${"b".repeat(64)}`, size: 10 }, { mediaType: MediaType.ociLayerGzip, digest: `sha256:${"c".repeat(64)}`, size: 20 });
+  const manifest = buildManifest(
+    settings,
+    { mediaType: MediaType.ociConfig, digest: `sha256:${"b".repeat(64)}`, size: 10 },
+    { mediaType: MediaType.ociLayerGzip, digest: `sha256:${"c".repeat(64)}`, size: 20 },
+  );
   assert.equal(manifest.mediaType, MediaType.ociManifest);
   assert.equal(manifest.schemaVersion, 2);
-  assert.deepEqual(manifest.layers, [{ mediaType: MediaType.ociLayerGzip, digest: `sha256:${"c".repeat(64)}`, size: 20 }]);
+  assert.deepEqual(manifest.layers, [
+    { mediaType: MediaType.ociLayerGzip, digest: `sha256:${"c".repeat(64)}`, size: 20 },
+  ]);
   assert.equal(manifest.annotations?.[CREATED_ANNOTATION], "2023-11-14T22:13:20Z");
 
   const plain = resolveBuildSettings({}, {}, NOW, HOST);

@@ -21,10 +21,17 @@ test("prints the manifest digest on stdout and writes a complete image under the
   await mkdir(root);
   await makeFixtureTree(root);
   const layout = join(dir, "layout");
-  const result = await runOciImage(["create", root, `${layout}:v1`, "--cmd", '["/bin/sh"]', "-e", "A=1", "--label", "k=v"], { env: NO_EPOCH });
+  const result = await runOciImage(
+    ["create", root, `${layout}:v1`, "--cmd", '["/bin/sh"]', "-e", "A=1", "--label", "k=v"],
+    { env: NO_EPOCH },
+  );
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^sha256:[0-9a-f]{64}\n$/);
-  assert.match(result.stderr, /layer sha256:[0-9a-f]{64} \(\d+ bytes, \d+ uncompressed\)/, "one plain progress line off a terminal");
+  assert.match(
+    result.stderr,
+    /layer sha256:[0-9a-f]{64} \(\d+ bytes, \d+ uncompressed\)/,
+    "one plain progress line off a terminal",
+  );
   const image = await checkImage(layout, "v1");
   assert.equal(image.manifestDigest, result.stdout.trim());
   assert.deepEqual(image.config.config, { Env: ["A=1"], Cmd: ["/bin/sh"], Labels: { k: "v" } });
@@ -40,14 +47,24 @@ test("--json gives the result document; the same tag again replaces the entry an
   const layout = join(dir, "layout");
   const first = await runOciImage(["create", "--json", root, layout, "--created", "2024-01-01T00:00:00Z"]);
   assert.equal(first.status, 0, first.stderr);
-  const doc = JSON.parse(first.stdout) as { ok: boolean; ref: string; digest: string; config: string; layer: { digest: string; diffId: string; size: number } };
+  const doc = JSON.parse(first.stdout) as {
+    ok: boolean;
+    ref: string;
+    digest: string;
+    config: string;
+    layer: { digest: string; diffId: string; size: number };
+  };
   const image = await checkImage(layout, "latest");
   assert.deepEqual(doc, {
     ok: true,
     ref: "latest",
     digest: image.manifestDigest,
     config: image.manifest.config.digest,
-    layer: { digest: image.manifest.layers[0]!.digest, diffId: image.config.rootfs.diff_ids[0], size: image.manifest.layers[0]!.size },
+    layer: {
+      digest: image.manifest.layers[0]!.digest,
+      diffId: image.config.rootfs.diff_ids[0],
+      size: image.manifest.layers[0]!.size,
+    },
   });
   assert.equal(first.stderr, "", "--json prints no progress");
 
@@ -55,7 +72,10 @@ test("--json gives the result document; the same tag again replaces the entry an
   assert.equal(second.status, 0, second.stderr);
   assert.match(second.stderr, new RegExp(`replaced latest in .* \\(was ${doc.digest}\\)`));
   const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests: { digest: string }[] };
-  assert.deepEqual(index.manifests.map((entry) => entry.digest), [second.stdout.trim()]);
+  assert.deepEqual(
+    index.manifests.map((entry) => entry.digest),
+    [second.stdout.trim()],
+  );
   assert.notEqual(second.stdout.trim(), doc.digest);
 });
 
@@ -72,7 +92,11 @@ test("reproducible: the same tree twice gives the same digest; another SOURCE_DA
   const a = await build("a", { SOURCE_DATE_EPOCH: "1700000100" });
   const b = await build("b", { SOURCE_DATE_EPOCH: "1700000100" });
   assert.equal(a, b);
-  assert.equal(await build("c", NO_EPOCH, ["--created", "2023-11-14T22:15:00Z"]), a, "--created is the same time as that epoch");
+  assert.equal(
+    await build("c", NO_EPOCH, ["--created", "2023-11-14T22:15:00Z"]),
+    a,
+    "--created is the same time as that epoch",
+  );
   // A file already later than the clamp time, touched to later still: no change.
   await utimes(join(root, "future"), FUTURE_MTIME + 5, FUTURE_MTIME + 5);
   assert.equal(await build("d", { SOURCE_DATE_EPOCH: "1700000100" }), a);
@@ -86,9 +110,20 @@ test("zstd and uncompressed layers", async (t) => {
   const root = join(dir, "root");
   await mkdir(root);
   await writeFile(join(root, "data"), "some data ".repeat(10000));
-  for (const [compression, mediaType] of [["zstd", "application/vnd.oci.image.layer.v1.tar+zstd"], ["none", "application/vnd.oci.image.layer.v1.tar"]] as const) {
+  for (const [compression, mediaType] of [
+    ["zstd", "application/vnd.oci.image.layer.v1.tar+zstd"],
+    ["none", "application/vnd.oci.image.layer.v1.tar"],
+  ] as const) {
     const layout = join(dir, compression);
-    const result = await runOciImage(["create", "-q", root, layout, "--compression", compression, ...(compression === "zstd" ? ["--level", "19"] : [])]);
+    const result = await runOciImage([
+      "create",
+      "-q",
+      root,
+      layout,
+      "--compression",
+      compression,
+      ...(compression === "zstd" ? ["--level", "19"] : []),
+    ]);
     assert.equal(result.status, 0, result.stderr);
     const image = await checkImage(layout, "latest");
     assert.equal(image.manifest.layers[0]!.mediaType, mediaType);
@@ -104,7 +139,19 @@ test("zstd layers are compressed on every core, yet the same on one core as on a
   // Larger than several of zstd's multi-threading jobs, so more than one worker has work.
   await writeFile(join(root, "data"), randomBytes(18 * 1024 * 1024).toString("base64"));
   const build = async (name: string, prefix: string[]) => {
-    const result = await runProgram(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), BIN, "create", "-q", "--compression", "zstd", "--created", "2024-01-01T00:00:00Z", root, join(dir, name)]);
+    const result = await runProgram(prefix[0] ?? process.execPath, [
+      ...prefix.slice(1),
+      ...(prefix.length ? [process.execPath] : []),
+      BIN,
+      "create",
+      "-q",
+      "--compression",
+      "zstd",
+      "--created",
+      "2024-01-01T00:00:00Z",
+      root,
+      join(dir, name),
+    ]);
     assert.equal(result.status, 0, result.stderr);
     return result.stdout.trim();
   };
@@ -138,9 +185,19 @@ test("bad input: a clear message, exit 1 or 2, no stack trace, and the layout un
     { name: "--expose abc", args: [root, "--expose", "abc"], status: 2, message: /--expose must be a port/ },
     { name: "--platform linux", args: [root, "--platform", "linux"], status: 2, message: /invalid platform "linux"/ },
     { name: "--compression lz4", args: [root, "--compression", "lz4"], status: 2, message: /lz4/ },
-    { name: "--level 42", args: [root, "--level", "42"], status: 2, message: /--level for gzip must be a whole number from 0 to 9/ },
+    {
+      name: "--level 42",
+      args: [root, "--level", "42"],
+      status: 2,
+      message: /--level for gzip must be a whole number from 0 to 9/,
+    },
     { name: "--level x", args: [root, "--level", "x"], status: 2, message: /--level must be a whole number/ },
-    { name: "--created bad", args: [root, "--created", "tuesday"], status: 2, message: /--created must be an RFC 3339 time/ },
+    {
+      name: "--created bad",
+      args: [root, "--created", "tuesday"],
+      status: 2,
+      message: /--created must be an RFC 3339 time/,
+    },
     { name: "--owner bad", args: [root, "--owner", "root"], status: 2, message: /--owner must be uid:gid/ },
     { name: "--cmd bad json", args: [root, "--cmd", "[nope"], status: 2, message: /--cmd looks like a JSON array/ },
   ];
@@ -197,7 +254,18 @@ test("a layout inside the directory being imaged is refused", async (t) => {
 test("--help shows the flags and examples", async () => {
   const result = await runOciImage(["create", "--help"]);
   assert.equal(result.status, 0);
-  for (const flag of ["--entrypoint", "--cmd", "--env", "--expose", "--compression", "--owner", "--created", "--annotation", "Examples:", "SOURCE_DATE_EPOCH"]) {
+  for (const flag of [
+    "--entrypoint",
+    "--cmd",
+    "--env",
+    "--expose",
+    "--compression",
+    "--owner",
+    "--created",
+    "--annotation",
+    "Examples:",
+    "SOURCE_DATE_EPOCH",
+  ]) {
     assert.ok(result.stdout.includes(flag), flag);
   }
 });

@@ -14,7 +14,13 @@ test("createImage returns what it stored and reports the entry it replaced", asy
   await mkdir(root);
   await writeFile(join(root, "f"), "content\n");
   const layout = join(dir, "layout");
-  const first = await createImage({ rootfs: root, layout, tag: "v1", flags: { cmd: "/f", platform: "linux/arm/v7" }, now: new Date("2024-01-01T00:00:00Z") });
+  const first = await createImage({
+    rootfs: root,
+    layout,
+    tag: "v1",
+    flags: { cmd: "/f", platform: "linux/arm/v7" },
+    now: new Date("2024-01-01T00:00:00Z"),
+  });
   const image = await checkImage(layout, "v1");
   assert.equal(first.digest, image.manifestDigest);
   assert.equal(first.ref, "v1");
@@ -27,7 +33,13 @@ test("createImage returns what it stored and reports the entry it replaced", asy
   assert.equal(image.config.variant, "v7");
   assert.equal(image.config.created, "2024-01-01T00:00:00Z");
 
-  const second = await createImage({ rootfs: root, layout, tag: "v1", flags: { cmd: "/g" }, now: new Date("2024-01-01T00:00:00Z") });
+  const second = await createImage({
+    rootfs: root,
+    layout,
+    tag: "v1",
+    flags: { cmd: "/g" },
+    now: new Date("2024-01-01T00:00:00Z"),
+  });
   assert.equal(second.replaced, first.digest);
   assert.equal(second.layer.diffId, first.layer.diffId, "same tree, same layer");
 });

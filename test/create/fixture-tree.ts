@@ -9,7 +9,12 @@ import { join } from "node:path";
 import { isRoot } from "../helpers/tools.js";
 import { snapshotObject, snapshotTree, type SnapshotEntry } from "../helpers/tree-snapshot.js";
 
-export const DEEP_DIR = ["a-directory-name-of-thirty-chars", "another-directory-of-thirty-ch", "yet-another-directory-thirty-c", "and-one-more-of-thirty-charsss"].join("/");
+export const DEEP_DIR = [
+  "a-directory-name-of-thirty-chars",
+  "another-directory-of-thirty-ch",
+  "yet-another-directory-thirty-c",
+  "and-one-more-of-thirty-charsss",
+].join("/");
 export const LONG_NAME = "n".repeat(200) + ".txt";
 export const NEWLINE_NAME = "new\nline";
 export const UNICODE_NAME = "ünïcödé 文件 😀.txt";
@@ -52,7 +57,10 @@ export async function makeFixtureTree(root: string): Promise<FixtureInfo> {
   await symlink("x".repeat(150), join(root, "link-long-target"));
   execFileSync("mkfifo", [join(root, "fifo")]);
   // Random bytes: no compression hides a wrong byte.
-  await writeFile(join(root, "dir", "random.bin"), createHash("sha512").update("seed").digest().toString("hex").repeat(3000));
+  await writeFile(
+    join(root, "dir", "random.bin"),
+    createHash("sha512").update("seed").digest().toString("hex").repeat(3000),
+  );
   await writeFile(join(root, "future"), "from the future\n");
   const info: FixtureInfo = { hasDevice: false, hasOwner: false };
   if (isRoot()) {
@@ -89,6 +97,11 @@ export async function setTimes(root: string): Promise<void> {
  * link target, content digest, hardlink group and, with `mtimes`, whole-second mtimes
  * (what a tar keeps) of every entry.
  */
-export async function describeTree(root: string, options: { mtimes?: boolean } = {}): Promise<Record<string, SnapshotEntry>> {
-  return snapshotObject(await snapshotTree(root, { mtimes: options.mtimes ? "all" : false, mtimeUnit: "s", withoutRoot: true }));
+export async function describeTree(
+  root: string,
+  options: { mtimes?: boolean } = {},
+): Promise<Record<string, SnapshotEntry>> {
+  return snapshotObject(
+    await snapshotTree(root, { mtimes: options.mtimes ? "all" : false, mtimeUnit: "s", withoutRoot: true }),
+  );
 }

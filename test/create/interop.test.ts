@@ -12,7 +12,11 @@ import { isRoot, requireTool } from "../helpers/tools.js";
 import { describeTree, makeFixtureTree } from "./fixture-tree.js";
 import { checkImage } from "./verify-image.js";
 
-async function createFixtureImage(t: Parameters<typeof tempDir>[0], args: string[] = [], env: NodeJS.ProcessEnv = { SOURCE_DATE_EPOCH: undefined }) {
+async function createFixtureImage(
+  t: Parameters<typeof tempDir>[0],
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = { SOURCE_DATE_EPOCH: undefined },
+) {
   const dir = await tempDir(t);
   const root = join(dir, "root");
   await mkdir(root);
@@ -76,22 +80,38 @@ test("skopeo reads the config we asked for", async (t) => {
   const skopeo = requireTool(t, "skopeo");
   if (!skopeo) return;
   const { layout, digest } = await createFixtureImage(t, [
-    "--platform", "linux/arm64",
-    "--entrypoint", '["/bin/app","--flag"]',
-    "--cmd", "serve",
-    "-e", "PATH=/usr/bin:/bin",
-    "-e", "MODE=prod",
-    "-w", "/srv",
-    "-u", "1000:1000",
-    "-l", "org.example.team=core",
-    "--expose", "8080",
-    "--expose", "53/udp",
-    "--volume", "/data",
-    "--stop-signal", "SIGQUIT",
-    "--author", "The Builders",
-    "--history", "made from a fixture tree",
-    "--annotation", "org.opencontainers.image.title=fixture",
-    "--created", "2024-03-04T05:06:07Z",
+    "--platform",
+    "linux/arm64",
+    "--entrypoint",
+    '["/bin/app","--flag"]',
+    "--cmd",
+    "serve",
+    "-e",
+    "PATH=/usr/bin:/bin",
+    "-e",
+    "MODE=prod",
+    "-w",
+    "/srv",
+    "-u",
+    "1000:1000",
+    "-l",
+    "org.example.team=core",
+    "--expose",
+    "8080",
+    "--expose",
+    "53/udp",
+    "--volume",
+    "/data",
+    "--stop-signal",
+    "SIGQUIT",
+    "--author",
+    "The Builders",
+    "--history",
+    "made from a fixture tree",
+    "--annotation",
+    "org.opencontainers.image.title=fixture",
+    "--created",
+    "2024-03-04T05:06:07Z",
   ]);
   const image = await checkImage(layout, "fixture");
   const config = await runProgram(skopeo, ["inspect", "--config", `oci:${layout}:fixture`]);
@@ -119,7 +139,10 @@ test("skopeo reads the config we asked for", async (t) => {
   const raw = await runProgram(skopeo, ["inspect", "--raw", `oci:${layout}:fixture`]);
   assert.equal(raw.status, 0, raw.stderr);
   const manifest = JSON.parse(raw.stdout) as { annotations: Record<string, string> };
-  assert.deepEqual(manifest.annotations, { "org.opencontainers.image.created": "2024-03-04T05:06:07Z", "org.opencontainers.image.title": "fixture" });
+  assert.deepEqual(manifest.annotations, {
+    "org.opencontainers.image.created": "2024-03-04T05:06:07Z",
+    "org.opencontainers.image.title": "fixture",
+  });
   assert.equal(image.manifestDigest, digest);
 });
 

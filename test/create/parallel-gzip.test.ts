@@ -7,9 +7,14 @@ import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { ParallelGzip } from "../../src/layer/parallel-gzip.js";
 
-async function compress(input: Buffer, options: ConstructorParameters<typeof ParallelGzip>[0], pieceSize = 1000): Promise<Buffer> {
+async function compress(
+  input: Buffer,
+  options: ConstructorParameters<typeof ParallelGzip>[0],
+  pieceSize = 1000,
+): Promise<Buffer> {
   const pieces: Buffer[] = [];
-  for (let offset = 0; offset < input.length; offset += pieceSize) pieces.push(input.subarray(offset, offset + pieceSize));
+  for (let offset = 0; offset < input.length; offset += pieceSize)
+    pieces.push(input.subarray(offset, offset + pieceSize));
   const chunks: Buffer[] = [];
   for await (const chunk of Readable.from(pieces).pipe(new ParallelGzip(options))) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
@@ -32,7 +37,10 @@ const CHUNK = 64 * 1024;
 
 for (const size of [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 123]) {
   test(`${size} bytes round-trip through gunzip and gzip -d`, async () => {
-    const input = Buffer.concat([randomBytes(Math.floor(size / 2)), Buffer.alloc(size - Math.floor(size / 2), "text ")]);
+    const input = Buffer.concat([
+      randomBytes(Math.floor(size / 2)),
+      Buffer.alloc(size - Math.floor(size / 2), "text "),
+    ]);
     const gz = await compress(input, { chunkSize: CHUNK, concurrency: 3, level: 6 });
     assert.deepEqual(gunzipSync(gz), input);
     assert.deepEqual(execFileSync("gzip", ["-dc"], { input: gz, maxBuffer: 64 * 1024 * 1024 }), input);

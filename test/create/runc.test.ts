@@ -19,7 +19,8 @@ test("an image made from a busybox tree runs under runc", { timeout: 120_000 }, 
   }
   const dir = await tempDir(t);
   const root = join(dir, "rootfs");
-  for (const sub of ["bin", "etc", "tmp", "proc", "sys", "dev", "srv"]) await mkdir(join(root, sub), { recursive: true });
+  for (const sub of ["bin", "etc", "tmp", "proc", "sys", "dev", "srv"])
+    await mkdir(join(root, sub), { recursive: true });
   await copyFile(busybox, join(root, "bin", "busybox"));
   await chmod(join(root, "bin", "busybox"), 0o755);
   for (const applet of ["sh", "echo", "cat", "ls", "id", "pwd"]) await symlink("busybox", join(root, "bin", applet));
@@ -30,10 +31,22 @@ test("an image made from a busybox tree runs under runc", { timeout: 120_000 }, 
 
   const layout = join(dir, "layout");
   const created = await runOciImage([
-    "create", "-q", root, `${layout}:busybox`, "--owner", "0:0",
-    "--entrypoint", '["/bin/sh","-c"]',
-    "--cmd", '["echo \\"$GREETING\\"; cat /etc/message; pwd; id -u; ls /bin | wc -l"]',
-    "-e", "PATH=/bin", "-e", "GREETING=hello from runc", "-w", "/srv",
+    "create",
+    "-q",
+    root,
+    `${layout}:busybox`,
+    "--owner",
+    "0:0",
+    "--entrypoint",
+    '["/bin/sh","-c"]',
+    "--cmd",
+    '["echo \\"$GREETING\\"; cat /etc/message; pwd; id -u; ls /bin | wc -l"]',
+    "-e",
+    "PATH=/bin",
+    "-e",
+    "GREETING=hello from runc",
+    "-w",
+    "/srv",
   ]);
   assert.equal(created.status, 0, created.stderr);
 
@@ -41,8 +54,14 @@ test("an image made from a busybox tree runs under runc", { timeout: 120_000 }, 
   const unpacked = await runProgram(umoci, ["unpack", "--image", `${layout}:busybox`, bundle]);
   assert.equal(unpacked.status, 0, unpacked.stderr);
   const configPath = join(bundle, "config.json");
-  const config = JSON.parse(await readFile(configPath, "utf8")) as { process: { terminal?: boolean; args: string[]; cwd: string } };
-  assert.deepEqual(config.process.args, ["/bin/sh", "-c", 'echo "$GREETING"; cat /etc/message; pwd; id -u; ls /bin | wc -l']);
+  const config = JSON.parse(await readFile(configPath, "utf8")) as {
+    process: { terminal?: boolean; args: string[]; cwd: string };
+  };
+  assert.deepEqual(config.process.args, [
+    "/bin/sh",
+    "-c",
+    'echo "$GREETING"; cat /etc/message; pwd; id -u; ls /bin | wc -l',
+  ]);
   config.process.terminal = false;
   await writeFile(configPath, JSON.stringify(config));
 

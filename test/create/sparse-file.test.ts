@@ -31,7 +31,11 @@ test("a 1 GiB sparse file is streamed with peak memory under 150 MB", { timeout:
   await writeFile(join(root, "small"), "small\n");
   const layout = join(dir, "layout");
   const rssFile = join(dir, "rss");
-  const result = await runProgram(TIME, ["-f", "%M", "-o", rssFile, process.execPath, BIN, "create", "-q", root, layout], { timeoutMs: 280_000, env: { SOURCE_DATE_EPOCH: "1700000000" } });
+  const result = await runProgram(
+    TIME,
+    ["-f", "%M", "-o", rssFile, process.execPath, BIN, "create", "-q", root, layout],
+    { timeoutMs: 280_000, env: { SOURCE_DATE_EPOCH: "1700000000" } },
+  );
   assert.equal(result.status, 0, result.stderr);
   const peakKb = Number((await readFile(rssFile, "utf8")).trim().split("\n").pop());
   t.diagnostic(`peak RSS ${Math.round(peakKb / 1024)} MB for a 1 GiB file`);

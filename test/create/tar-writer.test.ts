@@ -10,7 +10,15 @@ import { test } from "node:test";
 import { extract, type Header } from "tar-stream";
 import { createLayerTar } from "../../src/layer/tar-writer.js";
 import { tempDir } from "../helpers/temp.js";
-import { DEEP_DIR, FIXED_MTIME, FUTURE_MTIME, LONG_NAME, NEWLINE_NAME, UNICODE_NAME, makeFixtureTree } from "./fixture-tree.js";
+import {
+  DEEP_DIR,
+  FIXED_MTIME,
+  FUTURE_MTIME,
+  LONG_NAME,
+  NEWLINE_NAME,
+  UNICODE_NAME,
+  makeFixtureTree,
+} from "./fixture-tree.js";
 
 interface ReadEntry {
   header: Header;
@@ -52,15 +60,25 @@ test("every entry type is written in sorted order, with names, modes, links and 
   const byName = new Map(entries.map((entry) => [entry.header.name, entry]));
 
   // Order: siblings bytewise, parents before children; no "./", directories end with "/".
-  assert.ok(names.every((name) => !name.startsWith("./") && !name.startsWith("/")), "no ./ or / prefix");
+  assert.ok(
+    names.every((name) => !name.startsWith("./") && !name.startsWith("/")),
+    "no ./ or / prefix",
+  );
   assert.equal(new Set(names).size, names.length, "no path twice");
-  for (const entry of entries) assert.equal(entry.header.type === "directory", entry.header.name.endsWith("/"), entry.header.name);
+  for (const entry of entries)
+    assert.equal(entry.header.type === "directory", entry.header.name.endsWith("/"), entry.header.name);
   for (const [index, name] of names.entries()) {
     const parent = name.replace(/\/$/, "").split("/").slice(0, -1).join("/");
-    if (parent) assert.ok(names.indexOf(`${parent}/`) >= 0 && names.indexOf(`${parent}/`) < index, `${name} after its parent`);
+    if (parent)
+      assert.ok(names.indexOf(`${parent}/`) >= 0 && names.indexOf(`${parent}/`) < index, `${name} after its parent`);
   }
-  const topLevel = names.filter((name) => !name.replace(/\/$/, "").includes("/")).map((name) => name.replace(/\/$/, ""));
-  assert.deepEqual(topLevel, [...topLevel].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+  const topLevel = names
+    .filter((name) => !name.replace(/\/$/, "").includes("/"))
+    .map((name) => name.replace(/\/$/, ""));
+  assert.deepEqual(
+    topLevel,
+    [...topLevel].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+  );
 
   assert.equal(byName.get("dir/plain.txt")?.header.type, "file");
   assert.equal(byName.get("dir/plain.txt")?.size, 11);
@@ -122,11 +140,15 @@ test("ids too large for a ustar header are stored in PAX records", async (t) => 
   const root = await tempDir(t);
   await writeFile(join(root, "f"), "x");
   const chunks: Buffer[] = [];
-  for await (const chunk of createLayerTar(root, { owner: { uid: 3_000_000, gid: 4_000_000 } })) chunks.push(chunk as Buffer);
+  for await (const chunk of createLayerTar(root, { owner: { uid: 3_000_000, gid: 4_000_000 } }))
+    chunks.push(chunk as Buffer);
   const [entry] = await readTar(Readable.from([Buffer.concat(chunks)]));
   assert.deepEqual(entry?.header.pax, { path: "f", uid: "3000000", gid: "4000000" });
   // GNU tar reads the PAX records over the header's fields.
-  const listing = execFileSync("tar", ["--numeric-owner", "-tvf", "-"], { input: Buffer.concat(chunks), encoding: "utf8" });
+  const listing = execFileSync("tar", ["--numeric-owner", "-tvf", "-"], {
+    input: Buffer.concat(chunks),
+    encoding: "utf8",
+  });
   assert.match(listing, /^-rw\S+ 3000000\/4000000 +1 .* f$/m);
 });
 

@@ -12,8 +12,22 @@ import { gunzipSync } from "node:zlib";
 
 export interface CheckedImage {
   manifestDigest: string;
-  manifest: { schemaVersion: number; mediaType: string; config: Blob; layers: Blob[]; annotations?: Record<string, string> };
-  config: { architecture: string; os: string; variant?: string; created?: string; config?: Record<string, unknown>; rootfs: { type: string; diff_ids: string[] }; history?: unknown[] };
+  manifest: {
+    schemaVersion: number;
+    mediaType: string;
+    config: Blob;
+    layers: Blob[];
+    annotations?: Record<string, string>;
+  };
+  config: {
+    architecture: string;
+    os: string;
+    variant?: string;
+    created?: string;
+    config?: Record<string, unknown>;
+    rootfs: { type: string; diff_ids: string[] };
+    history?: unknown[];
+  };
   layerTar: Buffer;
 }
 
@@ -29,13 +43,19 @@ async function readBlob(layout: string, descriptor: Blob): Promise<Buffer> {
   const path = join(layout, "blobs", "sha256", encoded!);
   assert.equal((await stat(path)).size, descriptor.size, `size of ${descriptor.digest}`);
   const bytes = await readFile(path);
-  assert.equal(`sha256:${createHash("sha256").update(bytes).digest("hex")}`, descriptor.digest, `digest of ${descriptor.digest}`);
+  assert.equal(
+    `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+    descriptor.digest,
+    `digest of ${descriptor.digest}`,
+  );
   return bytes;
 }
 
 export async function checkImage(layout: string, tag: string): Promise<CheckedImage> {
   assert.deepEqual(JSON.parse(await readFile(join(layout, "oci-layout"), "utf8")), { imageLayoutVersion: "1.0.0" });
-  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests: (Blob & { annotations?: Record<string, string> })[] };
+  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as {
+    manifests: (Blob & { annotations?: Record<string, string> })[];
+  };
   const entries = index.manifests.filter((entry) => entry.annotations?.["org.opencontainers.image.ref.name"] === tag);
   assert.equal(entries.length, 1, `one index entry named ${tag}`);
   const entry = entries[0]!;
@@ -52,10 +72,15 @@ export async function checkImage(layout: string, tag: string): Promise<CheckedIm
   const blob = await readBlob(layout, layer);
   let tar: Buffer;
   if (layer.mediaType === "application/vnd.oci.image.layer.v1.tar+gzip") tar = gunzipSync(blob);
-  else if (layer.mediaType === "application/vnd.oci.image.layer.v1.tar+zstd") tar = execFileSync("zstd", ["-dc"], { input: blob, maxBuffer: 1 << 30 });
+  else if (layer.mediaType === "application/vnd.oci.image.layer.v1.tar+zstd")
+    tar = execFileSync("zstd", ["-dc"], { input: blob, maxBuffer: 1 << 30 });
   else if (layer.mediaType === "application/vnd.oci.image.layer.v1.tar") tar = blob;
   else throw new assert.AssertionError({ message: `unexpected layer media type ${layer.mediaType}` });
-  assert.equal(`sha256:${createHash("sha256").update(tar).digest("hex")}`, config.rootfs.diff_ids[0], "diff_id is the sha256 of the uncompressed tar");
+  assert.equal(
+    `sha256:${createHash("sha256").update(tar).digest("hex")}`,
+    config.rootfs.diff_ids[0],
+    "diff_id is the sha256 of the uncompressed tar",
+  );
   return { manifestDigest: entry.digest, manifest, config, layerTar: tar };
 }
 
@@ -70,9 +95,15 @@ export async function snapshotLayout(layout: string): Promise<Record<string, str
     return { "<absent>": "" };
   }
   for (const entry of entries) {
-    const parent = (entry as unknown as { parentPath?: string; path: string }).parentPath ?? (entry as unknown as { path: string }).path;
+    const parent =
+      (entry as unknown as { parentPath?: string; path: string }).parentPath ??
+      (entry as unknown as { path: string }).path;
     const path = join(parent, entry.name);
-    result[path.slice(layout.length)] = entry.isFile() ? createHash("sha256").update(await readFile(path)).digest("hex") : "dir";
+    result[path.slice(layout.length)] = entry.isFile()
+      ? createHash("sha256")
+          .update(await readFile(path))
+          .digest("hex")
+      : "dir";
   }
   return result;
 }
@@ -81,10 +112,15 @@ export async function snapshotLayout(layout: string): Promise<Record<string, str
  * For layers too big to hold: streams the blob through `gzip -dc`, hashes the
  * tar against the diff_id and lists its entries (name, size, last 8 bytes).
  */
-export async function checkImageStreaming(layout: string, tag: string): Promise<{ entries: { name: string; size: number; tail: string }[] }> {
+export async function checkImageStreaming(
+  layout: string,
+  tag: string,
+): Promise<{ entries: { name: string; size: number; tail: string }[] }> {
   const { spawn } = await import("node:child_process");
   const { extract } = await import("tar-stream");
-  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests: (Blob & { annotations?: Record<string, string> })[] };
+  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as {
+    manifests: (Blob & { annotations?: Record<string, string> })[];
+  };
   const entry = index.manifests.find((item) => item.annotations?.["org.opencontainers.image.ref.name"] === tag)!;
   const manifest = JSON.parse((await readBlob(layout, entry)).toString()) as CheckedImage["manifest"];
   const config = JSON.parse((await readBlob(layout, manifest.config)).toString()) as CheckedImage["config"];

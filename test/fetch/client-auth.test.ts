@@ -26,19 +26,32 @@ function setup(realm: string) {
   const registry = agent.get("https://registry.example.com");
   const realmUrl = new URL(realm);
   const auth = agent.get(realmUrl.origin);
-  const seen: { tokenAuthorization: (string | undefined)[]; registryAuthorization: (string | undefined)[] } = { tokenAuthorization: [], registryAuthorization: [] };
+  const seen: { tokenAuthorization: (string | undefined)[]; registryAuthorization: (string | undefined)[] } = {
+    tokenAuthorization: [],
+    registryAuthorization: [],
+  };
   return { agent, registry, auth, seen };
 }
 
 test("a token realm on plain HTTP on another host never gets the credentials", async () => {
   const { agent, registry, auth, seen } = setup("http://auth.example.com/token");
-  registry.intercept({ path: "/v2/a/b/manifests/v1", method: "GET" }).reply(401, "", { headers: { "www-authenticate": 'Bearer realm="http://auth.example.com/token",service="reg"' } });
+  registry
+    .intercept({ path: "/v2/a/b/manifests/v1", method: "GET" })
+    .reply(401, "", { headers: { "www-authenticate": 'Bearer realm="http://auth.example.com/token",service="reg"' } });
   auth.intercept({ path: /^\/token\?/, method: "GET" }).reply((options) => {
     seen.tokenAuthorization.push(headerOf(options.headers, "authorization"));
     return { statusCode: 401, data: "{}" };
   });
-  const client = new RegistryClient({ registry: "registry.example.com", credentials: async () => creds, dispatcher: agent, retries: 0 });
-  await assert.rejects(client.get("/v2/a/b/manifests/v1", "a/b", "fetching manifest a/b:v1"), /fetching manifest a\/b:v1: .*credentials were not sent because the token realm is plain HTTP/);
+  const client = new RegistryClient({
+    registry: "registry.example.com",
+    credentials: async () => creds,
+    dispatcher: agent,
+    retries: 0,
+  });
+  await assert.rejects(
+    client.get("/v2/a/b/manifests/v1", "a/b", "fetching manifest a/b:v1"),
+    /fetching manifest a\/b:v1: .*credentials were not sent because the token realm is plain HTTP/,
+  );
   assert.deepEqual(seen.tokenAuthorization, [undefined]);
   await agent.close();
 });
@@ -46,14 +59,21 @@ test("a token realm on plain HTTP on another host never gets the credentials", a
 test("an HTTPS realm gets Basic credentials; the token is reused per scope and renewed after a 401", async () => {
   const { agent, registry, auth, seen } = setup("https://auth.example.com/token");
   let issued = 0;
-  const challenge = { headers: { "www-authenticate": 'Bearer realm="https://auth.example.com/token",service="reg",scope="repository:a/b:pull"' } };
+  const challenge = {
+    headers: {
+      "www-authenticate": 'Bearer realm="https://auth.example.com/token",service="reg",scope="repository:a/b:pull"',
+    },
+  };
   registry.intercept({ path: "/v2/a/b/manifests/v1", method: "GET" }).reply(401, "", challenge);
-  auth.intercept({ path: /^\/token\?/, method: "GET" }).reply((options) => {
-    seen.tokenAuthorization.push(headerOf(options.headers, "authorization"));
-    assert.match(options.path, /service=reg/);
-    assert.match(options.path, /scope=repository%3Aa%2Fb%3Apull/);
-    return { statusCode: 200, data: JSON.stringify({ token: `t${++issued}`, expires_in: 300 }) };
-  }).times(2);
+  auth
+    .intercept({ path: /^\/token\?/, method: "GET" })
+    .reply((options) => {
+      seen.tokenAuthorization.push(headerOf(options.headers, "authorization"));
+      assert.match(options.path, /service=reg/);
+      assert.match(options.path, /scope=repository%3Aa%2Fb%3Apull/);
+      return { statusCode: 200, data: JSON.stringify({ token: `t${++issued}`, expires_in: 300 }) };
+    })
+    .times(2);
   const answer = (options: { headers?: unknown }) => {
     seen.registryAuthorization.push(headerOf(options.headers, "authorization"));
     return { statusCode: 200, data: "ok" };
@@ -63,7 +83,12 @@ test("an HTTPS realm gets Basic credentials; the token is reused per scope and r
   // The registry stops accepting t1: a fresh token is fetched once, then used.
   registry.intercept({ path: "/v2/a/b/blobs/y", method: "GET" }).reply(401, "", challenge);
   registry.intercept({ path: "/v2/a/b/blobs/y", method: "GET" }).reply(answer);
-  const client = new RegistryClient({ registry: "registry.example.com", credentials: async () => creds, dispatcher: agent, retries: 0 });
+  const client = new RegistryClient({
+    registry: "registry.example.com",
+    credentials: async () => creds,
+    dispatcher: agent,
+    retries: 0,
+  });
   for (const path of ["/v2/a/b/manifests/v1", "/v2/a/b/blobs/x", "/v2/a/b/blobs/y"]) {
     const response = await client.get(path, "a/b", `GET ${path}`);
     assert.equal(response.status, 200);
@@ -80,16 +105,27 @@ test("Basic auth: credentials sent to the registry only after it asks; not to a 
   const registry = agent.get("https://registry.example.com");
   const cdn = agent.get("https://cdn.example.com");
   const seen: (string | undefined)[] = [];
-  registry.intercept({ path: "/v2/a/blobs/z", method: "GET" }).reply(401, "", { headers: { "www-authenticate": 'Basic realm="r"' } });
+  registry
+    .intercept({ path: "/v2/a/blobs/z", method: "GET" })
+    .reply(401, "", { headers: { "www-authenticate": 'Basic realm="r"' } });
   registry.intercept({ path: "/v2/a/blobs/z", method: "GET" }).reply((options) => {
     seen.push(headerOf(options.headers, "authorization"));
-    return { statusCode: 307, data: "", responseOptions: { headers: { location: "https://cdn.example.com/signed/z?sig=1" } } };
+    return {
+      statusCode: 307,
+      data: "",
+      responseOptions: { headers: { location: "https://cdn.example.com/signed/z?sig=1" } },
+    };
   });
   cdn.intercept({ path: "/signed/z?sig=1", method: "GET" }).reply((options) => {
     seen.push(headerOf(options.headers, "authorization"));
     return { statusCode: 200, data: "blob" };
   });
-  const client = new RegistryClient({ registry: "registry.example.com", credentials: async () => creds, dispatcher: agent, retries: 0 });
+  const client = new RegistryClient({
+    registry: "registry.example.com",
+    credentials: async () => creds,
+    dispatcher: agent,
+    retries: 0,
+  });
   const response = await client.get("/v2/a/blobs/z", "a", "fetching blob z");
   assert.equal(await response.body.text(), "blob");
   assert.deepEqual(seen, [basic, undefined]);
@@ -102,8 +138,13 @@ test("an expired token is renewed before the next request", async () => {
   const registry = agent.get("https://registry.example.com");
   const auth = agent.get("https://auth.example.com");
   let issued = 0;
-  registry.intercept({ path: "/v2/a/blobs/1", method: "GET" }).reply(401, "", { headers: { "www-authenticate": 'Bearer realm="https://auth.example.com/token",service="reg"' } });
-  auth.intercept({ path: /^\/token\?/, method: "GET" }).reply(() => ({ statusCode: 200, data: JSON.stringify({ access_token: `t${++issued}`, expires_in: 1 }) })).times(2);
+  registry
+    .intercept({ path: "/v2/a/blobs/1", method: "GET" })
+    .reply(401, "", { headers: { "www-authenticate": 'Bearer realm="https://auth.example.com/token",service="reg"' } });
+  auth
+    .intercept({ path: /^\/token\?/, method: "GET" })
+    .reply(() => ({ statusCode: 200, data: JSON.stringify({ access_token: `t${++issued}`, expires_in: 1 }) }))
+    .times(2);
   const seen: (string | undefined)[] = [];
   for (const path of ["/v2/a/blobs/1", "/v2/a/blobs/2"]) {
     registry.intercept({ path, method: "GET" }).reply((options) => {

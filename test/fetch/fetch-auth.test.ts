@@ -19,8 +19,14 @@ before(async () => {
     process.stderr.write("\n*** SKIPPING fetch auth tests: docker-registry, skopeo, htpasswd or openssl missing ***\n");
     return;
   }
-  [basic, token] = await Promise.all([startRegistry({ auth: "htpasswd" }), startRegistry({ auth: "token", refreshTokens: { "test-identity-token": "tester" } })]);
-  await Promise.all([pushTestImages(basic, "test/app", `${basic.username}:${basic.password}`), pushTestImages(token, "test/app", `${token.username}:${token.password}`)]);
+  [basic, token] = await Promise.all([
+    startRegistry({ auth: "htpasswd" }),
+    startRegistry({ auth: "token", refreshTokens: { "test-identity-token": "tester" } }),
+  ]);
+  await Promise.all([
+    pushTestImages(basic, "test/app", `${basic.username}:${basic.password}`),
+    pushTestImages(token, "test/app", `${token.username}:${token.password}`),
+  ]);
 });
 
 after(async () => {
@@ -41,11 +47,17 @@ test("htpasswd: anonymous is refused, -u with --password-stdin works, a wrong pa
   const anonymous = await runOciImage(["fetch", image, layout], { env });
   assert.equal(anonymous.status, 1);
   assert.match(anonymous.stderr, /test\/app:oci.*401 Unauthorized.*authentication required/);
-  const ok = await runOciImage(["fetch", "-u", basic.username!, "--password-stdin", image, layout], { env, input: `${basic.password}\n` });
+  const ok = await runOciImage(["fetch", "-u", basic.username!, "--password-stdin", image, layout], {
+    env,
+    input: `${basic.password}\n`,
+  });
   assert.equal(ok.status, 0, ok.stderr);
   await checkWithPeers(t, layout, "oci");
   const before = await snapshotTree(layout);
-  const wrong = await runOciImage(["fetch", "-u", basic.username!, "--password-stdin", `${basic.host}/test/app:docker`, layout], { env, input: "not-the-password" });
+  const wrong = await runOciImage(
+    ["fetch", "-u", basic.username!, "--password-stdin", `${basic.host}/test/app:docker`, layout],
+    { env, input: "not-the-password" },
+  );
   assert.equal(wrong.status, 1);
   assert.match(wrong.stderr, /test\/app:docker.*401 Unauthorized.*refused/);
   assert.ok(!hasStackTrace(wrong.stderr));
@@ -60,21 +72,30 @@ test("htpasswd: credentials from config.json auths, from a credential helper, fr
   const auth = Buffer.from(`${basic.username}:${basic.password}`).toString("base64");
   const configDir = await tempDir(t, "oci-image-docker-config-");
   await writeFile(join(configDir, "config.json"), JSON.stringify({ auths: { [`https://${basic.host}`]: { auth } } }));
-  const fromAuths = await runOciImage(["fetch", `${basic.host}/test/app:oci`, join(await tempDir(t), "a")], { env: { DOCKER_CONFIG: configDir } });
+  const fromAuths = await runOciImage(["fetch", `${basic.host}/test/app:oci`, join(await tempDir(t), "a")], {
+    env: { DOCKER_CONFIG: configDir },
+  });
   assert.equal(fromAuths.status, 0, fromAuths.stderr);
 
   const bin = await tempDir(t, "oci-image-helper-");
   const helper = join(bin, "docker-credential-testhelper");
-  await writeFile(helper, `#!/bin/sh\nread -r server\n[ "$server" = "${basic.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"${basic.username}","Secret":"${basic.password}"}' "$server"\n`);
+  await writeFile(
+    helper,
+    `#!/bin/sh\nread -r server\n[ "$server" = "${basic.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"${basic.username}","Secret":"${basic.password}"}' "$server"\n`,
+  );
   await chmod(helper, 0o755);
   const helperConfig = await tempDir(t, "oci-image-docker-config-");
   await writeFile(join(helperConfig, "config.json"), JSON.stringify({ credHelpers: { [basic.host]: "testhelper" } }));
-  const fromHelper = await runOciImage(["fetch", `${basic.host}/test/app:docker`, join(await tempDir(t), "b")], { env: { DOCKER_CONFIG: helperConfig, PATH: `${bin}:${process.env.PATH}` } });
+  const fromHelper = await runOciImage(["fetch", `${basic.host}/test/app:docker`, join(await tempDir(t), "b")], {
+    env: { DOCKER_CONFIG: helperConfig, PATH: `${bin}:${process.env.PATH}` },
+  });
   assert.equal(fromHelper.status, 0, fromHelper.stderr);
 
   const authFile = join(await tempDir(t), "auth.json");
   await writeFile(authFile, JSON.stringify({ auths: { [basic.host]: { auth } } }));
-  const fromAuthFile = await runOciImage(["fetch", `${basic.host}/test/app:oci`, join(await tempDir(t), "c")], { env: await cleanEnv(t, { REGISTRY_AUTH_FILE: authFile }) });
+  const fromAuthFile = await runOciImage(["fetch", `${basic.host}/test/app:oci`, join(await tempDir(t), "c")], {
+    env: await cleanEnv(t, { REGISTRY_AUTH_FILE: authFile }),
+  });
   assert.equal(fromAuthFile.status, 0, fromAuthFile.stderr);
 });
 
@@ -82,7 +103,9 @@ test("token auth: anonymous pull gets a token once per scope, reused for every b
   if (!token) return t.skip("no registry");
   const layout = join(await tempDir(t), "images");
   token.tokenServer!.requests.length = 0;
-  const result = await runOciImage(["fetch", "--json", "-p", "all", `${token.host}/test/app:list`, layout], { env: await cleanEnv(t) });
+  const result = await runOciImage(["fetch", "--json", "-p", "all", `${token.host}/test/app:list`, layout], {
+    env: await cleanEnv(t),
+  });
   assert.equal(result.status, 0, result.stderr);
   const parsed = JSON.parse(result.stdout) as { blobs: { fetched: number } };
   assert.equal(parsed.blobs.fetched, 4);
@@ -99,10 +122,16 @@ test("token auth: credentials go to the token server; wrong ones are refused wit
   const layout = join(await tempDir(t), "images");
   token.tokenServer!.requests.length = 0;
   const env = await cleanEnv(t);
-  const ok = await runOciImage(["fetch", "-u", token.username!, "--password-stdin", `${token.host}/test/app:docker`, layout], { env, input: token.password! });
+  const ok = await runOciImage(
+    ["fetch", "-u", token.username!, "--password-stdin", `${token.host}/test/app:docker`, layout],
+    { env, input: token.password! },
+  );
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(token.tokenServer!.requests[0]!.user, token.username);
-  const wrong = await runOciImage(["fetch", "-u", token.username!, "--password-stdin", `${token.host}/test/app:oci`, layout], { env, input: "wrong" });
+  const wrong = await runOciImage(
+    ["fetch", "-u", token.username!, "--password-stdin", `${token.host}/test/app:oci`, layout],
+    { env, input: "wrong" },
+  );
   assert.equal(wrong.status, 1);
   assert.match(wrong.stderr, /test\/app:oci.*token.*401 Unauthorized.*refused the credentials of user "tester"/);
   assert.equal(wrong.stderr.trim().split("\n").length, 1, wrong.stderr);
@@ -113,15 +142,32 @@ test("token auth: an identity token from config.json is exchanged by an OAuth2 P
   const layout = join(await tempDir(t), "images");
   const env = await cleanEnv(t);
   // What `docker login` writes for such registries: a placeholder user, no password, the token.
-  const config = (identitytoken: string) => JSON.stringify({ auths: { [token!.host]: { auth: Buffer.from("00000000-0000-0000-0000-000000000000:").toString("base64"), identitytoken } } });
+  const config = (identitytoken: string) =>
+    JSON.stringify({
+      auths: {
+        [token!.host]: { auth: Buffer.from("00000000-0000-0000-0000-000000000000:").toString("base64"), identitytoken },
+      },
+    });
   await writeFile(join(env.DOCKER_CONFIG!, "config.json"), config("test-identity-token"));
   token.tokenServer!.requests.length = 0;
   const ok = await runOciImage(["fetch", `${token.host}/test/app:oci`, layout], { env });
   assert.equal(ok.status, 0, ok.stderr);
   const [request] = token.tokenServer!.requests;
   assert.deepEqual(
-    { method: request!.method, grant: request!.grant, user: request!.user, scope: request!.scope, service: request!.service },
-    { method: "POST", grant: "refresh_token", user: "tester", scope: ["repository:test/app:pull"], service: "oci-image-test-registry" },
+    {
+      method: request!.method,
+      grant: request!.grant,
+      user: request!.user,
+      scope: request!.scope,
+      service: request!.service,
+    },
+    {
+      method: "POST",
+      grant: "refresh_token",
+      user: "tester",
+      scope: ["repository:test/app:pull"],
+      service: "oci-image-test-registry",
+    },
   );
   await checkWithPeers(t, layout, "oci");
 

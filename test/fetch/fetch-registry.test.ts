@@ -115,7 +115,9 @@ test("an OCI index: the host's platform by default, another with --platform (nor
   const r = ready(t);
   if (!r) return;
   const layout = join(await tempDir(t), "images");
-  const pushedIndex = JSON.parse((await (await fetch(`${r.url}/v2/test/app/manifests/index`, { headers: { accept: MediaType.ociIndex } })).text())) as ImageIndex;
+  const pushedIndex = JSON.parse(
+    await (await fetch(`${r.url}/v2/test/app/manifests/index`, { headers: { accept: MediaType.ociIndex } })).text(),
+  ) as ImageIndex;
   const own = formatPlatform(hostPlatform());
   if (own === "linux/amd64" || own === "linux/arm64") {
     const host = await fetchJson([`${r.host}/${images.ociIndex}`, `${layout}:host`]);
@@ -127,7 +129,9 @@ test("an OCI index: the host's platform by default, another with --platform (nor
     assert.equal(arm.digest, pushedIndex.manifests[1]!.digest, platform);
     assert.equal(arm.platform, "linux/arm64/v8");
   }
-  const entry = (await readIndex(layout)).manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "arm");
+  const entry = (await readIndex(layout)).manifests.find(
+    (m) => m.annotations?.["org.opencontainers.image.ref.name"] === "arm",
+  );
   assert.deepEqual(entry?.platform, { os: "linux", architecture: "arm64", variant: "v8" });
   await checkWithPeers(t, layout, "arm");
 });
@@ -148,9 +152,13 @@ test("a Docker manifest list with --platform all becomes an OCI index holding ev
     assert.equal(child.mediaType, MediaType.ociManifest);
     const manifest = await readBlobJson<ImageManifest>(layout, child.digest);
     assert.equal(manifest.mediaType, MediaType.ociManifest);
-    for (const blob of [manifest.config, ...manifest.layers]) await stat(join(layout, "blobs", "sha256", blob.digest.slice(7)));
+    for (const blob of [manifest.config, ...manifest.layers])
+      await stat(join(layout, "blobs", "sha256", blob.digest.slice(7)));
   }
-  assert.deepEqual(index.manifests.map((child) => child.platform?.architecture), ["amd64", "arm64"]);
+  assert.deepEqual(
+    index.manifests.map((child) => child.platform?.architecture),
+    ["amd64", "arm64"],
+  );
   await checkWithPeers(t, layout, "all", { index: true });
 });
 
@@ -213,9 +221,21 @@ test("bad input: one-line errors naming what was asked, exit 1 (2 for malformed)
   await fetchJson([`${r.host}/${images.oci}`, layout]);
   const before = await snapshotTree(layout);
   const cases: { args: string[]; status: number; pattern: RegExp }[] = [
-    { args: [`${r.host}/test/app:no-such-tag`], status: 1, pattern: new RegExp(`test/app:no-such-tag.*404 Not Found \\(MANIFEST_UNKNOWN`) },
-    { args: [`${r.host}/no/such-repo:v1`], status: 1, pattern: /no\/such-repo:v1.*404 Not Found \((NAME_UNKNOWN|MANIFEST_UNKNOWN)/ },
-    { args: ["--retries", "0", "127.0.0.1:1/test/app:v1"], status: 1, pattern: /127\.0\.0\.1:1\/test\/app:v1.*connection refused/ },
+    {
+      args: [`${r.host}/test/app:no-such-tag`],
+      status: 1,
+      pattern: new RegExp(`test/app:no-such-tag.*404 Not Found \\(MANIFEST_UNKNOWN`),
+    },
+    {
+      args: [`${r.host}/no/such-repo:v1`],
+      status: 1,
+      pattern: /no\/such-repo:v1.*404 Not Found \((NAME_UNKNOWN|MANIFEST_UNKNOWN)/,
+    },
+    {
+      args: ["--retries", "0", "127.0.0.1:1/test/app:v1"],
+      status: 1,
+      pattern: /127\.0\.0\.1:1\/test\/app:v1.*connection refused/,
+    },
     { args: ["UPPER/Case:v1"], status: 2, pattern: /invalid image reference "UPPER\/Case:v1"/ },
     { args: [`${r.host}/test/app:bad:tag`], status: 2, pattern: /invalid image reference/ },
     { args: [`${r.host}/test/app@sha256:../../etc/passwd`], status: 2, pattern: /invalid image reference/ },
@@ -252,9 +272,13 @@ test("two fetches into one layout at the same time both end up in it", async (t)
     runOciImage(["fetch", "-p", "linux/arm64", `${r.host}/${images.ociIndex}`, `${layout}:c`]),
   ]);
   for (const result of [a, b, c]) assert.equal(result.status, 0, result.stderr);
-  const refs = (await readIndex(layout)).manifests.map((m) => m.annotations?.["org.opencontainers.image.ref.name"]).sort();
+  const refs = (await readIndex(layout)).manifests
+    .map((m) => m.annotations?.["org.opencontainers.image.ref.name"])
+    .sort();
   assert.deepEqual(refs, ["a", "b", "c"]);
-  const leftovers = (await readdir(layout)).filter((name) => name.startsWith(".oci-image-tmp-") || name.endsWith(".lock"));
+  const leftovers = (await readdir(layout)).filter(
+    (name) => name.startsWith(".oci-image-tmp-") || name.endsWith(".lock"),
+  );
   assert.deepEqual(leftovers, []);
   assert.ok((await listBlobs(layout)).length >= 6);
 });
@@ -265,7 +289,14 @@ test("output: plain lines on a non-TTY stderr, nothing with --quiet, a result li
   const layout = join(await tempDir(t), "images");
   const plain = await runOciImage(["fetch", `${r.host}/${images.oci}`, layout]);
   assert.equal(plain.status, 0, plain.stderr);
-  assert.equal(plain.stderr.trim().split("\n").filter((line) => /fetched \(/.test(line)).length, 4, plain.stderr);
+  assert.equal(
+    plain.stderr
+      .trim()
+      .split("\n")
+      .filter((line) => /fetched \(/.test(line)).length,
+    4,
+    plain.stderr,
+  );
   assert.ok(!/\u001b\[/.test(plain.stderr), "no terminal escapes when stderr is not a TTY");
   assert.match(plain.stdout, new RegExp(`${images.digests.oci}`));
   const quiet = await runOciImage(["fetch", "-q", `${r.host}/${images.oci}`, layout]);

@@ -27,21 +27,38 @@ export interface PushedImages {
 }
 
 /** Pushes the four test images to `repository` on the registry. */
-export async function pushTestImages(registry: RunningRegistry, repository = "test/app", creds?: string): Promise<PushedImages> {
+export async function pushTestImages(
+  registry: RunningRegistry,
+  repository = "test/app",
+  creds?: string,
+): Promise<PushedImages> {
   const dir = await mkdtemp(join(tmpdir(), "oci-image-fixture-"));
   try {
     // Random bytes don't compress: the big layer stays ~300 kB, enough to cut in the middle.
     const big = randomBytes(300 * 1024);
     const single = await writeTestImage(join(dir, "single"), {
       layers: [
-        [{ name: "etc/", type: "directory" }, { name: "etc/hostname", content: "fetched\n" }],
+        [
+          { name: "etc/", type: "directory" },
+          { name: "etc/hostname", content: "fetched\n" },
+        ],
         [{ name: "data.bin", content: big }],
-        [{ name: "usr/", type: "directory" }, { name: "usr/hello.txt", content: "hello\n" }],
+        [
+          { name: "usr/", type: "directory" },
+          { name: "usr/hello.txt", content: "hello\n" },
+        ],
       ],
       tag: "v1",
     });
-    const amd = await writeTestImage(join(dir, "multi"), { layers: [[{ name: "arch.txt", content: "amd64\n" }]], tag: "amd64" });
-    const arm = await writeTestImage(join(dir, "multi"), { layers: [[{ name: "arch.txt", content: "arm64\n" }]], tag: "arm64", config: { architecture: "arm64", variant: "v8" } });
+    const amd = await writeTestImage(join(dir, "multi"), {
+      layers: [[{ name: "arch.txt", content: "amd64\n" }]],
+      tag: "amd64",
+    });
+    const arm = await writeTestImage(join(dir, "multi"), {
+      layers: [[{ name: "arch.txt", content: "arm64\n" }]],
+      tag: "arm64",
+      config: { architecture: "arm64", variant: "v8" },
+    });
     const index: ImageIndex = {
       schemaVersion: 2,
       mediaType: MediaType.ociIndex,
@@ -53,7 +70,8 @@ export async function pushTestImages(registry: RunningRegistry, repository = "te
     const stored = await amd.layout.putBlobBytes(Buffer.from(JSON.stringify(index)));
     await amd.layout.addRef({ mediaType: MediaType.ociIndex, digest: stored.digest, size: stored.size }, "multi");
 
-    const push = (source: string, tag: string, options: { format?: "v2s2"; all?: boolean } = {}) => pushImage(source, registry, `${repository}:${tag}`, { ...options, creds });
+    const push = (source: string, tag: string, options: { format?: "v2s2"; all?: boolean } = {}) =>
+      pushImage(source, registry, `${repository}:${tag}`, { ...options, creds });
     const digests = {
       oci: await push(`oci:${join(dir, "single")}:v1`, "oci"),
       docker: await push(`oci:${join(dir, "single")}:v1`, "docker", { format: "v2s2" }),
@@ -62,7 +80,15 @@ export async function pushTestImages(registry: RunningRegistry, repository = "te
     };
     const blobDigests = [single.manifest.config.digest, ...single.manifest.layers.map((layer) => layer.digest)];
     const bigLayerSize = Math.max(...single.manifest.layers.map((layer) => layer.size));
-    return { oci: `${repository}:oci`, docker: `${repository}:docker`, ociIndex: `${repository}:index`, dockerList: `${repository}:list`, digests, blobDigests, bigLayerSize };
+    return {
+      oci: `${repository}:oci`,
+      docker: `${repository}:docker`,
+      ociIndex: `${repository}:index`,
+      dockerList: `${repository}:list`,
+      digests,
+      blobDigests,
+      bigLayerSize,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -90,7 +116,9 @@ export async function snapshotTree(dir: string): Promise<Map<string, string>> {
 /** The blob files of a layout (`sha256/<hex>`), temp files included by name. */
 export async function listBlobs(dir: string): Promise<string[]> {
   try {
-    return ((await readdir(join(dir, "blobs"), { recursive: true })) as string[]).filter((name) => name.includes("/")).sort();
+    return ((await readdir(join(dir, "blobs"), { recursive: true })) as string[])
+      .filter((name) => name.includes("/"))
+      .sort();
   } catch {
     return [];
   }

@@ -20,12 +20,20 @@ const dockerManifest = {
 const bytesOf = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 function refused(bytes: Buffer, facts: Parameters<typeof checkManifest>[1], pattern: RegExp): void {
-  assert.throws(() => checkManifest(bytes, facts), (error: unknown) => error instanceof OciImageError && pattern.test(error.message), String(pattern));
+  assert.throws(
+    () => checkManifest(bytes, facts),
+    (error: unknown) => error instanceof OciImageError && pattern.test(error.message),
+    String(pattern),
+  );
 }
 
 test("a Docker manifest passes, typed by its own mediaType", () => {
   const bytes = bytesOf(dockerManifest);
-  const result = checkManifest(bytes, { contentType: MediaType.dockerManifest, headerDigest: digestOf(bytes), where: "x" });
+  const result = checkManifest(bytes, {
+    contentType: MediaType.dockerManifest,
+    headerDigest: digestOf(bytes),
+    where: "x",
+  });
   assert.equal(result.kind, "manifest");
   assert.equal(result.mediaType, MediaType.dockerManifest);
   assert.equal(result.digest, digestOf(bytes));
@@ -34,7 +42,10 @@ test("a Docker manifest passes, typed by its own mediaType", () => {
 test("an OCI manifest without mediaType takes the Content-Type's, or its shape's", () => {
   const { mediaType: _m, ...bare } = { ...dockerManifest, mediaType: undefined };
   const bytes = bytesOf(bare);
-  assert.equal(checkManifest(bytes, { contentType: MediaType.ociManifest, where: "x" }).mediaType, MediaType.ociManifest);
+  assert.equal(
+    checkManifest(bytes, { contentType: MediaType.ociManifest, where: "x" }).mediaType,
+    MediaType.ociManifest,
+  );
   assert.equal(checkManifest(bytes, { contentType: "application/json", where: "x" }).mediaType, MediaType.ociManifest);
   const index = bytesOf({ schemaVersion: 2, manifests: [] });
   assert.equal(checkManifest(index, { where: "x" }).kind, "index");
@@ -53,10 +64,18 @@ test("CVE-2021-41190: ambiguous or mismatched documents are refused", () => {
   const both = bytesOf({ ...dockerManifest, manifests: [] });
   refused(both, { where: "x" }, /both "manifests".*and "config"\/"layers"/);
   refused(bytesOf(dockerManifest), { contentType: MediaType.ociManifest, where: "x" }, /Content-Type says/);
-  refused(bytesOf({ ...dockerManifest, mediaType: MediaType.ociIndex }), { where: "x" }, /says an index, but the document is shaped as a manifest/);
+  refused(
+    bytesOf({ ...dockerManifest, mediaType: MediaType.ociIndex }),
+    { where: "x" },
+    /says an index, but the document is shaped as a manifest/,
+  );
   const { mediaType: _m, ...bare } = dockerManifest;
   refused(bytesOf(bare), { contentType: MediaType.ociIndex, where: "x" }, /shaped as a manifest/);
-  refused(bytesOf(dockerManifest), { expected: { digest: digestOf(bytesOf(dockerManifest)), mediaType: MediaType.ociManifest }, where: "x" }, /descriptor pointing at it says/);
+  refused(
+    bytesOf(dockerManifest),
+    { expected: { digest: digestOf(bytesOf(dockerManifest)), mediaType: MediaType.ociManifest }, where: "x" },
+    /descriptor pointing at it says/,
+  );
   refused(bytesOf({ schemaVersion: 2 }), { where: "x" }, /neither a manifest/);
   refused(bytesOf({ ...dockerManifest, mediaType: "text/html" }), { where: "x" }, /not a manifest or index type/);
   refused(Buffer.from('{"schemaVersion":2,"schemaVersion":2,"manifests":[]}'), { where: "x" }, /duplicate key/);
@@ -83,8 +102,18 @@ test("Docker → OCI: media types mapped, digests and sizes kept, urls kept", ()
     schemaVersion: 2,
     mediaType: MediaType.dockerManifestList,
     manifests: [
-      { mediaType: MediaType.dockerManifest, size: 5, digest: d("1"), platform: { architecture: "amd64", os: "linux" } },
-      { mediaType: MediaType.dockerManifest, size: 6, digest: d("2"), platform: { architecture: "arm64", os: "linux", variant: "v8" } },
+      {
+        mediaType: MediaType.dockerManifest,
+        size: 5,
+        digest: d("1"),
+        platform: { architecture: "amd64", os: "linux" },
+      },
+      {
+        mediaType: MediaType.dockerManifest,
+        size: 6,
+        digest: d("2"),
+        platform: { architecture: "arm64", os: "linux", variant: "v8" },
+      },
     ],
   };
   const replaced = new Map([[d("1"), { mediaType: MediaType.ociManifest, digest: d("9"), size: 99 }]]);
@@ -93,8 +122,16 @@ test("Docker → OCI: media types mapped, digests and sizes kept, urls kept", ()
     mediaType: MediaType.ociIndex,
     manifests: [
       { mediaType: MediaType.ociManifest, size: 99, digest: d("9"), platform: { architecture: "amd64", os: "linux" } },
-      { mediaType: MediaType.ociManifest, size: 6, digest: d("2"), platform: { architecture: "arm64", os: "linux", variant: "v8" } },
+      {
+        mediaType: MediaType.ociManifest,
+        size: 6,
+        digest: d("2"),
+        platform: { architecture: "arm64", os: "linux", variant: "v8" },
+      },
     ],
   });
-  assert.throws(() => convertDockerManifest({ ...dockerManifest, mediaType: MediaType.ociManifest }), /expected a Docker schema 2 manifest/);
+  assert.throws(
+    () => convertDockerManifest({ ...dockerManifest, mediaType: MediaType.ociManifest }),
+    /expected a Docker schema 2 manifest/,
+  );
 });

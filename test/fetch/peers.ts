@@ -11,7 +11,12 @@ export interface PeerCheckOptions {
   index?: boolean;
 }
 
-export async function checkWithPeers(t: TestContext, layout: string, tag: string, options: PeerCheckOptions = {}): Promise<void> {
+export async function checkWithPeers(
+  t: TestContext,
+  layout: string,
+  tag: string,
+  options: PeerCheckOptions = {},
+): Promise<void> {
   const tool = requireTool(t, "oci-image-tool");
   if (tool) {
     const image = await runProgram(tool, ["validate", "--type", "image", "--ref", `name=${tag}`, layout]);

@@ -19,14 +19,23 @@ function readableRuntime(): Promise<string> {
     await chmod(dir, 0o755);
     const buildOnly = /node_modules\/(typescript|@types)(\/|$)/;
     for (const part of ["package.json", "bin", "dist/src", "node_modules"]) {
-      await cp(join(REPO_ROOT, part), join(dir, part), { recursive: true, verbatimSymlinks: true, filter: (source) => !buildOnly.test(source) });
+      await cp(join(REPO_ROOT, part), join(dir, part), {
+        recursive: true,
+        verbatimSymlinks: true,
+        filter: (source) => !buildOnly.test(source),
+      });
     }
     return dir;
   })();
   return runtime;
 }
 
-export async function runCliAs(uid: number, gid: number, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export async function runCliAs(
+  uid: number,
+  gid: number,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliResult> {
   const dir = await readableRuntime();
   return runProgram(process.execPath, [join(dir, "bin", "oci-image"), ...args], { env, uid, gid });
 }

@@ -4,7 +4,13 @@
  * listening on 127.0.0.2), 429 with Retry-After and rate-limit headers, 5xx,
  * connections reset mid-blob, wrong bytes, stalled answers, Range ignored.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import { closeServer } from "./token-server.js";
 
@@ -63,7 +69,12 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   let rules: FaultRule[] = [];
   const cdnAddress = options.cdnAddress ?? "127.0.0.2";
   const cdn = createServer((request, response) => {
-    requests.push({ server: "cdn", method: request.method ?? "GET", path: request.url ?? "/", headers: request.headers });
+    requests.push({
+      server: "cdn",
+      method: request.method ?? "GET",
+      path: request.url ?? "/",
+      headers: request.headers,
+    });
     const path = (request.url ?? "/").replace(/^\/cdn/, "");
     forward(upstream, request, response, path, options.cdnUpstreamAuthorization, undefined);
   });
@@ -71,10 +82,21 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const cdnHost = `${cdnAddress}:${(cdn.address() as AddressInfo).port}`;
   const proxy = createServer((request, response) => {
     const path = request.url ?? "/";
-    const rule = rules.find((candidate) => (candidate.method ?? request.method) === request.method && candidate.path.test(path) && (candidate.times === undefined || candidate.times > 0));
+    const rule = rules.find(
+      (candidate) =>
+        (candidate.method ?? request.method) === request.method &&
+        candidate.path.test(path) &&
+        (candidate.times === undefined || candidate.times > 0),
+    );
     if (rule && rule.times !== undefined) rule.times--;
     const fault = rule?.fault;
-    requests.push({ server: "proxy", method: request.method ?? "GET", path, headers: request.headers, fault: fault?.kind });
+    requests.push({
+      server: "proxy",
+      method: request.method ?? "GET",
+      path,
+      headers: request.headers,
+      fault: fault?.kind,
+    });
     if (fault?.kind === "status") {
       response.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
       response.end(fault.body ?? "");
@@ -117,51 +139,66 @@ function listen(server: Server, address: string): Promise<void> {
   });
 }
 
-function forward(upstream: URL, request: IncomingMessage, response: ServerResponse, path: string, authorization: string | undefined, fault: Fault | undefined): void {
+function forward(
+  upstream: URL,
+  request: IncomingMessage,
+  response: ServerResponse,
+  path: string,
+  authorization: string | undefined,
+  fault: Fault | undefined,
+): void {
   const headers = { ...request.headers, host: upstream.host };
   if (authorization) headers.authorization = authorization;
   if (fault?.kind === "ignore-range") delete headers.range;
-  const outgoing = httpRequest({ hostname: upstream.hostname, port: upstream.port, method: request.method, path, headers }, (answer) => {
-    const status = answer.statusCode ?? 502;
-    const isBody = request.method === "GET" && status >= 200 && status < 300;
-    const { connection: _connection, "keep-alive": _keepAlive, "transfer-encoding": _encoding, ...answerHeaders } = answer.headers;
-    if (!isBody || !fault || fault.kind === "ignore-range") {
-      response.writeHead(status, answerHeaders);
-      answer.pipe(response);
-      return;
-    }
-    if (fault.kind === "corrupt") {
-      const chunks: Buffer[] = [];
-      answer.on("data", (chunk: Buffer) => chunks.push(chunk));
-      answer.on("end", () => {
-        const body = Buffer.concat(chunks);
-        if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
+  const outgoing = httpRequest(
+    { hostname: upstream.hostname, port: upstream.port, method: request.method, path, headers },
+    (answer) => {
+      const status = answer.statusCode ?? 502;
+      const isBody = request.method === "GET" && status >= 200 && status < 300;
+      const {
+        connection: _connection,
+        "keep-alive": _keepAlive,
+        "transfer-encoding": _encoding,
+        ...answerHeaders
+      } = answer.headers;
+      if (!isBody || !fault || fault.kind === "ignore-range") {
         response.writeHead(status, answerHeaders);
-        response.end(body);
-      });
-      return;
-    }
-    const limit = fault.kind === "reset" ? fault.afterBytes : fault.kind === "stall" ? (fault.afterBytes ?? 0) : 0;
-    response.writeHead(status, answerHeaders);
-    let sent = 0;
-    answer.on("data", (chunk: Buffer) => {
-      if (sent >= limit) return;
-      const part = chunk.subarray(0, limit - sent);
-      sent += part.length;
-      if (sent >= limit) {
-        answer.destroy();
-        // "reset": cut once the bytes are out; "stall": keep the connection open and silent.
-        response.write(part, () => {
-          if (fault.kind === "reset") response.socket?.destroy();
-        });
-      } else {
-        response.write(part);
+        answer.pipe(response);
+        return;
       }
-    });
-    answer.on("end", () => {
-      if (sent < limit) response.end();
-    });
-  });
+      if (fault.kind === "corrupt") {
+        const chunks: Buffer[] = [];
+        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+        answer.on("end", () => {
+          const body = Buffer.concat(chunks);
+          if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
+          response.writeHead(status, answerHeaders);
+          response.end(body);
+        });
+        return;
+      }
+      const limit = fault.kind === "reset" ? fault.afterBytes : fault.kind === "stall" ? (fault.afterBytes ?? 0) : 0;
+      response.writeHead(status, answerHeaders);
+      let sent = 0;
+      answer.on("data", (chunk: Buffer) => {
+        if (sent >= limit) return;
+        const part = chunk.subarray(0, limit - sent);
+        sent += part.length;
+        if (sent >= limit) {
+          answer.destroy();
+          // "reset": cut once the bytes are out; "stall": keep the connection open and silent.
+          response.write(part, () => {
+            if (fault.kind === "reset") response.socket?.destroy();
+          });
+        } else {
+          response.write(part);
+        }
+      });
+      answer.on("end", () => {
+        if (sent < limit) response.end();
+      });
+    },
+  );
   outgoing.on("error", () => response.destroy());
   request.pipe(outgoing);
 }

@@ -24,7 +24,14 @@ export async function buildTar(entries: TarEntry[]): Promise<Buffer> {
   });
   for (const { content, ...header } of entries) {
     const type = header.type ?? "file";
-    const full = { mode: type === "directory" ? 0o755 : 0o644, uid: 0, gid: 0, mtime: new Date(1_700_000_000_000), ...header, type };
+    const full = {
+      mode: type === "directory" ? 0o755 : 0o644,
+      uid: 0,
+      gid: 0,
+      mtime: new Date(1_700_000_000_000),
+      ...header,
+      type,
+    };
     const body = type === "file" ? Buffer.from(content ?? "") : Buffer.alloc(0);
     await new Promise<void>((resolve, reject) => tar.entry(full, body, (error) => (error ? reject(error) : resolve())));
   }
@@ -106,7 +113,11 @@ export async function writeTestImage(dir: string, options: TestImageOptions): Pr
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const storedManifest = await layout.putBlobBytes(manifestBytes);
-  const manifestDescriptor: Descriptor = { mediaType: MediaType.ociManifest, digest: storedManifest.digest, size: storedManifest.size };
+  const manifestDescriptor: Descriptor = {
+    mediaType: MediaType.ociManifest,
+    digest: storedManifest.digest,
+    size: storedManifest.size,
+  };
   await layout.addRef(manifestDescriptor, options.tag ?? "latest");
   return { layout, manifest, manifestDescriptor, config, layerTars };
 }

@@ -47,11 +47,19 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Star
   let tokenServer: RunningTokenServer | undefined;
   let authYaml = "";
   if (auth === "htpasswd") {
-    const lines = Object.entries(users).map(([user, pass]) => execFileSync("htpasswd", ["-nbB", user, pass], { encoding: "utf8" }).trim());
+    const lines = Object.entries(users).map(([user, pass]) =>
+      execFileSync("htpasswd", ["-nbB", user, pass], { encoding: "utf8" }).trim(),
+    );
     await writeFile(join(dir, "htpasswd"), lines.join("\n") + "\n");
     authYaml = `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, "htpasswd")}\n`;
   } else if (auth === "token") {
-    tokenServer = await startTokenServer({ dir, issuer: "oci-image-test-issuer", service: "oci-image-test-registry", users, refreshTokens: options.refreshTokens });
+    tokenServer = await startTokenServer({
+      dir,
+      issuer: "oci-image-test-issuer",
+      service: "oci-image-test-registry",
+      users,
+      refreshTokens: options.refreshTokens,
+    });
     authYaml = `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: oci-image-test-registry\n    issuer: oci-image-test-issuer\n    rootcertbundle: ${tokenServer.certPath}\n`;
   }
 
@@ -167,7 +175,12 @@ export interface PushOptions {
  * Pushes `source` (e.g. `oci:/path:tag`) to `docker://HOST/repo:tag` with skopeo;
  * returns the digest of the manifest as pushed.
  */
-export async function pushImage(source: string, registry: RunningRegistry, destination: string, options: PushOptions = {}): Promise<string> {
+export async function pushImage(
+  source: string,
+  registry: RunningRegistry,
+  destination: string,
+  options: PushOptions = {},
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "oci-image-push-"));
   try {
     const digestFile = join(dir, "digest");

@@ -49,7 +49,25 @@ export interface RunningTokenServer {
 export function makeSigningCertificate(dir: string): { keyPath: string; certPath: string } {
   const keyPath = join(dir, "token-key.pem");
   const certPath = join(dir, "token-cert.pem");
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyPath, "-out", certPath, "-days", "2", "-subj", "/CN=oci-image test token issuer"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyPath,
+      "-out",
+      certPath,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=oci-image test token issuer",
+    ],
+    { stdio: "ignore" },
+  );
   return { keyPath, certPath };
 }
 
@@ -61,7 +79,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Run
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => answer(request, Buffer.concat(chunks).toString("utf8"), response, { ...options, key, certDer, requests }));
+    request.on("end", () =>
+      answer(request, Buffer.concat(chunks).toString("utf8"), response, { ...options, key, certDer, requests }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
@@ -83,22 +103,39 @@ function answer(request: IncomingMessage, body: string, response: ServerResponse
   }
   // GET: scope and service in the query, Basic credentials. POST (OAuth2): all of it in a form.
   const params = request.method === "POST" ? new URLSearchParams(body) : url.searchParams;
-  const scopes = params.getAll("scope").flatMap((scope) => scope.split(" ")).filter(Boolean);
+  const scopes = params
+    .getAll("scope")
+    .flatMap((scope) => scope.split(" "))
+    .filter(Boolean);
   let credentials = parseBasic(request.headers.authorization);
   const grant = request.method === "POST" ? (params.get("grant_type") ?? "") : undefined;
   if (grant === "refresh_token") {
     const user = context.refreshTokens?.[params.get("refresh_token") ?? ""];
     credentials = user === undefined ? undefined : { user, password: context.users[user] ?? "" };
   }
-  const record: TokenRequestRecord = { method: request.method ?? "GET", grant, scope: scopes, service: params.get("service"), user: credentials?.user, authorized: false };
+  const record: TokenRequestRecord = {
+    method: request.method ?? "GET",
+    grant,
+    scope: scopes,
+    service: params.get("service"),
+    user: credentials?.user,
+    authorized: false,
+  };
   context.requests.push(record);
-  if ((grant !== undefined && !credentials) || (credentials && context.users[credentials.user] !== credentials.password)) {
-    response.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ details: "incorrect username or password" }));
+  if (
+    (grant !== undefined && !credentials) ||
+    (credentials && context.users[credentials.user] !== credentials.password)
+  ) {
+    response
+      .writeHead(401, { "content-type": "application/json" })
+      .end(JSON.stringify({ details: "incorrect username or password" }));
     return;
   }
   const anonymous = !credentials;
   if (anonymous && context.anonymousPull === false) {
-    response.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ details: "authentication required" }));
+    response
+      .writeHead(401, { "content-type": "application/json" })
+      .end(JSON.stringify({ details: "authentication required" }));
     return;
   }
   record.authorized = true;
@@ -110,12 +147,30 @@ function answer(request: IncomingMessage, body: string, response: ServerResponse
   });
   const now = Math.floor(Date.now() / 1000);
   const expiresIn = context.expiresIn ?? 300;
-  const claims = { iss: context.issuer, sub: credentials?.user ?? "", aud: context.service, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomBytes(12).toString("hex"), access };
+  const claims = {
+    iss: context.issuer,
+    sub: credentials?.user ?? "",
+    aud: context.service,
+    exp: now + expiresIn,
+    nbf: now - 10,
+    iat: now,
+    jti: randomBytes(12).toString("hex"),
+    access,
+  };
   const header = { typ: "JWT", alg: "RS256", x5c: [context.certDer] };
   const unsigned = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
   const signature = sign("sha256", Buffer.from(unsigned), context.key).toString("base64url");
   const token = `${unsigned}.${signature}`;
-  response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
+  response
+    .writeHead(200, { "content-type": "application/json" })
+    .end(
+      JSON.stringify({
+        token,
+        access_token: token,
+        expires_in: expiresIn,
+        issued_at: new Date(now * 1000).toISOString(),
+      }),
+    );
 }
 
 function parseBasic(header: string | undefined): { user: string; password: string } | undefined {
@@ -123,7 +178,9 @@ function parseBasic(header: string | undefined): { user: string; password: strin
   if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
   const colon = decoded.indexOf(":");
-  return colon < 0 ? { user: decoded, password: "" } : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  return colon < 0
+    ? { user: decoded, password: "" }
+    : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
 function base64url(text: string): string {

@@ -46,7 +46,21 @@ export async function snapshotTree(root: string, options: SnapshotOptions = {}):
     const path = relative === "" ? root : join(root, relative);
     const stats = await lstat(path);
     const entry: SnapshotEntry = {
-      type: stats.isFile() ? "file" : stats.isDirectory() ? "directory" : stats.isSymbolicLink() ? "symlink" : stats.isFIFO() ? "fifo" : stats.isCharacterDevice() ? "char" : stats.isBlockDevice() ? "block" : stats.isSocket() ? "socket" : "other",
+      type: stats.isFile()
+        ? "file"
+        : stats.isDirectory()
+          ? "directory"
+          : stats.isSymbolicLink()
+            ? "symlink"
+            : stats.isFIFO()
+              ? "fifo"
+              : stats.isCharacterDevice()
+                ? "char"
+                : stats.isBlockDevice()
+                  ? "block"
+                  : stats.isSocket()
+                    ? "socket"
+                    : "other",
       mode: stats.mode & 0o7777,
       uid: stats.uid,
       gid: stats.gid,
@@ -97,7 +111,8 @@ export function diffSnapshots(expected: TreeSnapshot, actual: TreeSnapshot): str
   for (const [path, entry] of expected) {
     const other = actual.get(path);
     if (!other) lines.push(`- ${path} (${entry.type}) missing`);
-    else if (JSON.stringify(entry) !== JSON.stringify(other)) lines.push(`~ ${path}: expected ${JSON.stringify(entry)}, got ${JSON.stringify(other)}`);
+    else if (JSON.stringify(entry) !== JSON.stringify(other))
+      lines.push(`~ ${path}: expected ${JSON.stringify(entry)}, got ${JSON.stringify(other)}`);
   }
   for (const [path, entry] of actual) if (!expected.has(path)) lines.push(`+ ${path} (${entry.type}) unexpected`);
   return lines;

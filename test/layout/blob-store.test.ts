@@ -37,16 +37,32 @@ test("putBlob hashes as it writes and stores the blob under blobs/<alg>/<encoded
 test("putBlob with an expected digest: a mismatch stores nothing, a present blob is not read again", async (t) => {
   const layout = await newLayout(t);
   const data = Buffer.from("expected bytes");
-  await assert.rejects(layout.putBlob(Readable.from([Buffer.from("other bytes!!!")]), { expected: { digest: digestOf(data), size: data.length } }), { code: "DIGEST_MISMATCH" });
-  await assert.rejects(layout.putBlob(Readable.from([data, data]), { expected: { digest: digestOf(data), size: data.length } }), { code: "DIGEST_MISMATCH" });
-  await assert.rejects(layout.putBlob(Readable.from([data.subarray(1)]), { expected: { digest: digestOf(data), size: data.length } }), { code: "DIGEST_MISMATCH" });
+  await assert.rejects(
+    layout.putBlob(Readable.from([Buffer.from("other bytes!!!")]), {
+      expected: { digest: digestOf(data), size: data.length },
+    }),
+    { code: "DIGEST_MISMATCH" },
+  );
+  await assert.rejects(
+    layout.putBlob(Readable.from([data, data]), { expected: { digest: digestOf(data), size: data.length } }),
+    { code: "DIGEST_MISMATCH" },
+  );
+  await assert.rejects(
+    layout.putBlob(Readable.from([data.subarray(1)]), { expected: { digest: digestOf(data), size: data.length } }),
+    { code: "DIGEST_MISMATCH" },
+  );
   assert.equal(await layout.hasBlob(digestOf(data)), false);
   assert.deepEqual(await readdir(join(layout.root, "blobs", "sha256")), []);
   assert.deepEqual(await tempFiles(layout), []);
 
   await layout.putBlobBytes(data);
   let read = false;
-  const source = new Readable({ read() { read = true; this.push(null); } });
+  const source = new Readable({
+    read() {
+      read = true;
+      this.push(null);
+    },
+  });
   const again = await layout.putBlob(source, { expected: { digest: digestOf(data), size: data.length } });
   assert.equal(again.existed, true);
   assert.equal(read, false, "the source of a present blob must not be read");
@@ -71,7 +87,9 @@ test("readJsonBlob: verified, strictly parsed, capped at 4 MiB", async (t) => {
   assert.deepEqual(await layout.readJsonBlob(good), { a: 1 });
   const duplicate = await layout.putBlobBytes(Buffer.from('{"a":1,"a":2}'));
   await assert.rejects(layout.readJsonBlob(duplicate), { code: "JSON_DUPLICATE_KEY" });
-  await assert.rejects(layout.readJsonBlob({ digest: good.digest, size: MAX_DOCUMENT_SIZE + 1 }), { code: "DOCUMENT_TOO_LARGE" });
+  await assert.rejects(layout.readJsonBlob({ digest: good.digest, size: MAX_DOCUMENT_SIZE + 1 }), {
+    code: "DOCUMENT_TOO_LARGE",
+  });
   await assert.rejects(layout.readJsonBlob({ digest: good.digest, size: good.size - 1 }), { code: "DIGEST_MISMATCH" });
 });
 
@@ -80,13 +98,25 @@ test("malformed digests are refused before any path is joined", async (t) => {
   // If a digest were joined into a path, these would find this file.
   await mkdir(join(layout.root, "etc"));
   await writeFile(join(layout.root, "etc", "passwd"), "{}");
-  const bad = ["sha256:../../etc/passwd", "sha256/../../etc/passwd", `sha256:${"A".repeat(64)}`, "sha256:abc", "../x:y", "", "sha256:"];
+  const bad = [
+    "sha256:../../etc/passwd",
+    "sha256/../../etc/passwd",
+    `sha256:${"A".repeat(64)}`,
+    "sha256:abc",
+    "../x:y",
+    "",
+    "sha256:",
+  ];
   for (const digest of bad) {
     assert.throws(() => layout.blobPath(digest), { code: "DIGEST_INVALID" }, digest);
     await assert.rejects(layout.hasBlob(digest), { code: "DIGEST_INVALID" }, digest);
     await assert.rejects(layout.openBlob({ digest, size: 2 }), { code: "DIGEST_INVALID" }, digest);
     await assert.rejects(layout.readJsonBlob({ digest, size: 2 }), { code: "DIGEST_INVALID" }, digest);
-    await assert.rejects(layout.putBlob(Readable.from([Buffer.from("{}")]), { expected: { digest, size: 2 } }), { code: "DIGEST_INVALID" }, digest);
+    await assert.rejects(
+      layout.putBlob(Readable.from([Buffer.from("{}")]), { expected: { digest, size: 2 } }),
+      { code: "DIGEST_INVALID" },
+      digest,
+    );
   }
   // Grammatical but unknown algorithms can't be verified, so they are not stored or read either.
   await assert.rejects(layout.openBlob({ digest: "blake3:abcd", size: 2 }), { code: "DIGEST_UNSUPPORTED" });

@@ -15,7 +15,11 @@ import { listRefs, parseLayoutArgument } from "../../src/layout/refs.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
-const manifestOf = (text: string): Descriptor => ({ mediaType: MediaType.ociManifest, digest: digestOf(text), size: text.length });
+const manifestOf = (text: string): Descriptor => ({
+  mediaType: MediaType.ociManifest,
+  digest: digestOf(text),
+  size: text.length,
+});
 
 test("addRef adds entries, replaces the one of the same ref name, and says which", async (t) => {
   const layout = await ImageLayout.openOrCreate(join(await tempDir(t), "layout"));
@@ -42,12 +46,20 @@ test("addRef of an entry that is there already (keys in any order) leaves index.
   const path = join(layout.root, "index.json");
   const before = await stat(path);
   const bytes = await readFile(path);
-  const reordered = { annotations: { "io.containerd.image.name": "r.io/a:1" }, size: annotated.size, digest: annotated.digest, mediaType: annotated.mediaType };
+  const reordered = {
+    annotations: { "io.containerd.image.name": "r.io/a:1" },
+    size: annotated.size,
+    digest: annotated.digest,
+    mediaType: annotated.mediaType,
+  };
   assert.deepEqual(await layout.addRef(reordered, "latest"), { unchanged: true });
   assert.deepEqual(await readFile(path), bytes);
   assert.equal((await stat(path)).ino, before.ino, "not rewritten");
   // Another annotation is a change.
-  const changed = await layout.addRef({ ...annotated, annotations: { "io.containerd.image.name": "r.io/a:2" } }, "latest");
+  const changed = await layout.addRef(
+    { ...annotated, annotations: { "io.containerd.image.name": "r.io/a:2" } },
+    "latest",
+  );
   assert.equal(changed.replaced?.digest, digestOf("a"));
   assert.notEqual((await stat(path)).ino, before.ino);
 });
@@ -63,7 +75,9 @@ function runWriter(dir: string, prefix: string, count: number): Promise<number |
       await layout.addRef({ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:" + String(i).padStart(64, "0"), size: 1 }, prefix + i);
     }`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir, prefix, String(count)], { stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir, prefix, String(count)], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
     child.on("error", reject);
     child.on("close", resolve);
   });
@@ -72,7 +86,8 @@ function runWriter(dir: string, prefix: string, count: number): Promise<number |
 function assertAllRefs(index: unknown, prefixes: string[], count: number): void {
   const refs = listRefs(index as ImageIndex);
   assert.equal(refs.length, prefixes.length * count);
-  for (const prefix of prefixes) for (let i = 0; i < count; i++) assert.ok(refs.includes(`${prefix}${i}`), `ref ${prefix}${i} lost`);
+  for (const prefix of prefixes)
+    for (let i = 0; i < count; i++) assert.ok(refs.includes(`${prefix}${i}`), `ref ${prefix}${i} lost`);
 }
 
 test("two processes adding refs at once: every ref lands, the lock is released", async (t) => {
@@ -80,7 +95,10 @@ test("two processes adding refs at once: every ref lands, the lock is released",
   await ImageLayout.openOrCreate(dir);
   assert.deepEqual(await Promise.all([runWriter(dir, "a", 25), runWriter(dir, "b", 25)]), [0, 0]);
   assertAllRefs(JSON.parse(await readFile(join(dir, "index.json"), "utf8")), ["a", "b"], 25);
-  assert.deepEqual((await readdir(dir)).filter((name) => name.includes("lock") || name.startsWith(".oci-image-tmp-")), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((name) => name.includes("lock") || name.startsWith(".oci-image-tmp-")),
+    [],
+  );
 });
 
 test("writers that all meet a stale lock break it and every ref lands", async (t) => {
@@ -90,7 +108,10 @@ test("writers that all meet a stale lock break it and every ref lands", async (t
   const prefixes = ["a", "b", "c", "d"];
   assert.deepEqual(await Promise.all(prefixes.map((prefix) => runWriter(dir, prefix, 15))), [0, 0, 0, 0]);
   assertAllRefs(JSON.parse(await readFile(join(dir, "index.json"), "utf8")), prefixes, 15);
-  assert.deepEqual((await readdir(dir)).filter((name) => name.includes("lock")), []);
+  assert.deepEqual(
+    (await readdir(dir)).filter((name) => name.includes("lock")),
+    [],
+  );
 });
 
 test("breaking a stale lock that another process has just replaced leaves the fresh lock in place", async (t) => {

@@ -55,5 +55,8 @@ test("a command that is not built yet is reported as not available, and the othe
 
 test("a failing peer is reported with its exit status and error line", () => {
   assert.equal(describeFailure(3, "file:///x.js:2\n\nTypeError: boom\n    at y"), "failed (exit 3): TypeError: boom");
-  assert.equal(describeFailure(1, "oci-image: the registry said no\n"), "failed (exit 1): oci-image: the registry said no");
+  assert.equal(
+    describeFailure(1, "oci-image: the registry said no\n"),
+    "failed (exit 1): oci-image: the registry said no",
+  );
 });

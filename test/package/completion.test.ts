@@ -37,7 +37,14 @@ test("bash completes command names", async (t) => {
   const script = await bashScript(t);
   assert.deepEqual(await complete(script, ["oci-image", "fe"]), ["fetch"]);
   assert.deepEqual(await complete(script, ["oci-image", "un"]), ["unpack"]);
-  assert.deepEqual(await complete(script, ["oci-image", ""]), ["completion", "create", "fetch", "help", "unpack", "validate"]);
+  assert.deepEqual(await complete(script, ["oci-image", ""]), [
+    "completion",
+    "create",
+    "fetch",
+    "help",
+    "unpack",
+    "validate",
+  ]);
   assert.deepEqual(await complete(script, ["oci-image", "--debug", "va"]), ["validate"]);
   assert.deepEqual(await complete(script, ["oci-image", "--ver"]), ["--version"]);
 });
@@ -57,7 +64,9 @@ test("bash completes every long option each command's --help lists", async (t) =
   for (const command of ["fetch", "create", "validate", "unpack", "completion"]) {
     const help = await runOciImage([command, "--help"]);
     assert.equal(help.status, 0, help.stderr);
-    const listed = [...new Set([...help.stdout.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)].map((match) => match[1]!))].sort();
+    const listed = [
+      ...new Set([...help.stdout.matchAll(/^\s+(?:-\w, )?(--[\w-]+)/gm)].map((match) => match[1]!)),
+    ].sort();
     assert.ok(listed.includes("--help"), `${command} --help lists --help`);
     const offered = await complete(script, ["oci-image", command, "--"]);
     assert.deepEqual(offered, listed, `options offered for ${command}`);
@@ -85,15 +94,26 @@ test("the zsh script parses and registers with compinit", async (t) => {
   const result = await runOciImage(["completion", "zsh"]);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^#compdef oci-image\n/);
-  for (const command of ["fetch", "create", "validate", "unpack"]) assert.match(result.stdout, new RegExp(`'${command}:`));
+  for (const command of ["fetch", "create", "validate", "unpack"])
+    assert.match(result.stdout, new RegExp(`'${command}:`));
   const dir = await tempDir(t);
   const file = join(dir, "_oci-image");
   await writeFile(file, result.stdout);
   const syntax = await runProgram(zsh, ["-n", file]);
   assert.equal(syntax.status, 0, syntax.stderr);
-  const loaded = await runProgram(zsh, ["-f", "-c", 'autoload -U compinit && compinit -u -D && source "$1" && print -r -- "$_comps[oci-image]"', "zsh", file], {
-    env: { HOME: dir, ZDOTDIR: dir },
-  });
+  const loaded = await runProgram(
+    zsh,
+    [
+      "-f",
+      "-c",
+      'autoload -U compinit && compinit -u -D && source "$1" && print -r -- "$_comps[oci-image]"',
+      "zsh",
+      file,
+    ],
+    {
+      env: { HOME: dir, ZDOTDIR: dir },
+    },
+  );
   assert.equal(loaded.status, 0, loaded.stderr);
   assert.equal(loaded.stdout.trim(), "_oci_image");
 });
@@ -106,7 +126,7 @@ async function syntheticProgram(): Promise<import("commander").Command> {
     .command("create")
     .description("make it: [fast] & 'safe'")
     .addOption(new Option("--compression <kind>", "layer codec (default: gzip)").choices(["gzip", "zstd", "none"]))
-    .option("-l, --label <k=v>", "a label's text: with \"quotes\"")
+    .option("-l, --label <k=v>", 'a label\'s text: with "quotes"')
     .argument("<dir>");
   return program;
 }

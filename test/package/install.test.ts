@@ -32,7 +32,11 @@ let installed: Installed | undefined;
 let unreachable: string | undefined;
 
 function npm(args: string[], cwd: string): Promise<CliResult> {
-  return runProgram("npm", args, { cwd, timeoutMs: 600_000, env: { npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false" } });
+  return runProgram("npm", args, {
+    cwd,
+    timeoutMs: 600_000,
+    env: { npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false" },
+  });
 }
 
 before(async () => {
@@ -52,7 +56,12 @@ before(async () => {
     }
   }
   assert.equal(install.status, 0, `npm install -g failed: ${install.stderr}`);
-  installed = { prefix, bin: join(prefix, "bin", "oci-image"), packageDir: join(prefix, "lib", "node_modules", "oci-image"), files: report!.files };
+  installed = {
+    prefix,
+    bin: join(prefix, "bin", "oci-image"),
+    packageDir: join(prefix, "lib", "node_modules", "oci-image"),
+    files: report!.files,
+  };
 });
 
 after(() => rm(work, { recursive: true, force: true }));
@@ -70,12 +79,23 @@ test("the tarball holds the command, the built library and its types, and nothin
   const pkg = need(t);
   if (!pkg) return;
   const paths = pkg.files.map((file) => file.path);
-  for (const required of ["bin/oci-image", "package.json", "README.md", "dist/src/cli.js", "dist/src/index.js", "dist/src/index.d.ts"]) {
+  for (const required of [
+    "bin/oci-image",
+    "package.json",
+    "README.md",
+    "dist/src/cli.js",
+    "dist/src/index.js",
+    "dist/src/index.d.ts",
+  ]) {
     assert.ok(paths.includes(required), `${required} is in the tarball`);
   }
-  const unexpected = paths.filter((path) => !/^(bin\/oci-image|package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts|json))$/.test(path));
+  const unexpected = paths.filter(
+    (path) => !/^(bin\/oci-image|package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts|json))$/.test(path),
+  );
   assert.deepEqual(unexpected, [], "only bin/, dist/src/, README, LICENSE and package.json are shipped");
-  assert.ok(!paths.some((path) => path.startsWith("dist/test/") || path.startsWith("dist/bench/") || path.startsWith("src/")));
+  assert.ok(
+    !paths.some((path) => path.startsWith("dist/test/") || path.startsWith("dist/bench/") || path.startsWith("src/")),
+  );
   const bin = pkg.files.find((file) => file.path === "bin/oci-image")!;
   assert.equal(bin.mode & 0o111, 0o111, "bin/oci-image is executable");
 });
@@ -89,7 +109,8 @@ test("the installed command prints the package's version", async (t) => {
   assert.equal(result.stdout.trim(), version);
   const help = await runProgram(pkg.bin, ["--help"]);
   assert.equal(help.status, 0);
-  for (const command of ["fetch", "create", "validate", "unpack", "completion"]) assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, "m"));
+  for (const command of ["fetch", "create", "validate", "unpack", "completion"])
+    assert.match(help.stdout, new RegExp(`^\\s+${command}\\b`, "m"));
   const completion = await runProgram(pkg.bin, ["completion", "bash"]);
   assert.equal(completion.status, 0, completion.stderr);
   assert.match(completion.stdout, /^complete -F _oci_image oci-image$/m);
@@ -121,14 +142,22 @@ test("create, validate and unpack work from the installed package", async (t) =>
 
   const unpacked = await run(["unpack", "images:demo", "bundle"]);
   assert.equal(unpacked.status, 0, unpacked.stderr);
-  assert.equal(await readFile(join(dir, "bundle", "rootfs", "etc", "greeting"), "utf8"), "hello from the installed package\n");
+  assert.equal(
+    await readFile(join(dir, "bundle", "rootfs", "etc", "greeting"), "utf8"),
+    "hello from the installed package\n",
+  );
   assert.equal((await stat(join(dir, "bundle", "rootfs", "usr", "bin", "hello"))).mode & 0o777, 0o755);
-  const config = JSON.parse(await readFile(join(dir, "bundle", "config.json"), "utf8")) as { ociVersion: string; process: { args: string[] } };
+  const config = JSON.parse(await readFile(join(dir, "bundle", "config.json"), "utf8")) as {
+    ociVersion: string;
+    process: { args: string[] };
+  };
   assert.match(config.ociVersion, /^1\./);
   assert.deepEqual(config.process.args, ["/bin/hello"]);
 
   // The same layout, broken: validate must say so from the installed package too.
-  const index = JSON.parse(await readFile(join(dir, "images", "index.json"), "utf8")) as { manifests: { digest: string }[] };
+  const index = JSON.parse(await readFile(join(dir, "images", "index.json"), "utf8")) as {
+    manifests: { digest: string }[];
+  };
   await rm(join(dir, "images", "blobs", "sha256", index.manifests[0]!.digest.slice("sha256:".length)));
   const broken = await run(["validate", "images:demo"]);
   assert.equal(broken.status, 1, broken.stdout + broken.stderr);
@@ -219,7 +248,16 @@ console.log(JSON.stringify({ exports: Object.keys(library), digest: blob.digest,
   );
   const result = await runProgram(process.execPath, [script, layoutDir]);
   assert.equal(result.status, 0, result.stderr);
-  const seen = JSON.parse(result.stdout) as { exports: string[]; digest: string; expected: string; refs: string[]; error: { isLibraryError: boolean; code: string }; internal: string; rules: string[]; args: string[] };
+  const seen = JSON.parse(result.stdout) as {
+    exports: string[];
+    digest: string;
+    expected: string;
+    refs: string[];
+    error: { isLibraryError: boolean; code: string };
+    internal: string;
+    rules: string[];
+    args: string[];
+  };
   for (const name of EXPECTED_EXPORTS) assert.ok(seen.exports.includes(name), `"${name}" is exported`);
   assert.equal(seen.digest, seen.expected);
   assert.equal(seen.digest, "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
@@ -235,7 +273,10 @@ console.log(JSON.stringify({ exports: Object.keys(library), digest: blob.digest,
 test("the installed package's types check a consumer and catch its mistakes", async (t) => {
   const pkg = need(t);
   if (!pkg) return;
-  const manifest = JSON.parse(await readFile(join(pkg.packageDir, "package.json"), "utf8")) as { types: string; exports: { ".": { types: string } } };
+  const manifest = JSON.parse(await readFile(join(pkg.packageDir, "package.json"), "utf8")) as {
+    types: string;
+    exports: { ".": { types: string } };
+  };
   assert.equal(manifest.exports["."].types, "./dist/src/index.d.ts");
   await stat(join(pkg.packageDir, manifest.types));
   const consumerDir = join(pkg.prefix, "lib");
@@ -250,9 +291,25 @@ const manifest: Pick<ImageManifest, "schemaVersion"> = { schemaVersion: 2 };
 export { layout, descriptor, manifest };
 `,
   );
-  await writeFile(bad, `import { ImageLayout } from "oci-image";\nconst layout: number = await ImageLayout.openOrCreate("unused");\nexport { layout };\n`);
+  await writeFile(
+    bad,
+    `import { ImageLayout } from "oci-image";\nconst layout: number = await ImageLayout.openOrCreate("unused");\nexport { layout };\n`,
+  );
   const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
-  const options = ["--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--typeRoots", join(REPO_ROOT, "node_modules", "@types"), "--types", "node"];
+  const options = [
+    "--noEmit",
+    "--strict",
+    "--target",
+    "es2022",
+    "--module",
+    "nodenext",
+    "--moduleResolution",
+    "nodenext",
+    "--typeRoots",
+    join(REPO_ROOT, "node_modules", "@types"),
+    "--types",
+    "node",
+  ];
   await writeFile(join(consumerDir, "package.json"), JSON.stringify({ type: "module" }));
   const checked = await runProgram(process.execPath, [tsc, ...options, good], { cwd: consumerDir });
   assert.equal(checked.status, 0, checked.stdout + checked.stderr);

@@ -22,13 +22,19 @@ register("./hooks.mjs", import.meta.url, { data: { log: process.env.OCI_IMAGE_LO
 `;
 
 /** Runs bin/oci-image and returns its status, stdout and the repository-relative modules it loaded. */
-async function loadedModules(t: TestContext, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; modules: string[] }> {
+async function loadedModules(
+  t: TestContext,
+  args: string[],
+): Promise<{ status: number | null; stdout: string; stderr: string; modules: string[] }> {
   const dir = await tempDir(t);
   await writeFile(join(dir, "hooks.mjs"), HOOKS);
   await writeFile(join(dir, "register.mjs"), REGISTER);
   const log = join(dir, "loaded.txt");
   await writeFile(log, "");
-  const result = await runProgram(process.execPath, ["--import", join(dir, "register.mjs"), BIN, ...args], { cwd: dir, env: { OCI_IMAGE_LOAD_LOG: log } });
+  const result = await runProgram(process.execPath, ["--import", join(dir, "register.mjs"), BIN, ...args], {
+    cwd: dir,
+    env: { OCI_IMAGE_LOAD_LOG: log },
+  });
   const root = new URL(`file://${REPO_ROOT}`).href;
   const modules = (await readFile(log, "utf8"))
     .split("\n")
@@ -38,10 +44,15 @@ async function loadedModules(t: TestContext, args: string[]): Promise<{ status: 
 }
 
 /** Modules that must load only when a command needs them. */
-const HEAVY = [/node_modules\/(undici|tar-stream|ajv|ora|zstd-napi|chalk)\//, /^dist\/src\/(registry|layer|schema|validate|bundle|build)\//];
+const HEAVY = [
+  /node_modules\/(undici|tar-stream|ajv|ora|zstd-napi|chalk)\//,
+  /^dist\/src\/(registry|layer|schema|validate|bundle|build)\//,
+];
 
 function heavyIn(modules: string[], allowed: RegExp[] = []): string[] {
-  return modules.filter((module) => HEAVY.some((pattern) => pattern.test(module)) && !allowed.some((pattern) => pattern.test(module)));
+  return modules.filter(
+    (module) => HEAVY.some((pattern) => pattern.test(module)) && !allowed.some((pattern) => pattern.test(module)),
+  );
 }
 
 test("the load recorder sees the CLI's own modules", async (t) => {
@@ -49,7 +60,10 @@ test("the load recorder sees the CLI's own modules", async (t) => {
   assert.equal(status, 0);
   // Without this the checks below could pass by recording nothing.
   assert.ok(modules.includes("dist/src/cli.js"), `recorded: ${modules.join(", ")}`);
-  assert.ok(modules.some((m) => m.startsWith("node_modules/commander/")), "commander is recorded");
+  assert.ok(
+    modules.some((m) => m.startsWith("node_modules/commander/")),
+    "commander is recorded",
+  );
 });
 
 test("--version loads neither commander nor any command", async (t) => {
@@ -57,7 +71,10 @@ test("--version loads neither commander nor any command", async (t) => {
   assert.equal(status, 0);
   assert.match(stdout, /^\d+\.\d+\.\d+\n$/);
   assert.ok(modules.includes("dist/src/cli.js"), `recorded: ${modules.join(", ")}`);
-  assert.deepEqual(modules.filter((m) => m.startsWith("node_modules/commander/") || m.startsWith("dist/src/commands/")), []);
+  assert.deepEqual(
+    modules.filter((m) => m.startsWith("node_modules/commander/") || m.startsWith("dist/src/commands/")),
+    [],
+  );
 });
 
 test("--version and --help load nothing heavy", async (t) => {
@@ -92,5 +109,8 @@ test("validating one manifest file needs no HTTP client, tar reader or spinner",
   assert.equal(status, 0, stderr);
   // The schema validators and the (small) layer-reading modules may load; tar parsing, HTTP and zstd may not.
   assert.deepEqual(heavyIn(modules, [/node_modules\/ajv\//, /^dist\/src\/(schema|validate|layer)\//]), []);
-  assert.deepEqual(modules.filter((m) => /node_modules\/(tar-stream|undici|zstd-napi)\//.test(m)), []);
+  assert.deepEqual(
+    modules.filter((m) => /node_modules\/(tar-stream|undici|zstd-napi)\//.test(m)),
+    [],
+  );
 });

@@ -21,12 +21,23 @@ const layer: TarEntry[] = [
 
 test("unpacks the only image without a tag; --json gives the result", async (t) => {
   const dir = await tempDir(t);
-  const image = await writeTestImage(join(dir, "layout"), { layers: [layer, [{ name: "etc/more", type: "file", content: "more" }]], tag: "v1" });
+  const image = await writeTestImage(join(dir, "layout"), {
+    layers: [layer, [{ name: "etc/more", type: "file", content: "more" }]],
+    tag: "v1",
+  });
   const bundle = join(dir, "bundle");
   const result = await runOciImage(["unpack", "--json", join(dir, "layout"), bundle]);
   assert.equal(result.status, 0, result.stderr);
   const json = JSON.parse(result.stdout);
-  assert.deepEqual(json, { ok: true, ref: "v1", digest: image.manifestDescriptor.digest, platform: "linux/amd64", layers: 2, rootfs: join(bundle, "rootfs"), config: join(bundle, "config.json") });
+  assert.deepEqual(json, {
+    ok: true,
+    ref: "v1",
+    digest: image.manifestDescriptor.digest,
+    platform: "linux/amd64",
+    layers: 2,
+    rootfs: join(bundle, "rootfs"),
+    config: join(bundle, "config.json"),
+  });
   assert.equal(await readFile(join(bundle, "rootfs", "etc", "hello"), "utf8"), "hi\n");
   assert.equal((await stat(bundle)).mode & 0o777, 0o700);
   const config = JSON.parse(await readFile(join(bundle, "config.json"), "utf8"));
@@ -41,11 +52,23 @@ test("--rootfs-only and --config-only write one half; both at once is a usage er
   const rootfsOnly = await runOciImage(["unpack", "--rootfs-only", `${join(dir, "layout")}:v1`, join(dir, "a")]);
   assert.equal(rootfsOnly.status, 0, rootfsOnly.stderr);
   assert.deepEqual(await readdir(join(dir, "a")), ["rootfs"]);
-  const configOnly = await runOciImage(["unpack", "--config-only", "--tty", `${join(dir, "layout")}:v1`, join(dir, "b")]);
+  const configOnly = await runOciImage([
+    "unpack",
+    "--config-only",
+    "--tty",
+    `${join(dir, "layout")}:v1`,
+    join(dir, "b"),
+  ]);
   assert.equal(configOnly.status, 0, configOnly.stderr);
   assert.deepEqual(await readdir(join(dir, "b")), ["config.json"]);
   assert.equal(JSON.parse(await readFile(join(dir, "b", "config.json"), "utf8")).process.terminal, true);
-  const both = await runOciImage(["unpack", "--rootfs-only", "--config-only", `${join(dir, "layout")}:v1`, join(dir, "c")]);
+  const both = await runOciImage([
+    "unpack",
+    "--rootfs-only",
+    "--config-only",
+    `${join(dir, "layout")}:v1`,
+    join(dir, "c"),
+  ]);
   assert.equal(both.status, 2);
   assert.equal(existsSync(join(dir, "c")), false);
 });
@@ -70,7 +93,13 @@ test("a platform that is not in the index is refused, listing those that are", a
   const layout = join(dir, "layout");
   const image = await writeTestImage(layout, { layers: [layer], tag: "single" });
   const store = await ImageLayout.open(layout);
-  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ ...image.manifestDescriptor, platform: { os: "linux", architecture: "amd64" } }] }));
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [{ ...image.manifestDescriptor, platform: { os: "linux", architecture: "amd64" } }],
+    }),
+  );
   const stored = await store.putBlobBytes(index);
   await store.addRef({ mediaType: MediaType.ociIndex, digest: stored.digest, size: stored.size }, "multi");
   const wrong = await runOciImage(["unpack", "-p", "linux/s390x", `${layout}:multi`, join(dir, "b")]);
@@ -107,7 +136,10 @@ test("a layer media type that cannot be applied is refused before anything is wr
   const layout = join(dir, "layout");
   const image = await writeTestImage(layout, { layers: [layer] });
   const store = await ImageLayout.open(layout);
-  const manifest = { ...image.manifest, layers: [{ ...image.manifest.layers[0]!, mediaType: "application/vnd.example.squashfs" }] };
+  const manifest = {
+    ...image.manifest,
+    layers: [{ ...image.manifest.layers[0]!, mediaType: "application/vnd.example.squashfs" }],
+  };
   const stored = await store.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
   await store.addRef({ mediaType: MediaType.ociManifest, digest: stored.digest, size: stored.size }, "odd");
   const result = await runOciImage(["unpack", `${layout}:odd`, join(dir, "bundle")]);
@@ -118,7 +150,14 @@ test("a layer media type that cannot be applied is refused before anything is wr
 
 test("an unsafe layer fails with exit 1, a clear message, no stack trace, and no bundle left", async (t) => {
   const dir = await tempDir(t);
-  await writeTestImage(join(dir, "layout"), { layers: [[{ name: "f", type: "file", content: "x" }, { name: "f/x", type: "file", content: "y" }]] });
+  await writeTestImage(join(dir, "layout"), {
+    layers: [
+      [
+        { name: "f", type: "file", content: "x" },
+        { name: "f/x", type: "file", content: "y" },
+      ],
+    ],
+  });
   const result = await runOciImage(["unpack", join(dir, "layout"), join(dir, "bundle")]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /\/f\/x needs \/f to be a directory/);
@@ -128,7 +167,10 @@ test("an unsafe layer fails with exit 1, a clear message, no stack trace, and no
 
 test("an unknown image user is an error naming it", async (t) => {
   const dir = await tempDir(t);
-  await writeTestImage(join(dir, "layout"), { layers: [layer], config: { config: { Cmd: ["/bin/sh"], User: "ghost" } } });
+  await writeTestImage(join(dir, "layout"), {
+    layers: [layer],
+    config: { config: { Cmd: ["/bin/sh"], User: "ghost" } },
+  });
   const result = await runOciImage(["unpack", join(dir, "layout"), join(dir, "bundle")]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /user "ghost" is not in the rootfs's \/etc\/passwd/);
@@ -138,7 +180,13 @@ test("an unknown image user is an error naming it", async (t) => {
 test("--config-only resolves a user name from the image's own /etc/passwd, leaving only config.json", async (t) => {
   const dir = await tempDir(t);
   await writeTestImage(join(dir, "layout"), {
-    layers: [[{ name: "etc", type: "directory" }, { name: "etc/passwd", type: "file", content: "root:x:0:0::/:/bin/sh\nsvc:x:501:502::/:/bin/sh\n" }, { name: "etc/group", type: "file", content: "svc:x:502:\nextra:x:600:svc\n" }]],
+    layers: [
+      [
+        { name: "etc", type: "directory" },
+        { name: "etc/passwd", type: "file", content: "root:x:0:0::/:/bin/sh\nsvc:x:501:502::/:/bin/sh\n" },
+        { name: "etc/group", type: "file", content: "svc:x:502:\nextra:x:600:svc\n" },
+      ],
+    ],
     config: { config: { Cmd: ["/bin/sh"], User: "svc" } },
   });
   const result = await runOciImage(["unpack", "--config-only", join(dir, "layout"), join(dir, "bundle")]);
@@ -158,7 +206,8 @@ test("SIGINT while a layer is applied: exit 130 and no bundle left", async (t) =
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   // Interrupt once the rootfs is being written (a GiB of it: far from done).
-  for (let i = 0; i < 400 && !existsSync(join(bundle, "rootfs", "zeros-0")); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  for (let i = 0; i < 400 && !existsSync(join(bundle, "rootfs", "zeros-0")); i++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
   assert.ok(existsSync(join(bundle, "rootfs")), "the unpack started");
   child.kill("SIGINT");
   const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
@@ -179,11 +228,31 @@ async function writeZerosImage(dir: string, count: number, size: number): Promis
     for (let written = 0; written < size; written += block.length) {
       if (!entry.write(block)) await new Promise<void>((resolve) => entry.once("drain", () => resolve()));
     }
-    await new Promise<void>((resolve, reject) => entry.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      entry.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
   }
   tar.finalize();
   const layer = await stored;
-  const config = await store.putBlobBytes(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["/bin/sh"] }, rootfs: { type: "layers", diff_ids: [diffId.digest()] } })));
-  const manifest = await store.putBlobBytes(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size }, layers: [{ mediaType: MediaType.ociLayerGzip, digest: layer.digest, size: layer.size }] })));
+  const config = await store.putBlobBytes(
+    Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        config: { Cmd: ["/bin/sh"] },
+        rootfs: { type: "layers", diff_ids: [diffId.digest()] },
+      }),
+    ),
+  );
+  const manifest = await store.putBlobBytes(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
+        layers: [{ mediaType: MediaType.ociLayerGzip, digest: layer.digest, size: layer.size }],
+      }),
+    ),
+  );
   await store.addRef({ mediaType: MediaType.ociManifest, digest: manifest.digest, size: manifest.size }, "zeros");
 }

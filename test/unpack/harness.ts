@@ -46,7 +46,15 @@ export async function makeSandbox(t: TestContext): Promise<Sandbox> {
     const { rm } = await import("node:fs/promises");
     await rm(hostTarget, { recursive: true, force: true });
   });
-  return { dir, layout: join(dir, "layout"), bundle: join(dir, "work", "bundle"), rootfs: join(dir, "work", "bundle", "rootfs"), outside, hostTarget, warnings: [] };
+  return {
+    dir,
+    layout: join(dir, "layout"),
+    bundle: join(dir, "work", "bundle"),
+    rootfs: join(dir, "work", "bundle", "rootfs"),
+    outside,
+    hostTarget,
+    warnings: [],
+  };
 }
 
 export interface UnpackCase {
@@ -63,11 +71,22 @@ export type UnpackOutcome = { ok: true; result: UnpackResult } | { ok: false; er
 /** Builds the image, unpacks it (root by default), then asserts nothing outside the bundle changed. */
 export async function unpackCase(sandbox: Sandbox, testCase: UnpackCase): Promise<UnpackOutcome> {
   if (testCase.rawLayers) await writeRawImage(sandbox.layout, testCase.rawLayers);
-  else await writeTestImage(sandbox.layout, { layers: testCase.layers, compression: testCase.compression, config: testCase.config });
+  else
+    await writeTestImage(sandbox.layout, {
+      layers: testCase.layers,
+      compression: testCase.compression,
+      config: testCase.config,
+    });
   const before = await snapshotOutside(sandbox);
   let outcome: UnpackOutcome;
   try {
-    const result = await unpackImage({ layout: sandbox.layout, bundle: sandbox.bundle, rootless: false, onWarning: (message) => sandbox.warnings.push(message), ...testCase.options });
+    const result = await unpackImage({
+      layout: sandbox.layout,
+      bundle: sandbox.bundle,
+      rootless: false,
+      onWarning: (message) => sandbox.warnings.push(message),
+      ...testCase.options,
+    });
     outcome = { ok: true, result };
   } catch (error) {
     outcome = { ok: false, error: error as Error & { code?: string } };
@@ -78,7 +97,8 @@ export async function unpackCase(sandbox: Sandbox, testCase: UnpackCase): Promis
 
 async function snapshotOutside(sandbox: Sandbox): Promise<TreeSnapshot> {
   const snapshot = await snapshotTree(sandbox.dir, { mtimes: true, exclude: ["layout"] });
-  for (const key of [...snapshot.keys()]) if (key === "work/bundle" || key.startsWith("work/bundle/")) snapshot.delete(key);
+  for (const key of [...snapshot.keys()])
+    if (key === "work/bundle" || key.startsWith("work/bundle/")) snapshot.delete(key);
   // The temp dir's own mode and the work dir (the bundle's parent changes mtime when the bundle appears).
   snapshot.delete(".");
   snapshot.delete("work");
@@ -105,7 +125,13 @@ export function expectSuccess(outcome: UnpackOutcome): UnpackResult {
 }
 
 /** A raw ustar header block (for typeflags and names tar-stream won't write). */
-export function rawHeader(fields: { name: string; typeflag: string; size?: number; linkname?: string; mode?: number }): Buffer {
+export function rawHeader(fields: {
+  name: string;
+  typeflag: string;
+  size?: number;
+  linkname?: string;
+  mode?: number;
+}): Buffer {
   const block = Buffer.alloc(512);
   block.write(fields.name, 0, 100, "utf8");
   block.write(`${(fields.mode ?? 0o644).toString(8).padStart(7, "0")}\0`, 100);
@@ -125,7 +151,10 @@ export function rawHeader(fields: { name: string; typeflag: string; size?: numbe
 }
 
 /** Header + data (padded) blocks of one raw entry. */
-export function rawEntry(fields: { name: string; typeflag: string; linkname?: string; mode?: number }, data: Buffer = Buffer.alloc(0)): Buffer {
+export function rawEntry(
+  fields: { name: string; typeflag: string; linkname?: string; mode?: number },
+  data: Buffer = Buffer.alloc(0),
+): Buffer {
   const padded = Buffer.alloc(Math.ceil(data.length / 512) * 512);
   data.copy(padded);
   return Buffer.concat([rawHeader({ ...fields, size: data.length }), padded]);
@@ -137,7 +166,8 @@ export function paxRecords(records: Record<string, string>): Buffer {
   for (const [key, value] of Object.entries(records)) {
     const body = ` ${key}=${value}\n`;
     let length = Buffer.byteLength(body) + 1;
-    while (String(length).length + Buffer.byteLength(body) !== length) length = String(length).length + Buffer.byteLength(body);
+    while (String(length).length + Buffer.byteLength(body) !== length)
+      length = String(length).length + Buffer.byteLength(body);
     text += `${length}${body}`;
   }
   return Buffer.from(text);
@@ -148,16 +178,32 @@ export function rawTar(...entries: Buffer[]): Buffer {
 }
 
 /** An image whose layer blobs are stored exactly as given. */
-export async function writeRawImage(dir: string, layers: { blob: Buffer; mediaType: string; diffId: string }[]): Promise<void> {
+export async function writeRawImage(
+  dir: string,
+  layers: { blob: Buffer; mediaType: string; diffId: string }[],
+): Promise<void> {
   const layout = await ImageLayout.openOrCreate(dir);
   const descriptors = [];
   for (const layer of layers) {
     const stored = await layout.putBlobBytes(layer.blob);
     descriptors.push({ mediaType: layer.mediaType, digest: stored.digest, size: stored.size });
   }
-  const config = { architecture: "amd64", os: "linux", config: { Cmd: ["/bin/sh"] }, rootfs: { type: "layers", diff_ids: layers.map((layer) => layer.diffId) } };
+  const config = {
+    architecture: "amd64",
+    os: "linux",
+    config: { Cmd: ["/bin/sh"] },
+    rootfs: { type: "layers", diff_ids: layers.map((layer) => layer.diffId) },
+  };
   const storedConfig = await layout.putBlobBytes(Buffer.from(JSON.stringify(config)));
-  const manifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: storedConfig.digest, size: storedConfig.size }, layers: descriptors };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: storedConfig.digest, size: storedConfig.size },
+    layers: descriptors,
+  };
   const storedManifest = await layout.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
-  await layout.addRef({ mediaType: MediaType.ociManifest, digest: storedManifest.digest, size: storedManifest.size }, "latest");
+  await layout.addRef(
+    { mediaType: MediaType.ociManifest, digest: storedManifest.digest, size: storedManifest.size },
+    "latest",
+  );
 }

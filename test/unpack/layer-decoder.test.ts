@@ -29,7 +29,9 @@ async function readAll(stream: AsyncIterable<Buffer>, pauseEvery = 0): Promise<B
 test("twenty layers read slowly come back byte for byte, each with its diff_id", { timeout: 120_000 }, async (t) => {
   const dir = await tempDir(t);
   // 2.5 MB of random bytes per layer: incompressible, so each layer is well over the reader's buffer.
-  const layers = Array.from({ length: 20 }, (_, i) => [{ name: `f${i}`, type: "file" as const, content: randomBytes(2.5 * 1024 * 1024) }]);
+  const layers = Array.from({ length: 20 }, (_, i) => [
+    { name: `f${i}`, type: "file" as const, content: randomBytes(2.5 * 1024 * 1024) },
+  ]);
   const image = await writeTestImage(dir, { layers });
   const decoder = new LayerDecoder(image.layout.root);
   try {
@@ -60,7 +62,9 @@ test("every failure is the error class the main thread raises", async (t) => {
     assert.fail("the layer was accepted");
   };
 
-  const wrongDiffId = await failure(() => decoder.decode(descriptor!, { expectedDiffId: digestOf(Buffer.from("other")) }).tar);
+  const wrongDiffId = await failure(
+    () => decoder.decode(descriptor!, { expectedDiffId: digestOf(Buffer.from("other")) }).tar,
+  );
   assert.ok(wrongDiffId instanceof DigestMismatchError, String(wrongDiffId));
   assert.match((wrongDiffId as Error).message, /diff_id/);
 
@@ -73,7 +77,9 @@ test("every failure is the error class the main thread raises", async (t) => {
   // Not gzip at all, stored under its own (correct) digest.
   const junk = Buffer.from("this is not gzip data, though the media type says so");
   const stored = await image.layout.putBlobBytes(junk);
-  const corrupt = await failure(() => decoder.decode({ mediaType: MediaType.ociLayerGzip, digest: stored.digest, size: stored.size }).tar);
+  const corrupt = await failure(
+    () => decoder.decode({ mediaType: MediaType.ociLayerGzip, digest: stored.digest, size: stored.size }).tar,
+  );
   assert.ok(corrupt instanceof InvalidContentError && corrupt.code === "LAYER_CORRUPT", String(corrupt));
 
   // A flipped byte in the stored blob: the blob digest no longer matches.
@@ -82,13 +88,20 @@ test("every failure is the error class the main thread raises", async (t) => {
   bytes[bytes.length - 12]! ^= 0xff;
   await writeFile(path, bytes);
   const flipped = await failure(() => decoder.decode(descriptor!).tar);
-  assert.ok(flipped instanceof DigestMismatchError || (flipped instanceof InvalidContentError && flipped.code === "LAYER_CORRUPT"), String(flipped));
+  assert.ok(
+    flipped instanceof DigestMismatchError ||
+      (flipped instanceof InvalidContentError && flipped.code === "LAYER_CORRUPT"),
+    String(flipped),
+  );
 });
 
 test("zstd and uncompressed layers decode on the worker too", async (t) => {
   for (const compression of ["zstd", "none"] as const) {
     const dir = await tempDir(t);
-    const image = await writeTestImage(dir, { compression, layers: [[{ name: "etc/hostname", type: "file", content: `${compression}\n` }]] });
+    const image = await writeTestImage(dir, {
+      compression,
+      layers: [[{ name: "etc/hostname", type: "file", content: `${compression}\n` }]],
+    });
     const decoder = new LayerDecoder(image.layout.root);
     try {
       const layer = decoder.decode(image.manifest.layers[0]!, { expectedDiffId: image.config.rootfs.diff_ids[0] });

@@ -50,7 +50,11 @@ test("resolution follows symlinks as if chrooted, one component at a time", asyn
   const through = await resolveInRoot(root, ["abs", "deep", "f"]);
   assert.deepEqual(through.parts, ["real", "deep", "f"]);
   assert.ok(through.stats?.isFile());
-  assert.deepEqual((await resolveInRoot(root, ["real", "up", "f"])).parts, ["real", "deep", "f"], "../ stops at the root");
+  assert.deepEqual(
+    (await resolveInRoot(root, ["real", "up", "f"])).parts,
+    ["real", "deep", "f"],
+    "../ stops at the root",
+  );
   assert.deepEqual((await resolveInRoot(root, ["chain", "f"])).parts, ["real", "deep", "f"]);
   const notFollowed = await resolveInRoot(root, ["chain"]);
   assert.deepEqual(notFollowed.parts, ["chain"]);
@@ -61,7 +65,10 @@ test("resolution follows symlinks as if chrooted, one component at a time", asyn
   assert.equal(dangling.stats, undefined);
   assert.equal(dangling.path, join(root, "nowhere", "x", "y"));
   assert.deepEqual((await resolveInRoot(root, ["missing", "..", "real"])).parts, ["real"]);
-  assert.ok((await resolveInRoot(root, ["missing", "..", "real"])).stats?.isDirectory(), "back out of a missing part, the rest is looked at again");
+  assert.ok(
+    (await resolveInRoot(root, ["missing", "..", "real"])).stats?.isDirectory(),
+    "back out of a missing part, the rest is looked at again",
+  );
   await assert.rejects(resolveInRoot(root, ["loop1", "x"]), { code: "LAYER_SYMLINK_LOOP" });
   await assert.rejects(resolveInRoot(root, ["file", "x"]), { code: "LAYER_PARENT_NOT_DIRECTORY" });
 });

@@ -15,7 +15,10 @@ import { isRoot } from "../helpers/tools.js";
 
 const NOBODY = 65534;
 
-async function asNobody(t: TestContext, layers: TarEntry[][]): Promise<{ status: number | null; stderr: string; bundle: string }> {
+async function asNobody(
+  t: TestContext,
+  layers: TarEntry[][],
+): Promise<{ status: number | null; stderr: string; bundle: string }> {
   const dir = await tempDir(t, "oci-image-rootless-");
   await chmod(dir, 0o755);
   const layout = join(dir, "layout");
@@ -40,8 +43,17 @@ test("rootless as nobody: read-only lower directories are written into, keep the
     return;
   }
   const result = await asNobody(t, [
-    [{ name: "ro", type: "directory", mode: 0o555 }, { name: "ro/old", type: "file", content: "old", mode: 0o444 }, { name: "ro/gone", type: "file", content: "x" }, { name: "owned", type: "file", content: "x", uid: 33, gid: 33 }],
-    [{ name: "ro/new", type: "file", content: "new" }, { name: "ro/.wh.gone", type: "file" }, { name: "ro/old", type: "file", content: "replaced" }],
+    [
+      { name: "ro", type: "directory", mode: 0o555 },
+      { name: "ro/old", type: "file", content: "old", mode: 0o444 },
+      { name: "ro/gone", type: "file", content: "x" },
+      { name: "owned", type: "file", content: "x", uid: 33, gid: 33 },
+    ],
+    [
+      { name: "ro/new", type: "file", content: "new" },
+      { name: "ro/.wh.gone", type: "file" },
+      { name: "ro/old", type: "file", content: "replaced" },
+    ],
   ]);
   assert.equal(result.status, 0, result.stderr);
   const rootfs = join(result.bundle, "rootfs");
@@ -59,8 +71,15 @@ test("rootless as nobody: a failure after read-only directories still removes th
     return;
   }
   const result = await asNobody(t, [
-    [{ name: "ro", type: "directory", mode: 0o555 }, { name: "ro/sub", type: "directory", mode: 0o500 }, { name: "ro/sub/f", type: "file", content: "x", mode: 0o400 }],
-    [{ name: "ro/sub/f", type: "file", content: "y" }, { name: "ro/sub/f/x", type: "file", content: "under a file" }],
+    [
+      { name: "ro", type: "directory", mode: 0o555 },
+      { name: "ro/sub", type: "directory", mode: 0o500 },
+      { name: "ro/sub/f", type: "file", content: "x", mode: 0o400 },
+    ],
+    [
+      { name: "ro/sub/f", type: "file", content: "y" },
+      { name: "ro/sub/f/x", type: "file", content: "under a file" },
+    ],
   ]);
   assert.equal(result.status, 1);
   assert.match(result.stderr, /needs \/ro\/sub\/f to be a directory/);

@@ -28,7 +28,11 @@ async function busyboxLayers(t: TestContext): Promise<TarEntry[][] | undefined> 
       { name: "bin/busybox", type: "file", mode: 0o755, content: busybox },
       ...applets.map((name): TarEntry => ({ name: `bin/${name}`, type: "symlink", linkname: "busybox" })),
       { name: "etc", type: "directory" },
-      { name: "etc/passwd", type: "file", content: "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n" },
+      {
+        name: "etc/passwd",
+        type: "file",
+        content: "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+      },
       { name: "etc/group", type: "file", content: "root:x:0:\napp:x:1000:\nextra:x:2000:app\n" },
     ],
     [
@@ -45,7 +49,9 @@ async function runBundle(runc: string, bundle: string, options: { asUser?: numbe
   const rootArgs = options.stateDir ? ["--root", options.stateDir] : [];
   const env = options.stateDir ? { XDG_RUNTIME_DIR: options.stateDir } : {};
   const wrap = (args: string[]): [string, string[]] =>
-    options.asUser === undefined ? [runc, args] : ["setpriv", [`--reuid=${options.asUser}`, `--regid=${options.asUser}`, "--clear-groups", runc, ...args]];
+    options.asUser === undefined
+      ? [runc, args]
+      : ["setpriv", [`--reuid=${options.asUser}`, `--regid=${options.asUser}`, "--clear-groups", runc, ...args]];
   try {
     const [program, args] = wrap([...rootArgs, "run", "--bundle", bundle, id]);
     return await runProgram(program, args, { timeoutMs: 60_000, env });
@@ -68,7 +74,15 @@ test("a bundle of a busybox image runs under runc as root with the image's args,
   await writeTestImage(join(dir, "layout"), {
     layers,
     tag: "bb",
-    config: { config: { Entrypoint: ["/bin/sh", "-c"], Cmd: ["id -u; id -g; id -G; pwd; echo $FOO; echo $PATH; [ -e /bin/cat ] || echo no-cat"], Env: ["FOO=from the image"], WorkingDir: "/srv/work", User: "app" } },
+    config: {
+      config: {
+        Entrypoint: ["/bin/sh", "-c"],
+        Cmd: ["id -u; id -g; id -G; pwd; echo $FOO; echo $PATH; [ -e /bin/cat ] || echo no-cat"],
+        Env: ["FOO=from the image"],
+        WorkingDir: "/srv/work",
+        User: "app",
+      },
+    },
   });
   const bundle = join(dir, "bundle");
   const unpack = await runOciImage(["unpack", "--json", `${join(dir, "layout")}:bb`, bundle]);
@@ -78,7 +92,15 @@ test("a bundle of a busybox image runs under runc as root with the image's args,
   assert.equal(result.layers, 2);
   const run = await runBundle(runc, bundle);
   assert.equal(run.status, 0, `runc run failed: ${run.stderr}`);
-  assert.deepEqual(run.stdout.trim().split("\n"), ["1000", "1000", "1000 2000", "/srv/work", "from the image", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "no-cat"]);
+  assert.deepEqual(run.stdout.trim().split("\n"), [
+    "1000",
+    "1000",
+    "1000 2000",
+    "/srv/work",
+    "from the image",
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "no-cat",
+  ]);
 });
 
 test("a --rootless bundle runs under runc as an unprivileged user", async (t) => {
@@ -89,7 +111,14 @@ test("a --rootless bundle runs under runc as an unprivileged user", async (t) =>
     t.skip("this test switches to the nobody user, which needs root to start from");
     return;
   }
-  const probe = await runProgram("setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "unshare", "-U", "true"]);
+  const probe = await runProgram("setpriv", [
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    "--clear-groups",
+    "unshare",
+    "-U",
+    "true",
+  ]);
   if (probe.status !== 0) {
     const why = `unprivileged user namespaces are not allowed on this machine (unshare -U as nobody: ${probe.stderr.trim()}); a rootless bundle cannot run here`;
     process.stderr.write(`\n*** SKIPPING rootless runc test: ${why} ***\n`);
@@ -105,14 +134,20 @@ test("a --rootless bundle runs under runc as an unprivileged user", async (t) =>
   await writeTestImage(layout, {
     layers,
     tag: "bb",
-    config: { config: { Cmd: ["/bin/sh", "-c", "id -u; pwd; echo $FOO"], Env: ["FOO=rootless"], WorkingDir: "/srv/work" } },
+    config: {
+      config: { Cmd: ["/bin/sh", "-c", "id -u; pwd; echo $FOO"], Env: ["FOO=rootless"], WorkingDir: "/srv/work" },
+    },
   });
   await chmodTree(layout);
   const bundle = join(work, "bundle");
   const unpack = await runCliAs(NOBODY, NOBODY, ["unpack", `${layout}:bb`, bundle], { HOME: work });
   assert.equal(unpack.status, 0, unpack.stderr);
   const config = JSON.parse(await readFile(join(bundle, "config.json"), "utf8"));
-  assert.deepEqual(config.linux.uidMappings, [{ containerID: 0, hostID: NOBODY, size: 1 }], "rootless is the default when not root");
+  assert.deepEqual(
+    config.linux.uidMappings,
+    [{ containerID: 0, hostID: NOBODY, size: 1 }],
+    "rootless is the default when not root",
+  );
   const stateDir = join(work, "runc-state");
   const run = await runBundle(runc, bundle, { asUser: NOBODY, stateDir });
   assert.equal(run.status, 0, `rootless runc run failed: ${run.stderr}`);

@@ -11,14 +11,30 @@ import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
 
 const base: ImageConfig = { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } };
-const passwd = "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\nweb:x:33:33::/var/www:/bin/false\nbroken line\n";
+const passwd =
+  "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\nweb:x:33:33::/var/www:/bin/false\nbroken line\n";
 const group = "root:x:0:\napp:x:1001:\nstaff:x:50:app,web\naudio:x:29: app \nweb:x:33:\n";
 
 test("args, env, cwd from the image config", () => {
   const cases: { config: ImageConfig["config"]; args: string[]; env: string[]; cwd: string }[] = [
-    { config: { Entrypoint: ["/bin/app"], Cmd: ["--flag"] }, args: ["/bin/app", "--flag"], env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], cwd: "/" },
-    { config: { Cmd: ["sh"], Env: ["PATH=/custom", "A=1"], WorkingDir: "/srv" }, args: ["sh"], env: ["PATH=/custom", "A=1"], cwd: "/srv" },
-    { config: { Entrypoint: ["/e"], Cmd: null, Env: ["A=1"] }, args: ["/e"], env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"], cwd: "/" },
+    {
+      config: { Entrypoint: ["/bin/app"], Cmd: ["--flag"] },
+      args: ["/bin/app", "--flag"],
+      env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+      cwd: "/",
+    },
+    {
+      config: { Cmd: ["sh"], Env: ["PATH=/custom", "A=1"], WorkingDir: "/srv" },
+      args: ["sh"],
+      env: ["PATH=/custom", "A=1"],
+      cwd: "/srv",
+    },
+    {
+      config: { Entrypoint: ["/e"], Cmd: null, Env: ["A=1"] },
+      args: ["/e"],
+      env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1"],
+      cwd: "/",
+    },
   ];
   for (const { config, args, env, cwd } of cases) {
     const runtime = toRuntimeConfig({ ...base, config });
@@ -47,15 +63,23 @@ test("users: numeric as is, names from /etc/passwd and /etc/group, unknown names
     ["99:staff", { uid: 99, gid: 50 }],
     ["web", { uid: 33, gid: 33, additionalGids: [50], username: "web", home: "/var/www" }],
   ];
-  for (const [spec, expected] of cases) assert.deepEqual(resolveUser(spec, database), expected, `User ${JSON.stringify(spec)}`);
+  for (const [spec, expected] of cases)
+    assert.deepEqual(resolveUser(spec, database), expected, `User ${JSON.stringify(spec)}`);
   assert.throws(() => resolveUser("nobody-here", database), { code: "USER_UNKNOWN" });
   assert.throws(() => resolveUser("app:nogroup", database), { code: "GROUP_UNKNOWN" });
   assert.throws(() => resolveUser("app", {}), /has none/);
   const runtime = toRuntimeConfig({ ...base, config: { Cmd: ["id"], User: "app" } }, { userDatabase: database });
   assert.deepEqual(runtime.process.user, { uid: 1000, gid: 1001, additionalGids: [50, 29] });
   assert.ok(runtime.process.env.includes("HOME=/home/app"), "HOME comes from the passwd entry");
-  const ownHome = toRuntimeConfig({ ...base, config: { Cmd: ["id"], User: "app", Env: ["HOME=/mine"] } }, { userDatabase: database });
-  assert.deepEqual(ownHome.process.env.filter((entry) => entry.startsWith("HOME=")), ["HOME=/mine"], "the image's HOME wins");
+  const ownHome = toRuntimeConfig(
+    { ...base, config: { Cmd: ["id"], User: "app", Env: ["HOME=/mine"] } },
+    { userDatabase: database },
+  );
+  assert.deepEqual(
+    ownHome.process.env.filter((entry) => entry.startsWith("HOME=")),
+    ["HOME=/mine"],
+    "the image's HOME wins",
+  );
 });
 
 test("annotations from the config; Labels win; Volumes become tmpfs mounts", () => {
@@ -66,7 +90,13 @@ test("annotations from the config; Labels win; Volumes become tmpfs mounts", () 
     "os.features": ["a", "b"],
     author: "someone",
     created: "2024-01-01T00:00:00Z",
-    config: { Cmd: ["x"], StopSignal: "SIGTERM", ExposedPorts: { "80/tcp": {}, "53/udp": {} }, Labels: { "org.opencontainers.image.author": "label wins", custom: "yes" }, Volumes: { "/data": {}, "/cache": {} } },
+    config: {
+      Cmd: ["x"],
+      StopSignal: "SIGTERM",
+      ExposedPorts: { "80/tcp": {}, "53/udp": {} },
+      Labels: { "org.opencontainers.image.author": "label wins", custom: "yes" },
+      Volumes: { "/data": {}, "/cache": {} },
+    },
   };
   assert.deepEqual(annotationsOf(image), {
     "org.opencontainers.image.os": "linux",
@@ -80,12 +110,24 @@ test("annotations from the config; Labels win; Volumes become tmpfs mounts", () 
     "org.opencontainers.image.exposedPorts": "53/udp,80/tcp",
     custom: "yes",
   });
-  const mounts = toRuntimeConfig(image).mounts.filter((mount) => mount.destination === "/data" || mount.destination === "/cache");
-  assert.deepEqual(mounts.map((mount) => [mount.destination, mount.type]), [["/cache", "tmpfs"], ["/data", "tmpfs"]]);
+  const mounts = toRuntimeConfig(image).mounts.filter(
+    (mount) => mount.destination === "/data" || mount.destination === "/cache",
+  );
+  assert.deepEqual(
+    mounts.map((mount) => [mount.destination, mount.type]),
+    [
+      ["/cache", "tmpfs"],
+      ["/data", "tmpfs"],
+    ],
+  );
 });
 
 /** The parts of a runtime config that come from runc's defaults, not from the image. */
-function defaultsOf(config: Record<string, any>): object {
+function defaultsOf(config: {
+  mounts?: unknown;
+  linux: Record<string, unknown>;
+  process: Record<string, unknown>;
+}): object {
   return {
     mounts: config.mounts,
     namespaces: config.linux.namespaces,
@@ -111,6 +153,10 @@ test("the defaults are what `runc spec` and `runc spec --rootless` write", async
     const uid = process.getuid!();
     const gid = process.getgid!();
     const ours = toRuntimeConfig({ ...base, config: { Cmd: ["sh"] } }, { rootless, hostUid: uid, hostGid: gid });
-    assert.deepEqual(defaultsOf(JSON.parse(JSON.stringify(ours))), defaultsOf(theirs), rootless ? "runc spec --rootless" : "runc spec");
+    assert.deepEqual(
+      defaultsOf(JSON.parse(JSON.stringify(ours))),
+      defaultsOf(theirs),
+      rootless ? "runc spec --rootless" : "runc spec",
+    );
   }
 });

@@ -18,8 +18,19 @@ import { isRoot, requireTool } from "../helpers/tools.js";
 import { diffSnapshots, snapshotTree } from "../helpers/tree-snapshot.js";
 
 const t0 = new Date("2024-03-01T10:00:00Z");
-const file = (name: string, content: string, extra: Partial<TarEntry> = {}): TarEntry => ({ name, type: "file", content, mtime: t0, ...extra });
-const dir = (name: string, extra: Partial<TarEntry> = {}): TarEntry => ({ name, type: "directory", mtime: t0, ...extra });
+const file = (name: string, content: string, extra: Partial<TarEntry> = {}): TarEntry => ({
+  name,
+  type: "file",
+  content,
+  mtime: t0,
+  ...extra,
+});
+const dir = (name: string, extra: Partial<TarEntry> = {}): TarEntry => ({
+  name,
+  type: "directory",
+  mtime: t0,
+  ...extra,
+});
 
 export const COMPARE_LAYERS: TarEntry[][] = [
   [
@@ -106,17 +117,40 @@ test("config.json agrees with umoci's on what both take from the image config", 
   const layout = join(dirPath, "layout");
   await writeTestImage(layout, {
     tag: "cfg",
-    layers: [[dir("etc"), file("etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), file("etc/group", "app:x:1000:\nstaff:x:50:app\n")]],
-    config: { config: { User: "app", Entrypoint: ["/entry"], Cmd: ["arg"], Env: ["A=1"], WorkingDir: "/work", ExposedPorts: { "80/tcp": {}, "53/udp": {} }, StopSignal: "SIGINT", Labels: { custom: "label" } } },
+    layers: [
+      [
+        dir("etc"),
+        file("etc/passwd", "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
+        file("etc/group", "app:x:1000:\nstaff:x:50:app\n"),
+      ],
+    ],
+    config: {
+      config: {
+        User: "app",
+        Entrypoint: ["/entry"],
+        Cmd: ["arg"],
+        Env: ["A=1"],
+        WorkingDir: "/work",
+        ExposedPorts: { "80/tcp": {}, "53/udp": {} },
+        StopSignal: "SIGINT",
+        Labels: { custom: "label" },
+      },
+    },
   });
   const theirs = join(dirPath, "umoci-bundle");
-  const umociRun = await runProgram(umoci, ["unpack", ...(isRoot() ? [] : ["--rootless"]), "--image", `${layout}:cfg`, theirs]);
+  const umociRun = await runProgram(umoci, [
+    "unpack",
+    ...(isRoot() ? [] : ["--rootless"]),
+    "--image",
+    `${layout}:cfg`,
+    theirs,
+  ]);
   assert.equal(umociRun.status, 0, `umoci unpack failed: ${umociRun.stderr}`);
   const ours = join(dirPath, "our-bundle");
   await unpackImage({ layout, tag: "cfg", bundle: ours });
   const expected = JSON.parse(await readFile(join(theirs, "config.json"), "utf8"));
   const actual = JSON.parse(await readFile(join(ours, "config.json"), "utf8"));
-  const pick = (config: any) => ({
+  const pick = (config: BundleConfig) => ({
     args: config.process.args,
     cwd: config.process.cwd,
     user: config.process.user,
@@ -128,3 +162,10 @@ test("config.json agrees with umoci's on what both take from the image config", 
   });
   assert.deepEqual(pick(actual), pick(expected));
 });
+
+/** The parts of a bundle's config.json this comparison reads. */
+interface BundleConfig {
+  process: { args: string[]; cwd: string; user: unknown; env: string[] };
+  annotations?: Record<string, string>;
+  root: { path: string };
+}

@@ -25,7 +25,13 @@ interface Checked {
 
 const FIXTURES = join(REPO_ROOT, "test", "fixtures", "image-spec");
 const cases = (JSON.parse(readFileSync(join(FIXTURES, "cases.json"), "utf8")) as { cases: Case[] }).cases;
-const TYPES: Record<string, string> = { manifest: "manifest", imageindex: "index", config: "config", descriptor: "descriptor", imagelayout: "oci-layout" };
+const TYPES: Record<string, string> = {
+  manifest: "manifest",
+  imageindex: "index",
+  config: "config",
+  descriptor: "descriptor",
+  imagelayout: "oci-layout",
+};
 
 test("the fixture list holds all 82 image-spec cases, valid and invalid", () => {
   assert.equal(cases.length, 82);
@@ -36,9 +42,15 @@ test("the fixture list holds all 82 image-spec cases, valid and invalid", () => 
 for (const kind of Object.keys(TYPES)) {
   const ofKind = cases.filter((c) => c.kind === kind);
   test(`image-spec ${kind} cases: ${ofKind.length} verdicts through oci-image validate --type ${TYPES[kind]}`, async () => {
-    const result = await runOciImage(["validate", "--json", "--type", TYPES[kind]!, ...ofKind.map((c) => c.file)], { cwd: FIXTURES });
+    const result = await runOciImage(["validate", "--json", "--type", TYPES[kind]!, ...ofKind.map((c) => c.file)], {
+      cwd: FIXTURES,
+    });
     assert.ok(!hasStackTrace(result.stderr), result.stderr);
-    const report = JSON.parse(result.stdout) as { valid: boolean; checked: Checked[]; errors: { where: string; rule: string }[] };
+    const report = JSON.parse(result.stdout) as {
+      valid: boolean;
+      checked: Checked[];
+      errors: { where: string; rule: string }[];
+    };
     assert.equal(report.checked.length, ofKind.length);
     const wrong: string[] = [];
     ofKind.forEach((c, i) => {
@@ -47,7 +59,11 @@ for (const kind of Object.keys(TYPES)) {
       const verdict = checked.valid ? "valid" : "invalid";
       if (verdict !== c.expect) wrong.push(`${c.file} (${c.source}): expected ${c.expect}, got ${verdict}`);
       // An invalid verdict comes with at least one error naming the file and a rule.
-      if (!checked.valid) assert.ok(report.errors.some((e) => e.where === c.file && e.rule.length > 0), `${c.file}: no error listed`);
+      if (!checked.valid)
+        assert.ok(
+          report.errors.some((e) => e.where === c.file && e.rule.length > 0),
+          `${c.file}: no error listed`,
+        );
     });
     assert.deepEqual(wrong, []);
     const anyInvalid = ofKind.some((c) => c.expect === "invalid");

@@ -91,36 +91,67 @@ function runMeasured(args: string[]): Promise<Measured> {
   });
 }
 
-test(`a ${FILE_SIZE / 1024 / 1024} MiB random layer validates with peak RSS under ${MEMORY_LIMIT_KB / 1024} MiB`, { timeout: 300_000 }, async (t) => {
-  const dir = await tempDir(t);
-  const layer = await writeBigLayer(dir);
-  const layout = await ImageLayout.openOrCreate(join(dir, "layout"));
-  const stored = await layout.putBlob(createReadStream(layer.path));
-  assert.ok(stored.size > 100 * 1024 * 1024, `layer blob is only ${stored.size} bytes`);
-  const config = await layout.putBlobBytes(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.diffId] } })));
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
-    layers: [{ mediaType: MediaType.ociLayerGzip, digest: stored.digest, size: stored.size }],
-  };
-  const stored2 = await layout.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
-  await layout.addRef({ mediaType: MediaType.ociManifest, digest: stored2.digest, size: stored2.size }, "big");
+test(
+  `a ${FILE_SIZE / 1024 / 1024} MiB random layer validates with peak RSS under ${MEMORY_LIMIT_KB / 1024} MiB`,
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const layer = await writeBigLayer(dir);
+    const layout = await ImageLayout.openOrCreate(join(dir, "layout"));
+    const stored = await layout.putBlob(createReadStream(layer.path));
+    assert.ok(stored.size > 100 * 1024 * 1024, `layer blob is only ${stored.size} bytes`);
+    const config = await layout.putBlobBytes(
+      Buffer.from(
+        JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.diffId] } }),
+      ),
+    );
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: config.digest, size: config.size },
+      layers: [{ mediaType: MediaType.ociLayerGzip, digest: stored.digest, size: stored.size }],
+    };
+    const stored2 = await layout.putBlobBytes(Buffer.from(JSON.stringify(manifest)));
+    await layout.addRef({ mediaType: MediaType.ociManifest, digest: stored2.digest, size: stored2.size }, "big");
 
-  const result = await runMeasured(["validate", "--json", join(dir, "layout")]);
-  const report = JSON.parse(result.stdout);
-  assert.equal(result.status, 0, result.stdout);
-  assert.equal(report.valid, true);
-  assert.equal(report.checked[0].layers, 1);
-  t.diagnostic(`peak RSS ${(result.peakKb / 1024).toFixed(1)} MiB validating a ${((await stat(layer.path)).size / 1024 / 1024).toFixed(0)} MiB layer`);
-  assert.ok(result.peakKb < MEMORY_LIMIT_KB, `peak RSS ${result.peakKb} kB is over ${MEMORY_LIMIT_KB} kB`);
+    const result = await runMeasured(["validate", "--json", join(dir, "layout")]);
+    const report = JSON.parse(result.stdout);
+    assert.equal(result.status, 0, result.stdout);
+    assert.equal(report.valid, true);
+    assert.equal(report.checked[0].layers, 1);
+    t.diagnostic(
+      `peak RSS ${(result.peakKb / 1024).toFixed(1)} MiB validating a ${((await stat(layer.path)).size / 1024 / 1024).toFixed(0)} MiB layer`,
+    );
+    assert.ok(result.peakKb < MEMORY_LIMIT_KB, `peak RSS ${result.peakKb} kB is over ${MEMORY_LIMIT_KB} kB`);
 
-  // A wrong diff_id on the same big layer is still found, in the same bounded memory.
-  const badConfig = await layout.putBlobBytes(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${"e".repeat(64)}`] } })));
-  const badManifest = await layout.putBlobBytes(Buffer.from(JSON.stringify({ ...manifest, config: { mediaType: MediaType.ociConfig, digest: badConfig.digest, size: badConfig.size } })));
-  await layout.addRef({ mediaType: MediaType.ociManifest, digest: badManifest.digest, size: badManifest.size }, "bad");
-  const bad = await runMeasured(["validate", "--json", `${join(dir, "layout")}:bad`]);
-  assert.equal(bad.status, 1);
-  assert.deepEqual(JSON.parse(bad.stdout).errors.map((e: { rule: string }) => e.rule), ["layer-diff-id"]);
-  assert.ok(bad.peakKb < MEMORY_LIMIT_KB, `peak RSS ${bad.peakKb} kB is over ${MEMORY_LIMIT_KB} kB`);
-});
+    // A wrong diff_id on the same big layer is still found, in the same bounded memory.
+    const badConfig = await layout.putBlobBytes(
+      Buffer.from(
+        JSON.stringify({
+          architecture: "amd64",
+          os: "linux",
+          rootfs: { type: "layers", diff_ids: [`sha256:${"e".repeat(64)}`] },
+        }),
+      ),
+    );
+    const badManifest = await layout.putBlobBytes(
+      Buffer.from(
+        JSON.stringify({
+          ...manifest,
+          config: { mediaType: MediaType.ociConfig, digest: badConfig.digest, size: badConfig.size },
+        }),
+      ),
+    );
+    await layout.addRef(
+      { mediaType: MediaType.ociManifest, digest: badManifest.digest, size: badManifest.size },
+      "bad",
+    );
+    const bad = await runMeasured(["validate", "--json", `${join(dir, "layout")}:bad`]);
+    assert.equal(bad.status, 1);
+    assert.deepEqual(
+      JSON.parse(bad.stdout).errors.map((e: { rule: string }) => e.rule),
+      ["layer-diff-id"],
+    );
+    assert.ok(bad.peakKb < MEMORY_LIMIT_KB, `peak RSS ${bad.peakKb} kB is over ${MEMORY_LIMIT_KB} kB`);
+  },
+);

@@ -51,7 +51,17 @@ export async function buildWithUmoci(umoci: string, layout: string, bundle: stri
   await writeFile(join(bundle, "rootfs", "hello.txt"), "hello from umoci\n");
   await writeFile(join(bundle, "rootfs", "data.bin"), Buffer.alloc(100_000, 7));
   await run(umoci, ["repack", "--image", `${layout}:img`, bundle]);
-  await run(umoci, ["config", "--image", `${layout}:img`, "--config.env", "A=B", "--config.cmd", "/bin/sh", "--tag", "img"]);
+  await run(umoci, [
+    "config",
+    "--image",
+    `${layout}:img`,
+    "--config.env",
+    "A=B",
+    "--config.cmd",
+    "/bin/sh",
+    "--tag",
+    "img",
+  ]);
   await run(umoci, ["rm", "--image", `${layout}:base`]);
   await run(umoci, ["gc", "--layout", layout]);
 }
@@ -70,7 +80,10 @@ export async function readIndex(dir: string): Promise<ImageIndex> {
 }
 
 export async function writeIndex(dir: string, index: ImageIndex | string | Buffer): Promise<void> {
-  await writeFile(join(dir, "index.json"), typeof index === "string" || Buffer.isBuffer(index) ? index : JSON.stringify(index));
+  await writeFile(
+    join(dir, "index.json"),
+    typeof index === "string" || Buffer.isBuffer(index) ? index : JSON.stringify(index),
+  );
 }
 
 async function readJsonBlob<T>(dir: string, digest: string): Promise<T> {
@@ -102,7 +115,11 @@ export async function readImage(dir: string): Promise<ImageParts> {
 /** Points the first index entry at a new manifest (bytes as given, or the JSON of the value). */
 export async function replaceManifest(dir: string, manifest: ImageManifest | string): Promise<Descriptor> {
   const index = await readIndex(dir);
-  const descriptor = await storeBlob(dir, typeof manifest === "string" ? manifest : JSON.stringify(manifest), index.manifests[0]!.mediaType);
+  const descriptor = await storeBlob(
+    dir,
+    typeof manifest === "string" ? manifest : JSON.stringify(manifest),
+    index.manifests[0]!.mediaType,
+  );
   index.manifests[0] = { ...index.manifests[0]!, digest: descriptor.digest, size: descriptor.size };
   await writeIndex(dir, index);
   return descriptor;
@@ -122,7 +139,11 @@ export async function replaceLayer(dir: string, i: number, tar: Buffer): Promise
   const layer = await storeBlob(dir, await compress(tar, "gzip"), MediaType.ociLayerGzip);
   const diffIds = [...config.rootfs.diff_ids];
   diffIds[i] = digestOf(tar);
-  const configDescriptor = await storeBlob(dir, JSON.stringify({ ...config, rootfs: { ...config.rootfs, diff_ids: diffIds } }), manifest.config.mediaType);
+  const configDescriptor = await storeBlob(
+    dir,
+    JSON.stringify({ ...config, rootfs: { ...config.rootfs, diff_ids: diffIds } }),
+    manifest.config.mediaType,
+  );
   const layers = [...manifest.layers];
   layers[i] = layer;
   await replaceManifest(dir, { ...manifest, config: configDescriptor, layers });

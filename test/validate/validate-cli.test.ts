@@ -22,7 +22,9 @@ async function run(args: string[], options: { cwd?: string; input?: string | Buf
 }
 
 test("a document on stdin, its kind detected", async () => {
-  const ok = await run(["--json", "-"], { input: JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }) });
+  const ok = await run(["--json", "-"], {
+    input: JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }),
+  });
   assert.equal(ok.status, 0, ok.stdout);
   const report = JSON.parse(ok.stdout);
   assert.deepEqual(report.checked, [{ path: "-", type: "index", valid: true, errors: 0, warnings: 0 }]);
@@ -43,7 +45,16 @@ test("a document whose kind can't be told says to use --type, exit 1", async () 
 test("usage errors exit 2: no path, unknown type, bad --jobs, --type on the wrong kind of path", async (t) => {
   const dir = await tempDir(t);
   await writeFile(join(dir, "doc.json"), "{}");
-  for (const args of [[], ["--type", "picture", "x"], ["-j", "0", "x"], ["--type", "manifest", dir], ["--type", "layout", join(dir, "doc.json")], ["--type", "layout", "-"], ["-", "-"], ["--bogus", "x"]]) {
+  for (const args of [
+    [],
+    ["--type", "picture", "x"],
+    ["-j", "0", "x"],
+    ["--type", "manifest", dir],
+    ["--type", "layout", join(dir, "doc.json")],
+    ["--type", "layout", "-"],
+    ["-", "-"],
+    ["--bogus", "x"],
+  ]) {
     const result = await run(args, { input: "{}" });
     assert.equal(result.status, 2, `${args.join(" ")}: ${result.stderr}`);
     assert.equal(result.stdout, "");
@@ -56,7 +67,10 @@ test("a missing path is a problem (exit 1), and the other paths are still checke
   const result = await run(["--json", join(dir, "nope.json"), join(dir, "good.json")]);
   assert.equal(result.status, 1);
   const report = JSON.parse(result.stdout);
-  assert.deepEqual(report.checked.map((c: { valid: boolean }) => c.valid), [false, true]);
+  assert.deepEqual(
+    report.checked.map((c: { valid: boolean }) => c.valid),
+    [false, true],
+  );
   assert.equal(report.errors[0].rule, "path-missing");
 });
 
@@ -88,21 +102,51 @@ test("a directory that is not a layout: layout-missing, exit 1", async (t) => {
 
 test("hostile documents (hostile-inputs rows 22-29) are each reported with a rule, exit 1", async (t) => {
   const dir = await tempDir(t);
-  const manifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: D, size: 1 }, layers: [{ mediaType: MediaType.ociLayerGzip, digest: D, size: 1 }] };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: D, size: 1 },
+    layers: [{ mediaType: MediaType.ociLayerGzip, digest: D, size: 1 }],
+  };
   const cases: [string, string | Buffer, string, string][] = [
-    ["path-digest.json", JSON.stringify(descriptor({ digest: "sha256:../../etc/passwd" })), "descriptor", "digest-invalid"],
-    ["upper-hex.json", JSON.stringify(descriptor({ digest: D.toUpperCase().replace("SHA256", "sha256") })), "descriptor", "digest-invalid"],
+    [
+      "path-digest.json",
+      JSON.stringify(descriptor({ digest: "sha256:../../etc/passwd" })),
+      "descriptor",
+      "digest-invalid",
+    ],
+    [
+      "upper-hex.json",
+      JSON.stringify(descriptor({ digest: D.toUpperCase().replace("SHA256", "sha256") })),
+      "descriptor",
+      "digest-invalid",
+    ],
     ["short-digest.json", JSON.stringify(descriptor({ digest: "sha256:abc" })), "descriptor", "digest-invalid"],
     ["negative.json", JSON.stringify(descriptor({ size: -5 })), "descriptor", "size-invalid"],
     ["fraction.json", JSON.stringify(descriptor({ size: 2.5 })), "descriptor", "size-invalid"],
     ["huge.json", '{"mediaType":"a/b","digest":"' + D + '","size":9007199254740993}', "descriptor", "size-invalid"],
-    ["data.json", JSON.stringify(descriptor({ data: Buffer.from("y").toString("base64") })), "descriptor", "data-mismatch"],
+    [
+      "data.json",
+      JSON.stringify(descriptor({ data: Buffer.from("y").toString("base64") })),
+      "descriptor",
+      "data-mismatch",
+    ],
     ["both.json", JSON.stringify({ ...manifest, manifests: [] }), "manifest", "manifest-index-ambiguous"],
     ["duplicate.json", '{"schemaVersion":2,"manifests":[],"manifests":[{}]}', "index", "json-duplicate-key"],
     ["utf8.json", Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), "index", "json-utf8"],
-    ["bom.json", Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"schemaVersion":2,"manifests":[]}')]), "index", "json-bom"],
+    [
+      "bom.json",
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"schemaVersion":2,"manifests":[]}')]),
+      "index",
+      "json-bom",
+    ],
     ["deep.json", "[".repeat(100_000) + "]".repeat(100_000), "index", "json-too-deep"],
-    ["large.json", `{"schemaVersion":2,"manifests":[],"pad":"${"x".repeat(4 * 1024 * 1024)}"}`, "index", "document-too-large"],
+    [
+      "large.json",
+      `{"schemaVersion":2,"manifests":[],"pad":"${"x".repeat(4 * 1024 * 1024)}"}`,
+      "index",
+      "document-too-large",
+    ],
   ];
   for (const [name, content] of cases) await writeFile(join(dir, name), content);
   const types = [...new Set(cases.map((c) => c[2]))];
@@ -112,7 +156,9 @@ test("hostile documents (hostile-inputs rows 22-29) are each reported with a rul
     assert.equal(result.status, 1);
     const report = JSON.parse(result.stdout);
     for (const [name, , , rule] of ofType) {
-      const rules = report.errors.filter((e: { where: string }) => e.where === name).map((e: { rule: string }) => e.rule);
+      const rules = report.errors
+        .filter((e: { where: string }) => e.where === name)
+        .map((e: { rule: string }) => e.rule);
       assert.ok(rules.includes(rule), `${name}: expected ${rule}, got ${rules.join(", ") || "nothing"}`);
       assert.equal(report.checked.find((c: { path: string }) => c.path === name).valid, false, name);
     }

@@ -35,14 +35,22 @@ interface Report {
   warnings: { where: string; pointer: string; rule: string; message: string }[];
 }
 
-async function validate(args: string[], cwd?: string): Promise<{ status: number | null; report: Report; stderr: string }> {
+async function validate(
+  args: string[],
+  cwd?: string,
+): Promise<{ status: number | null; report: Report; stderr: string }> {
   const result = await runOciImage(["validate", "--json", ...args], { cwd });
-  assert.ok(!hasStackTrace(result.stderr) && !hasStackTrace(result.stdout), `stack trace:\n${result.stderr}${result.stdout}`);
+  assert.ok(
+    !hasStackTrace(result.stderr) && !hasStackTrace(result.stdout),
+    `stack trace:\n${result.stderr}${result.stdout}`,
+  );
   let report: Report;
   try {
     report = JSON.parse(result.stdout) as Report;
   } catch {
-    throw new Error(`validate ${args.join(" ")} did not print JSON (status ${result.status}):\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `validate ${args.join(" ")} did not print JSON (status ${result.status}):\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return { status: result.status, report, stderr: result.stderr };
 }
@@ -56,10 +64,21 @@ async function assertValid(args: string[]): Promise<Report> {
 }
 
 /** Exit 1, with an error of `rule` (and where/pointer when given) among the errors. */
-async function assertProblem(args: string[], expected: { rule: string; where?: string; pointer?: string; message?: RegExp }): Promise<Report> {
+async function assertProblem(
+  args: string[],
+  expected: { rule: string; where?: string; pointer?: string; message?: RegExp },
+): Promise<Report> {
   const { status, report } = await validate(args);
-  const match = report.errors.find((e) => e.rule === expected.rule && (expected.where === undefined || e.where === expected.where) && (expected.pointer === undefined || e.pointer === expected.pointer));
-  assert.ok(match, `expected a ${expected.rule} error${expected.where ? ` at ${expected.where} ${expected.pointer ?? ""}` : ""}; got ${JSON.stringify(report.errors, null, 1)}`);
+  const match = report.errors.find(
+    (e) =>
+      e.rule === expected.rule &&
+      (expected.where === undefined || e.where === expected.where) &&
+      (expected.pointer === undefined || e.pointer === expected.pointer),
+  );
+  assert.ok(
+    match,
+    `expected a ${expected.rule} error${expected.where ? ` at ${expected.where} ${expected.pointer ?? ""}` : ""}; got ${JSON.stringify(report.errors, null, 1)}`,
+  );
   if (expected.message) assert.match(match.message, expected.message);
   assert.equal(report.valid, false);
   assert.equal(report.ok, false);
@@ -169,20 +188,31 @@ test("a deleted layer blob: blob-missing naming the digest", async (t) => {
   if (!dir) return;
   const { entry, manifest } = await readImage(dir);
   await unlink(blobPath(dir, manifest.layers[0]!.digest));
-  await assertProblem([dir], { rule: "blob-missing", where: entry.digest, pointer: "/layers/0", message: new RegExp(manifest.layers[0]!.digest) });
+  await assertProblem([dir], {
+    rule: "blob-missing",
+    where: entry.digest,
+    pointer: "/layers/0",
+    message: new RegExp(manifest.layers[0]!.digest),
+  });
 });
 
 test("a wrong diff_id: layer-diff-id at the config's diff_ids entry", async (t) => {
   const dir = await brokenCopy(t);
   if (!dir) return;
-  const config = await replaceConfig(dir, (c) => ({ ...c, rootfs: { ...c.rootfs, diff_ids: [c.rootfs.diff_ids[0]!, `sha256:${"0".repeat(64)}`] } }));
+  const config = await replaceConfig(dir, (c) => ({
+    ...c,
+    rootfs: { ...c.rootfs, diff_ids: [c.rootfs.diff_ids[0]!, `sha256:${"0".repeat(64)}`] },
+  }));
   await assertProblem([dir], { rule: "layer-diff-id", where: config.digest, pointer: "/rootfs/diff_ids/1" });
 });
 
 test("fewer diff_ids than layers: diff-ids-count", async (t) => {
   const dir = await brokenCopy(t);
   if (!dir) return;
-  const config = await replaceConfig(dir, (c) => ({ ...c, rootfs: { ...c.rootfs, diff_ids: c.rootfs.diff_ids.slice(0, 1) } }));
+  const config = await replaceConfig(dir, (c) => ({
+    ...c,
+    rootfs: { ...c.rootfs, diff_ids: c.rootfs.diff_ids.slice(0, 1) },
+  }));
   await assertProblem(["--fast", dir], { rule: "diff-ids-count", where: config.digest });
 });
 
@@ -243,7 +273,10 @@ test("unsafe tar entries: ../ names, a bad whiteout, a hard link out of the root
   ]);
   const layer = await replaceLayer(dir, 1, tar);
   const { report } = await validate([dir]);
-  const rules = report.errors.filter((e) => e.where === layer.digest).map((e) => e.rule).sort();
+  const rules = report.errors
+    .filter((e) => e.where === layer.digest)
+    .map((e) => e.rule)
+    .sort();
   assert.deepEqual(rules, ["layer-link-unsafe", "layer-path-unsafe", "layer-whiteout-invalid"]);
 });
 
@@ -276,12 +309,18 @@ test("unknown layer media types and unreferenced blobs are warnings: still exit 
   const dir = await brokenCopy(t);
   if (!dir) return;
   const { manifest } = await readImage(dir);
-  await replaceManifest(dir, { ...manifest, layers: [manifest.layers[0]!, { ...manifest.layers[1]!, mediaType: "application/vnd.example.blob" }] });
+  await replaceManifest(dir, {
+    ...manifest,
+    layers: [manifest.layers[0]!, { ...manifest.layers[1]!, mediaType: "application/vnd.example.blob" }],
+  });
   const stray = await storeBlob(dir, "stray", "text/plain");
   const report = await assertValid([dir]);
   const warnings = report.warnings.map((w) => `${w.rule} ${w.where}`);
   assert.ok(warnings.includes(`blob-unreferenced ${stray.digest}`), warnings.join("\n"));
-  assert.ok(report.warnings.some((w) => w.rule === "media-type-unknown" && w.pointer === "/layers/1/mediaType"), warnings.join("\n"));
+  assert.ok(
+    report.warnings.some((w) => w.rule === "media-type-unknown" && w.pointer === "/layers/1/mediaType"),
+    warnings.join("\n"),
+  );
 });
 
 test("a tag that is not in the layout is an error listing the refs", async (t) => {
@@ -297,7 +336,13 @@ test("human output: one line per problem with where, pointer and rule, and a sum
   await unlink(blobPath(dir, manifest.layers[0]!.digest));
   const result = await runOciImage(["validate", dir]);
   assert.equal(result.status, 1);
-  assert.match(result.stdout, new RegExp(`^error: ${entry.digest} /layers/0: blob ${manifest.layers[0]!.digest} is not in the layout.*\\[blob-missing\\]$`, "m"));
+  assert.match(
+    result.stdout,
+    new RegExp(
+      `^error: ${entry.digest} /layers/0: blob ${manifest.layers[0]!.digest} is not in the layout.*\\[blob-missing\\]$`,
+      "m",
+    ),
+  );
   assert.match(result.stdout, /: INVALID \(layout: 1 refs, \d+ blobs, 1 layers read; 1 error, \d+ warnings?\)$/m);
   const quiet = await runOciImage(["validate", "-q", dir]);
   assert.equal(quiet.status, 1);
@@ -324,11 +369,18 @@ test("a layer blob that is not gzip, and a gzip of a truncated tar: layer-compre
 test("zstd and uncompressed layers are read and their diff_ids checked", async (t) => {
   const dir = join(await tempDir(t), "layout");
   const { writeTestImage } = await import("../helpers/image-builder.js");
-  await writeTestImage(dir, { tag: "z", compression: "zstd", layers: [[{ name: "a", content: "zstd" }], [{ name: "b", content: "more" }]] });
+  await writeTestImage(dir, {
+    tag: "z",
+    compression: "zstd",
+    layers: [[{ name: "a", content: "zstd" }], [{ name: "b", content: "more" }]],
+  });
   await writeTestImage(dir, { tag: "plain", compression: "none", layers: [[{ name: "c", content: "plain" }]] });
   const report = await assertValid([dir]);
   assert.equal(report.checked[0]!.layers, 3);
-  const config = await replaceConfig(dir, (c) => ({ ...c, rootfs: { ...c.rootfs, diff_ids: [`sha256:${"1".repeat(64)}`, ...c.rootfs.diff_ids.slice(1)] } }));
+  const config = await replaceConfig(dir, (c) => ({
+    ...c,
+    rootfs: { ...c.rootfs, diff_ids: [`sha256:${"1".repeat(64)}`, ...c.rootfs.diff_ids.slice(1)] },
+  }));
   await assertProblem([dir], { rule: "layer-diff-id", where: config.digest, pointer: "/rootfs/diff_ids/0" });
 });
 
@@ -336,16 +388,28 @@ test("an index.json pointing at a nested image index: both images are walked and
   const dir = join(await tempDir(t), "layout");
   const { writeTestImage } = await import("../helpers/image-builder.js");
   const amd = await writeTestImage(dir, { tag: "amd", layers: [[{ name: "a", content: "amd64" }]] });
-  const arm = await writeTestImage(dir, { tag: "arm", layers: [[{ name: "a", content: "arm64" }]], config: { architecture: "arm64" } });
-  const nested = await storeBlob(dir, JSON.stringify({
+  const arm = await writeTestImage(dir, {
+    tag: "arm",
+    layers: [[{ name: "a", content: "arm64" }]],
+    config: { architecture: "arm64" },
+  });
+  const nested = await storeBlob(
+    dir,
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: [
+        { ...amd.manifestDescriptor, platform: { os: "linux", architecture: "amd64" } },
+        { ...arm.manifestDescriptor, platform: { os: "linux", architecture: "arm64" } },
+      ],
+    }),
+    MediaType.ociIndex,
+  );
+  await writeIndex(dir, {
     schemaVersion: 2,
     mediaType: MediaType.ociIndex,
-    manifests: [
-      { ...amd.manifestDescriptor, platform: { os: "linux", architecture: "amd64" } },
-      { ...arm.manifestDescriptor, platform: { os: "linux", architecture: "arm64" } },
-    ],
-  }), MediaType.ociIndex);
-  await writeIndex(dir, { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [{ ...nested, annotations: { "org.opencontainers.image.ref.name": "multi" } }] });
+    manifests: [{ ...nested, annotations: { "org.opencontainers.image.ref.name": "multi" } }],
+  });
   const report = await assertValid([dir]);
   assert.equal(report.checked[0]!.layers, 2);
   assert.deepEqual(report.warnings, []);

@@ -161,16 +161,14 @@ function answer(request: IncomingMessage, body: string, response: ServerResponse
   const unsigned = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
   const signature = sign("sha256", Buffer.from(unsigned), context.key).toString("base64url");
   const token = `${unsigned}.${signature}`;
-  response
-    .writeHead(200, { "content-type": "application/json" })
-    .end(
-      JSON.stringify({
-        token,
-        access_token: token,
-        expires_in: expiresIn,
-        issued_at: new Date(now * 1000).toISOString(),
-      }),
-    );
+  response.writeHead(200, { "content-type": "application/json" }).end(
+    JSON.stringify({
+      token,
+      access_token: token,
+      expires_in: expiresIn,
+      issued_at: new Date(now * 1000).toISOString(),
+    }),
+  );
 }
 
 function parseBasic(header: string | undefined): { user: string; password: string } | undefined {

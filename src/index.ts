@@ -100,7 +100,7 @@ export {
 } from "./validate/validate-paths.js";
 
 // Building an image of one layer from a directory.
-export { createImage, type CreateImageOptions, type CreateImageResult } from "./build/create-image.js";
+export { createImage, type CreateImageOptions, type CreateImageResult } from "./create/create-image.js";
 
 // Runtime bundles: applying layers and converting the image config.
 export { applyLayer, type ApplyLayerOptions } from "./layer/apply-layer.js";

@@ -62,7 +62,7 @@ Examples:
     )
     .action(async (rootfs: string, target: { path: string; tag?: string }, flags: CreateFlags) => {
       const output = outputFor(context, flags);
-      const { createImage } = await import("../build/create-image.js");
+      const { createImage } = await import("../create/create-image.js");
       const { createProgress } = await import("../ui/progress.js");
       const progress = await createProgress(output);
       // Started with the first layer bytes, so a usage error prints no progress line.

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createImage } from "../../src/build/create-image.js";
+import { createImage } from "../../src/create/create-image.js";
 import { UsageError } from "../../src/errors.js";
 import { tempDir } from "../helpers/temp.js";
 import { checkImage, snapshotLayout } from "./verify-image.js";

@@ -8,6 +8,7 @@ export {
   AbortedError,
   DigestMismatchError,
   InvalidContentError,
+  InvalidSettingError,
   isOciImageError,
   NotFoundError,
   OciImageError,

@@ -1,11 +1,12 @@
 /** `oci-image create <rootfs-dir> <layout>[:<tag>]`: a directory as an image of one layer. */
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { collect, outputFor, usageArgument, wholeNumber, type CommandContext } from "./context.js";
-import type { BuildFlags } from "../image/build-config.js";
+import { imageSettingsFrom, inFlagTerms, type CreateFlags } from "./create-flags.js";
 import type { LayerCompression } from "../image/media-types.js";
 import { parseLayoutArgument } from "../layout/refs.js";
 
-interface CreateFlags extends BuildFlags {
+interface CreateCommandFlags extends CreateFlags {
   compression: LayerCompression;
   level?: number;
   json?: boolean;
@@ -60,8 +61,9 @@ Examples:
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
   oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64`,
     )
-    .action(async (rootfs: string, target: { path: string; tag?: string }, flags: CreateFlags) => {
+    .action(async (rootfs: string, target: { path: string; tag?: string }, flags: CreateCommandFlags) => {
       const output = outputFor(context, flags);
+      const settings = imageSettingsFrom(flags, { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH });
       const { createImage } = await import("../create/create-image.js");
       const { createProgress } = await import("../ui/progress.js");
       const progress = await createProgress(output);
@@ -70,11 +72,10 @@ Examples:
       let result;
       try {
         result = await createImage({
-          rootfs,
-          layout: target.path,
+          ...settings,
+          rootfs: resolve(context.cwd, rootfs),
+          layout: resolve(context.cwd, target.path),
           tag: target.tag,
-          flags,
-          env: { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH },
           compression: flags.compression,
           level: flags.level,
           signal: context.signal,
@@ -83,7 +84,7 @@ Examples:
       } catch (error) {
         task?.fail();
         progress.stop();
-        throw error;
+        throw inFlagTerms(error, flags);
       }
       (task ?? progress.start("layer")).succeed(
         `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { Readable, Transform } from "node:stream";
-import { UsageError } from "../errors.js";
+import { InvalidSettingError } from "../errors.js";
 import { DigestingStream } from "../image/digest.js";
 import { MediaType, type LayerCompression } from "../image/media-types.js";
 import { createCompressor } from "./codecs.js";
@@ -28,14 +28,15 @@ export interface LayerStream {
 
 const LEVELS: Record<LayerCompression, [number, number] | undefined> = { gzip: [0, 9], zstd: [1, 22], none: undefined };
 
-/** Checks `--level` against the compression; a usage error when it doesn't fit. */
+/** Checks the level against the compression; an InvalidSettingError ("level") when it doesn't fit. */
 export function checkCompressionLevel(compression: LayerCompression, level: number | undefined): void {
   if (level === undefined) return;
   const range = LEVELS[compression];
-  if (!range) throw new UsageError(`--level does not apply to --compression none`);
+  if (!range) throw new InvalidSettingError("level", `does not apply to compression ${compression}`);
   if (!Number.isInteger(level) || level < range[0] || level > range[1]) {
-    throw new UsageError(
-      `--level for ${compression} must be a whole number from ${range[0]} to ${range[1]}, not ${level}`,
+    throw new InvalidSettingError(
+      "level",
+      `for ${compression} must be a whole number from ${range[0]} to ${range[1]}, not ${level}`,
     );
   }
 }

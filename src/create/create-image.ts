@@ -5,7 +5,7 @@
  * added to the index unless every blob is in place, and a layout this call
  * created is removed again when it fails.
  */
-import { lstat, readdir, realpath, rm, stat } from "node:fs/promises";
+import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { join, relative, resolve, sep, isAbsolute } from "node:path";
 import { NotFoundError, OciImageError } from "../errors.js";
 import {
@@ -161,9 +161,15 @@ async function openLayout(path: string): Promise<{ layout: ImageLayout; undo: ()
   let existed = true;
   let wasEmpty = false;
   try {
-    await lstat(root);
+    if (!(await stat(root)).isDirectory())
+      throw new OciImageError(
+        "LAYOUT_NOT_DIRECTORY",
+        `${path} is not a directory: give a directory for the layout (it is created when missing)`,
+        { where: path },
+      );
     wasEmpty = (await readdir(root)).length === 0;
   } catch (error) {
+    // Any other file-system error (ENOTDIR on the way, EACCES...) goes up as it is, errno and path intact.
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     existed = false;
   }

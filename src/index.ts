@@ -102,6 +102,7 @@ export {
 
 // Building an image of one layer from a directory.
 export { createImage, type CreateImageOptions, type CreateImageResult } from "./create/create-image.js";
+export type { ImageSettings } from "./image/build-config.js";
 
 // Runtime bundles: applying layers and converting the image config.
 export { applyLayer, type ApplyLayerOptions } from "./layer/apply-layer.js";

@@ -122,28 +122,26 @@ test("created: --created wins over SOURCE_DATE_EPOCH, which wins over now; only 
   usage(() => created(undefined, "soon", NOW), /SOURCE_DATE_EPOCH must be a whole number/);
 });
 
-test("settings: every flag lands in its config field; bad ones are usage errors", () => {
-  const settings = resolveBuildFlags(
-    {
-      platform: "linux/arm64/v8",
-      entrypoint: '["/bin/app"]',
-      cmd: "--serve",
-      env: ["PATH=/bin", "X=1"],
-      workdir: "/srv",
-      user: "1000:1000",
-      label: ["a=b", "c=d=e"],
-      expose: ["80", "53/udp"],
-      volume: ["/data"],
-      stopSignal: "SIGINT",
-      author: "someone <a@b.c>",
-      history: "built by hand",
-      annotation: ["org.example.k=v"],
-      owner: "0:0",
-    },
-    { SOURCE_DATE_EPOCH: "1700000000" },
-    NOW,
-    HOST,
-  );
+/** Every config, manifest and owner flag. */
+const ALL_FLAGS: CreateFlags = {
+  platform: "linux/arm64/v8",
+  entrypoint: '["/bin/app"]',
+  cmd: "--serve",
+  env: ["PATH=/bin", "X=1"],
+  workdir: "/srv",
+  user: "1000:1000",
+  label: ["a=b", "c=d=e"],
+  expose: ["80", "53/udp"],
+  volume: ["/data"],
+  stopSignal: "SIGINT",
+  author: "someone <a@b.c>",
+  history: "built by hand",
+  annotation: ["org.example.k=v"],
+  owner: "0:0",
+};
+
+test("settings: every flag lands in its config field", () => {
+  const settings = resolveBuildFlags(ALL_FLAGS, { SOURCE_DATE_EPOCH: "1700000000" }, NOW, HOST);
   assert.deepEqual(settings.platform, { os: "linux", architecture: "arm64" });
   assert.deepEqual(settings.config, {
     User: "1000:1000",
@@ -158,7 +156,10 @@ test("settings: every flag lands in its config field; bad ones are usage errors"
   });
   assert.deepEqual(settings.owner, { uid: 0, gid: 0 });
   assert.deepEqual(settings.annotations, { [CREATED_ANNOTATION]: "2023-11-14T22:13:20Z", "org.example.k": "v" });
+});
 
+test("settings: the config and manifest documents from those flags", () => {
+  const settings = resolveBuildFlags(ALL_FLAGS, { SOURCE_DATE_EPOCH: "1700000000" }, NOW, HOST);
   const config = buildImageConfig(settings, `sha256:${"a".repeat(64)}`);
   assert.equal(config.architecture, "arm64");
   assert.equal(config.os, "linux");
@@ -181,7 +182,9 @@ test("settings: every flag lands in its config field; bad ones are usage errors"
     { mediaType: MediaType.ociLayerGzip, digest: `sha256:${"c".repeat(64)}`, size: 20 },
   ]);
   assert.equal(manifest.annotations?.[CREATED_ANNOTATION], "2023-11-14T22:13:20Z");
+});
 
+test("settings: defaults without flags; bad flags are usage errors", () => {
   const plain = resolveBuildFlags({}, {}, NOW, HOST);
   assert.deepEqual(plain.platform, HOST);
   assert.equal(buildImageConfig(plain, `sha256:${"a".repeat(64)}`).config, undefined, "no empty config object");
@@ -194,4 +197,8 @@ test("settings: every flag lands in its config field; bad ones are usage errors"
   usage(() => resolveBuildFlags({ annotation: ["=v"] }, {}, NOW, HOST), /--annotation must be key=value/);
   usage(() => resolveBuildFlags({ env: ["FOO"] }, {}, NOW, HOST), /--env/);
   usage(() => resolveBuildFlags({ expose: ["abc"] }, {}, NOW, HOST), /--expose/);
+  usage(() => resolveBuildFlags({ owner: "4294967296:0" }), /^--owner must be whole numbers from 0 to 4294967295/);
+  usage(() => resolveBuildFlags({ user: "" }), /^--user must not be empty$/);
+  usage(() => resolveBuildFlags({}, { SOURCE_DATE_EPOCH: "999999999999" }), /^SOURCE_DATE_EPOCH must fall between/);
+  usage(() => resolveBuildFlags({ created: "0001-01-01T00:00:00Z" }), /^--created must fall between years 1970/);
 });

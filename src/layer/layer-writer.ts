@@ -28,8 +28,10 @@ export interface LayerStream {
 
 const LEVELS: Record<LayerCompression, [number, number] | undefined> = { gzip: [0, 9], zstd: [1, 22], none: undefined };
 
-/** Checks the level against the compression; an InvalidSettingError ("level") when it doesn't fit. */
+/** Checks the compression, and the level against it; an InvalidSettingError naming the one that doesn't fit. */
 export function checkCompressionLevel(compression: LayerCompression, level: number | undefined): void {
+  if (!Object.hasOwn(LEVELS, compression))
+    throw new InvalidSettingError("compression", `must be gzip, zstd or none, not "${String(compression)}"`);
   if (level === undefined) return;
   const range = LEVELS[compression];
   if (!range) throw new InvalidSettingError("level", `does not apply to compression ${compression}`);

@@ -107,4 +107,5 @@ test("the compression level is checked against the compression", () => {
   refused(() => checkCompressionLevel("none", 3), "level", /^does not apply to compression none$/);
   refused(() => checkCompressionLevel("gzip", 10), "level", /^for gzip must be a whole number from 0 to 9, not 10$/);
   refused(() => checkCompressionLevel("zstd", 0), "level", /from 1 to 22/);
+  refused(() => checkCompressionLevel("lz4" as "gzip", undefined), "compression", /^must be gzip, zstd or none/);
 });

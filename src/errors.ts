@@ -37,6 +37,20 @@ export class UsageError extends OciImageError {
   }
 }
 
+/**
+ * A value given to the library is outside what it accepts (a relative workdir, port 0...).
+ * `setting` names the option and `problem` says what is wrong, so a caller can say it in its own terms.
+ */
+export class InvalidSettingError extends OciImageError {
+  readonly setting: string;
+  readonly problem: string;
+  constructor(setting: string, problem: string, context: ErrorContext = {}) {
+    super("INVALID_SETTING", `${setting} ${problem}`, context);
+    this.setting = setting;
+    this.problem = problem;
+  }
+}
+
 /** Bytes did not match what a descriptor promised (size or digest). */
 export class DigestMismatchError extends OciImageError {
   constructor(message: string, context: ErrorContext = {}) {

@@ -8,6 +8,7 @@ export {
   AbortedError,
   DigestMismatchError,
   InvalidContentError,
+  InvalidSettingError,
   isOciImageError,
   NotFoundError,
   OciImageError,
@@ -100,7 +101,8 @@ export {
 } from "./validate/validate-paths.js";
 
 // Building an image of one layer from a directory.
-export { createImage, type CreateImageOptions, type CreateImageResult } from "./build/create-image.js";
+export { createImage, type CreateImageOptions, type CreateImageResult } from "./create/create-image.js";
+export type { ImageSettings } from "./image/build-config.js";
 
 // Runtime bundles: applying layers and converting the image config.
 export { applyLayer, type ApplyLayerOptions } from "./layer/apply-layer.js";

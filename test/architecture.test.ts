@@ -8,12 +8,12 @@ import { REPO_ROOT } from "./helpers/cli.js";
 /** What each part of src/ may import (besides itself and Node's modules). */
 const ALLOWED: Record<string, string[]> = {
   "cli.ts": ["commands", "ui", "errors.ts"],
-  "index.ts": ["validate", "build", "bundle", "registry", "layout", "layer", "schema", "image", "errors.ts"],
-  commands: ["validate", "build", "bundle", "registry", "layout", "layer", "schema", "image", "ui", "errors.ts"],
+  "index.ts": ["validate", "create", "bundle", "registry", "layout", "layer", "schema", "image", "errors.ts"],
+  commands: ["validate", "create", "bundle", "registry", "layout", "layer", "schema", "image", "ui", "errors.ts"],
   ui: [],
   validate: ["layout", "layer", "schema", "image", "errors.ts"],
   bundle: ["layer", "layout", "image", "errors.ts"],
-  build: ["layer", "layout", "image", "errors.ts"],
+  create: ["layer", "layout", "image", "errors.ts"],
   registry: ["image", "errors.ts"],
   layout: ["image", "errors.ts"],
   layer: ["image", "errors.ts"],
@@ -52,7 +52,7 @@ test("imports in src/ point down the layers only", async () => {
 
 test("no command imports another command", async () => {
   const commands = join(REPO_ROOT, "src", "commands");
-  const shared = new Set(["context.ts"]);
+  const shared = new Set(["context.ts", "create-flags.ts"]);
   for (const file of await sourceFiles(commands)) {
     const text = await readFile(file, "utf8");
     for (const match of text.matchAll(/from\s+["']\.\/([^"']+)\.js["']/g)) {

@@ -36,3 +36,13 @@ test("the README's quick start runs on the bundled example without network", asy
   );
   assert.equal(greeting, "Hello from an OCI image built by oci-image.\n");
 });
+
+test("the README's test section lists every Debian package .ci/run installs", async () => {
+  const readme = await readFile(join(REPO_ROOT, "README.md"), "utf8");
+  const ci = await readFile(join(REPO_ROOT, ".ci", "run"), "utf8");
+  const listed = /^apt-get install (.+)$/m.exec(readme)?.[1]?.split(" ");
+  const installed = /^packages=\(([^)]*)\)$/m.exec(ci)?.[1]?.split(" ");
+  assert.ok(listed && installed, "both lists are found");
+  assert.deepEqual([...listed].sort(), [...installed].sort());
+  assert.ok(listed.includes("busybox-static") && !listed.includes("busybox"), "the static busybox");
+});

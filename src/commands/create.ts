@@ -1,11 +1,14 @@
 /** `oci-image create <rootfs-dir> <layout>[:<tag>]`: a directory as an image of one layer. */
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { collect, outputFor, usageArgument, wholeNumber, type CommandContext } from "./context.js";
-import type { BuildFlags } from "../image/build-config.js";
+import { imageSettingsFrom, inFlagTerms, type CreateFlags } from "./create-flags.js";
 import type { LayerCompression } from "../image/media-types.js";
 import { parseLayoutArgument } from "../layout/refs.js";
 
-interface CreateFlags extends BuildFlags {
+type LayoutTarget = { path: string; tag?: string };
+
+interface CreateCommandFlags extends CreateFlags {
   compression: LayerCompression;
   level?: number;
   json?: boolean;
@@ -60,45 +63,54 @@ Examples:
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
   oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64`,
     )
-    .action(async (rootfs: string, target: { path: string; tag?: string }, flags: CreateFlags) => {
-      const output = outputFor(context, flags);
-      const { createImage } = await import("../build/create-image.js");
-      const { createProgress } = await import("../ui/progress.js");
-      const progress = await createProgress(output);
-      // Started with the first layer bytes, so a usage error prints no progress line.
-      let task: ReturnType<typeof progress.start> | undefined;
-      let result;
-      try {
-        result = await createImage({
-          rootfs,
-          layout: target.path,
-          tag: target.tag,
-          flags,
-          env: { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH },
-          compression: flags.compression,
-          level: flags.level,
-          signal: context.signal,
-          onLayerProgress: (bytes) => (task ??= progress.start(`layer from ${rootfs}`)).update(bytes),
-        });
-      } catch (error) {
-        task?.fail();
-        progress.stop();
-        throw error;
-      }
-      (task ?? progress.start("layer")).succeed(
-        `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,
-      );
-      progress.stop();
-      if (result.replaced) output.info(`replaced ${target.tag ?? "latest"} in ${target.path} (was ${result.replaced})`);
-      output.result(
-        {
-          ok: true,
-          ref: result.ref,
-          digest: result.digest,
-          config: result.config.digest,
-          layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size },
-        },
-        [result.digest],
-      );
+    .action((rootfs: string, target: LayoutTarget, flags: CreateCommandFlags) =>
+      runCreate(context, rootfs, target, flags),
+    );
+}
+
+async function runCreate(
+  context: CommandContext,
+  rootfs: string,
+  target: LayoutTarget,
+  flags: CreateCommandFlags,
+): Promise<void> {
+  const output = outputFor(context, flags);
+  const settings = imageSettingsFrom(flags, { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH });
+  const { createImage } = await import("../create/create-image.js");
+  const { createProgress } = await import("../ui/progress.js");
+  const progress = await createProgress(output);
+  // Started with the first layer bytes, so a usage error prints no progress line.
+  let task: ReturnType<typeof progress.start> | undefined;
+  let result;
+  try {
+    result = await createImage({
+      ...settings,
+      rootfs: resolve(context.cwd, rootfs),
+      layout: resolve(context.cwd, target.path),
+      tag: target.tag,
+      compression: flags.compression,
+      level: flags.level,
+      signal: context.signal,
+      onLayerProgress: (bytes) => (task ??= progress.start(`layer from ${rootfs}`)).update(bytes),
     });
+  } catch (error) {
+    task?.fail();
+    progress.stop();
+    throw inFlagTerms(error, flags);
+  }
+  (task ?? progress.start("layer")).succeed(
+    `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,
+  );
+  progress.stop();
+  if (result.replaced) output.info(`replaced ${target.tag ?? "latest"} in ${target.path} (was ${result.replaced})`);
+  output.result(
+    {
+      ok: true,
+      ref: result.ref,
+      digest: result.digest,
+      config: result.config.digest,
+      layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size },
+    },
+    [result.digest],
+  );
 }

@@ -1,4 +1,5 @@
 /** `oci-image fetch <image> <layout>[:<tag>]`: registry → layout. */
+import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import type { Readable } from "node:stream";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
@@ -89,7 +90,7 @@ async function runFetch(
     onRetry: (message) => output.warn(message),
   });
   const { openLayoutLazily } = await import("../layout/lazy-layout.js");
-  const layout = await openLayoutLazily(target.path);
+  const layout = await openLayoutLazily(resolve(context.cwd, target.path));
   const progress = await createProgress(output);
   const short = (digest: string) => digest.slice(0, 19);
   try {

@@ -1,33 +1,44 @@
 /**
- * `create`'s flags as an image: the platform, the time, the container config,
- * the history entry, the manifest's annotations, and the config and manifest
- * documents themselves. Pure: no I/O, the clock and the host are parameters.
+ * An image of one layer described by typed settings: the platform, the time,
+ * the container config, the history entry, the manifest's annotations, and the
+ * config and manifest documents themselves. Pure: no I/O, the clock and the
+ * host are parameters. A value out of range is an InvalidSettingError naming
+ * the setting; turning text (a command line) into these values is the caller's job.
  */
-import { UsageError } from "../errors.js";
+import { InvalidSettingError } from "../errors.js";
 import { MediaType } from "./media-types.js";
-import { hostPlatform, parsePlatform, type PlatformSpec } from "./platform.js";
+import { hostPlatform, normalizePlatform, type PlatformSpec } from "./platform.js";
 import type { ContainerConfig, Descriptor, HistoryEntry, ImageConfig, ImageManifest, Platform } from "./types.js";
 
 export const CREATED_ANNOTATION = "org.opencontainers.image.created";
 export const DEFAULT_CREATED_BY = "oci-image create";
 
-/** The flags as the command line gives them (strings, repeatable ones as arrays). */
-export interface BuildFlags {
-  platform?: string;
-  entrypoint?: string;
-  cmd?: string;
-  env?: string[];
+/** What the image says about itself and how its entries are owned. */
+export interface ImageSettings {
+  /** Default: this machine's. */
+  platform?: Platform;
+  /** A fixed creation time makes the build reproducible: later mtimes are clamped to it. Default: now. */
+  created?: Date;
+  entrypoint?: string[];
+  cmd?: string[];
+  /** `KEY=VALUE` entries (a later KEY replaces the earlier, in its place), or a record. */
+  env?: string[] | Record<string, string>;
+  /** Absolute, inside the container. */
   workdir?: string;
   user?: string;
-  label?: string[];
-  expose?: string[];
-  volume?: string[];
+  labels?: Record<string, string>;
+  /** `80`, `80/tcp`, `53/udp`, `9/sctp`. */
+  exposedPorts?: string[];
+  /** Absolute mount points. */
+  volumes?: string[];
+  /** `SIGTERM`, `TERM`, `SIGRTMIN+3`, or a number from 1 to 64. */
   stopSignal?: string;
   author?: string;
+  /** The history entry's `created_by`; default `oci-image create`. */
   history?: string;
-  annotation?: string[];
-  created?: string;
-  owner?: string;
+  annotations?: Record<string, string>;
+  /** Store every entry with this owner instead of the file's. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface BuildSettings {
@@ -36,7 +47,7 @@ export interface BuildSettings {
   created: string;
   /** `created` in whole seconds since the epoch. */
   createdSeconds: number;
-  /** True when the time came from `--created` or SOURCE_DATE_EPOCH: mtimes are clamped to it. */
+  /** True when the time was given: mtimes are clamped to it. */
   reproducible: boolean;
   config: ContainerConfig;
   author?: string;
@@ -45,40 +56,42 @@ export interface BuildSettings {
   owner?: { uid: number; gid: number };
 }
 
-export interface BuildEnvironment {
-  SOURCE_DATE_EPOCH?: string;
-}
-
-/** Checks and resolves every flag; throws a UsageError (exit 2) naming the first bad one. */
+/** Checks every setting and resolves the defaults; throws an InvalidSettingError naming the first bad one. */
 export function resolveBuildSettings(
-  flags: BuildFlags,
-  env: BuildEnvironment = {},
+  settings: ImageSettings,
   now: Date = new Date(),
   host: PlatformSpec = hostPlatform(),
 ): BuildSettings {
-  const platform = flags.platform === undefined ? host : parsePlatform(flags.platform);
-  const time = resolveCreated(flags.created, env.SOURCE_DATE_EPOCH, now);
-  const config: ContainerConfig = {};
-  if (flags.user !== undefined) config.User = nonEmpty("--user", flags.user);
-  if (flags.expose?.length) config.ExposedPorts = Object.fromEntries(flags.expose.map((port) => [parsePort(port), {}]));
-  if (flags.env?.length) config.Env = mergeEnv(flags.env);
-  if (flags.entrypoint !== undefined) config.Entrypoint = parseCommandLine("--entrypoint", flags.entrypoint);
-  if (flags.cmd !== undefined) config.Cmd = parseCommandLine("--cmd", flags.cmd);
-  if (flags.volume?.length)
-    config.Volumes = Object.fromEntries(flags.volume.map((path) => [absolutePath("--volume", path), {}]));
-  if (flags.workdir !== undefined) config.WorkingDir = absolutePath("--workdir", flags.workdir);
-  if (flags.label?.length) config.Labels = parsePairs("--label", flags.label);
-  if (flags.stopSignal !== undefined) config.StopSignal = parseSignal(flags.stopSignal);
-  const annotations = { [CREATED_ANNOTATION]: time.created, ...parsePairs("--annotation", flags.annotation ?? []) };
+  const platform = settings.platform === undefined ? host : normalizePlatform(settings.platform);
+  const time = resolveCreated(settings.created, now);
+  const annotations = { [CREATED_ANNOTATION]: time.created, ...settings.annotations };
   return {
     platform,
     ...time,
-    config,
-    ...(flags.author !== undefined ? { author: flags.author } : {}),
-    createdBy: flags.history ?? DEFAULT_CREATED_BY,
+    config: containerConfig(settings),
+    ...(settings.author !== undefined ? { author: settings.author } : {}),
+    createdBy: settings.history ?? DEFAULT_CREATED_BY,
     annotations,
-    ...(flags.owner !== undefined ? { owner: parseOwner(flags.owner) } : {}),
+    ...(settings.owner !== undefined ? { owner: checkOwner(settings.owner) } : {}),
   };
+}
+
+/** The config's `config` object: only the fields that were given. */
+function containerConfig(settings: ImageSettings): ContainerConfig {
+  const config: ContainerConfig = {};
+  if (settings.user !== undefined) config.User = nonEmpty("user", settings.user);
+  if (settings.exposedPorts?.length)
+    config.ExposedPorts = Object.fromEntries(settings.exposedPorts.map((port) => [normalizePort(port), {}]));
+  const env = settings.env === undefined ? [] : mergeEnv(settings.env);
+  if (env.length) config.Env = env;
+  if (settings.entrypoint !== undefined) config.Entrypoint = [...settings.entrypoint];
+  if (settings.cmd !== undefined) config.Cmd = [...settings.cmd];
+  if (settings.volumes?.length)
+    config.Volumes = Object.fromEntries(settings.volumes.map((path) => [absolutePath("volumes", path), {}]));
+  if (settings.workdir !== undefined) config.WorkingDir = absolutePath("workdir", settings.workdir);
+  if (settings.labels && Object.keys(settings.labels).length) config.Labels = { ...settings.labels };
+  if (settings.stopSignal !== undefined) config.StopSignal = normalizeSignal(settings.stopSignal);
+  return config;
 }
 
 /** The image config for one layer whose uncompressed tar has digest `diffId`. */
@@ -113,87 +126,46 @@ export function platformOf(settings: BuildSettings): Platform {
   return variant ? { architecture, os, variant } : { architecture, os };
 }
 
-/** `--created` (RFC 3339) wins over SOURCE_DATE_EPOCH (whole seconds); else now, not reproducible. */
+/** A given time is reproducible; else now, not reproducible. UTC, without fractions when there are none. */
 export function resolveCreated(
-  created: string | undefined,
-  sourceDateEpoch: string | undefined,
+  created: Date | undefined,
   now: Date,
 ): { created: string; createdSeconds: number; reproducible: boolean } {
-  if (created !== undefined) {
-    const match = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(created);
-    const ms = match ? Date.parse(created.replace(" ", "T")) : Number.NaN;
-    if (Number.isNaN(ms))
-      throw new UsageError(`--created must be an RFC 3339 time such as 2024-01-02T03:04:05Z, not "${created}"`);
-    return { created: formatTime(ms), createdSeconds: Math.floor(ms / 1000), reproducible: true };
-  }
-  if (sourceDateEpoch !== undefined && sourceDateEpoch !== "") {
-    if (!/^\d{1,12}$/.test(sourceDateEpoch))
-      throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not "${sourceDateEpoch}"`);
-    const seconds = Number(sourceDateEpoch);
-    return { created: formatTime(seconds * 1000), createdSeconds: seconds, reproducible: true };
-  }
-  const ms = now.getTime();
-  return { created: formatTime(ms), createdSeconds: Math.floor(ms / 1000), reproducible: false };
-}
-
-/** UTC, and without fractions when there are none: `2024-01-02T03:04:05Z`. */
-function formatTime(ms: number): string {
-  if (ms < 0 || ms > 253402300799999) throw new UsageError(`the creation time must fall between years 1970 and 9999`);
-  return new Date(ms).toISOString().replace(/\.000Z$/, "Z");
-}
-
-/**
- * `--cmd` and `--entrypoint`: a JSON array of strings is used as is; any other
- * text is one argument (the program to run), never split and never wrapped in
- * a shell: an image need not have one. Write `["/bin/sh","-c","…"]` for a shell.
- */
-export function parseCommandLine(flag: string, text: string): string[] {
-  if (text.trimStart().startsWith("[")) {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw new UsageError(`${flag} looks like a JSON array but is not valid JSON: ${(error as Error).message}`);
-    }
-    if (!Array.isArray(value) || !value.every((item) => typeof item === "string")) {
-      throw new UsageError(`${flag} must be a JSON array of strings, e.g. '["/bin/sh","-c","echo hi"]'`);
-    }
-    return value as string[];
-  }
-  return [nonEmpty(flag, text)];
+  const ms = (created ?? now).getTime();
+  if (!(ms >= 0 && ms <= 253402300799999))
+    throw new InvalidSettingError("created", "must fall between years 1970 and 9999");
+  return {
+    created: new Date(ms).toISOString().replace(/\.000Z$/, "Z"),
+    createdSeconds: Math.floor(ms / 1000),
+    reproducible: created !== undefined,
+  };
 }
 
 /** `KEY=VALUE` entries; a later one of the same KEY replaces the earlier, in its place. */
-export function mergeEnv(entries: string[]): string[] {
+export function mergeEnv(entries: string[] | Record<string, string>): string[] {
   const values = new Map<string, string>();
-  for (const entry of entries) {
+  const list = Array.isArray(entries) ? entries : Object.entries(entries).map(([key, value]) => `${key}=${value}`);
+  for (const entry of list) {
     const equals = entry.indexOf("=");
     if (equals <= 0)
-      throw new UsageError(
-        `--env must be KEY=VALUE, not "${entry}"${equals < 0 ? ` (write ${entry}= for an empty value)` : ""}`,
+      throw new InvalidSettingError(
+        "env",
+        `must be KEY=VALUE, not "${entry}"${equals < 0 ? ` (write ${entry}= for an empty value)` : ""}`,
       );
     values.set(entry.slice(0, equals), entry.slice(equals + 1));
   }
   return [...values].map(([key, value]) => `${key}=${value}`);
 }
 
-/** `k=v` pairs (labels, annotations); a later key replaces an earlier one. */
-export function parsePairs(flag: string, entries: string[]): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const entry of entries) {
-    const equals = entry.indexOf("=");
-    if (equals <= 0) throw new UsageError(`${flag} must be key=value, not "${entry}"`);
-    pairs[entry.slice(0, equals)] = entry.slice(equals + 1);
-  }
-  return pairs;
-}
-
 /** `80`, `80/tcp`, `53/udp`, `9/sctp` → `port/proto` (tcp when omitted, as Docker stores it). */
-export function parsePort(text: string): string {
+export function normalizePort(text: string): string {
   const match = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(text);
   const port = match ? Number(match[1]) : 0;
   if (!match || port < 1 || port > 65535)
-    throw new UsageError(`--expose must be a port from 1 to 65535 with an optional /tcp, /udp or /sctp, not "${text}"`);
+    throw new InvalidSettingError(
+      "exposedPorts",
+      `must be a port from 1 to 65535 with an optional /tcp, /udp or /sctp, not "${text}"`,
+    );
   return `${port}/${(match[2] ?? "tcp").toLowerCase()}`;
 }
 
@@ -204,30 +176,30 @@ const SIGNALS = new Set(
 );
 
 /** `SIGTERM`, `TERM` (→ `SIGTERM`), `SIGRTMIN+3`, or a number from 1 to 64. */
-export function parseSignal(text: string): string {
+export function normalizeSignal(text: string): string {
   if (/^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 64) return text;
   const name = text.toUpperCase().replace(/^SIG/, "");
   if (SIGNALS.has(name) || /^RTM(IN(\+\d{1,2})?|AX(-\d{1,2})?)$/.test(name)) return `SIG${name}`;
-  throw new UsageError(`--stop-signal must be a signal name such as SIGTERM or a number from 1 to 64, not "${text}"`);
+  throw new InvalidSettingError(
+    "stopSignal",
+    `must be a signal name such as SIGTERM or a number from 1 to 64, not "${text}"`,
+  );
 }
 
-/** `uid:gid`, both whole numbers. */
-export function parseOwner(text: string): { uid: number; gid: number } {
-  const match = /^(\d{1,10}):(\d{1,10})$/.exec(text);
-  const uid = match ? Number(match[1]) : -1;
-  const gid = match ? Number(match[2]) : -1;
-  if (!match || uid > 0xffffffff || gid > 0xffffffff)
-    throw new UsageError(`--owner must be uid:gid in numbers, e.g. 0:0, not "${text}"`);
-  return { uid, gid };
+function checkOwner(owner: { uid: number; gid: number }): { uid: number; gid: number } {
+  const id = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+  if (!id(owner.uid) || !id(owner.gid))
+    throw new InvalidSettingError("owner", `must be whole numbers from 0 to 4294967295, not ${owner.uid}:${owner.gid}`);
+  return { uid: owner.uid, gid: owner.gid };
 }
 
-function absolutePath(flag: string, path: string): string {
+function absolutePath(setting: string, path: string): string {
   if (!path.startsWith("/"))
-    throw new UsageError(`${flag} must be an absolute path inside the container, not "${path}"`);
+    throw new InvalidSettingError(setting, `must be an absolute path inside the container, not "${path}"`);
   return path;
 }
 
-function nonEmpty(flag: string, text: string): string {
-  if (text === "") throw new UsageError(`${flag} must not be empty`);
+function nonEmpty(setting: string, text: string): string {
+  if (text === "") throw new InvalidSettingError(setting, "must not be empty");
   return text;
 }

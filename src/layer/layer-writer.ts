@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { Readable, Transform } from "node:stream";
-import { UsageError } from "../errors.js";
+import { InvalidSettingError } from "../errors.js";
 import { DigestingStream } from "../image/digest.js";
 import { MediaType, type LayerCompression } from "../image/media-types.js";
 import { createCompressor } from "./codecs.js";
@@ -28,14 +28,17 @@ export interface LayerStream {
 
 const LEVELS: Record<LayerCompression, [number, number] | undefined> = { gzip: [0, 9], zstd: [1, 22], none: undefined };
 
-/** Checks `--level` against the compression; a usage error when it doesn't fit. */
+/** Checks the compression, and the level against it; an InvalidSettingError naming the one that doesn't fit. */
 export function checkCompressionLevel(compression: LayerCompression, level: number | undefined): void {
+  if (!Object.hasOwn(LEVELS, compression))
+    throw new InvalidSettingError("compression", `must be gzip, zstd or none, not "${String(compression)}"`);
   if (level === undefined) return;
   const range = LEVELS[compression];
-  if (!range) throw new UsageError(`--level does not apply to --compression none`);
+  if (!range) throw new InvalidSettingError("level", `does not apply to compression ${compression}`);
   if (!Number.isInteger(level) || level < range[0] || level > range[1]) {
-    throw new UsageError(
-      `--level for ${compression} must be a whole number from ${range[0]} to ${range[1]}, not ${level}`,
+    throw new InvalidSettingError(
+      "level",
+      `for ${compression} must be a whole number from ${range[0]} to ${range[1]}, not ${level}`,
     );
   }
 }

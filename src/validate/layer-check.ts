@@ -27,7 +27,7 @@ export interface LayerCheckResult {
 
 /** Beyond this many problems in one tar, the rest are counted, not listed. */
 const MAX_TAR_PROBLEMS = 100;
-/** hostile-inputs.md row 18: paths longer than this are refused. */
+/** SECURITY.md, row 18: paths longer than this are refused. */
 const MAX_PATH_LENGTH = 4096;
 
 export async function checkLayer(

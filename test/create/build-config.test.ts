@@ -1,175 +1,111 @@
-/** create's flags → config and manifest: table-driven, no I/O. */
+/** The library's typed image settings → config and manifest: no flags, no I/O; refusals name the setting. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { UsageError } from "../../src/errors.js";
+import { InvalidSettingError } from "../../src/errors.js";
 import {
   CREATED_ANNOTATION,
   buildImageConfig,
-  buildManifest,
   mergeEnv,
-  parseCommandLine,
-  parseOwner,
-  parsePort,
-  parseSignal,
   resolveBuildSettings,
   resolveCreated,
+  type ImageSettings,
 } from "../../src/image/build-config.js";
-import { MediaType } from "../../src/image/media-types.js";
+import { checkCompressionLevel } from "../../src/layer/layer-writer.js";
 
 const HOST = { os: "linux", architecture: "amd64" };
 const NOW = new Date("2025-05-06T07:08:09.500Z");
+const DIFF_ID = `sha256:${"a".repeat(64)}`;
 
-function usage(fn: () => unknown, pattern: RegExp): void {
+function refused(fn: () => unknown, setting: string, problem: RegExp): void {
   assert.throws(
     fn,
-    (error: unknown) => error instanceof UsageError && error.exitCode === 2 && pattern.test(error.message),
+    (error: unknown) =>
+      error instanceof InvalidSettingError &&
+      error.code === "INVALID_SETTING" &&
+      error.exitCode === 1 &&
+      error.setting === setting &&
+      problem.test(error.problem) &&
+      !error.message.includes("--"),
+    `${setting}: ${String(problem)}`,
   );
 }
 
-test("commands: a JSON array is used as is, other text is one argument", () => {
-  assert.deepEqual(parseCommandLine("--cmd", '["/bin/sh","-c","echo hi"]'), ["/bin/sh", "-c", "echo hi"]);
-  assert.deepEqual(parseCommandLine("--cmd", "[]"), []);
-  assert.deepEqual(parseCommandLine("--cmd", "/bin/app"), ["/bin/app"]);
-  assert.deepEqual(parseCommandLine("--cmd", "echo hi"), ["echo hi"]);
-  usage(() => parseCommandLine("--cmd", "[1,2]"), /JSON array of strings/);
-  usage(() => parseCommandLine("--entrypoint", "[oops"), /--entrypoint looks like a JSON array/);
-  usage(() => parseCommandLine("--cmd", ""), /must not be empty/);
-});
-
-test("env: KEY=VALUE, later keys replace earlier ones in place, KEY alone is a usage error", () => {
-  assert.deepEqual(mergeEnv(["A=1", "B=x=y", "A=2", "C="]), ["A=2", "B=x=y", "C="]);
-  usage(() => mergeEnv(["FOO"]), /--env must be KEY=VALUE, not "FOO"/);
-  usage(() => mergeEnv(["=x"]), /--env must be KEY=VALUE/);
-});
-
-test("ports: port[/proto], tcp by default", () => {
-  const cases: [string, string][] = [
-    ["80", "80/tcp"],
-    ["80/tcp", "80/tcp"],
-    ["53/udp", "53/udp"],
-    ["9/SCTP", "9/sctp"],
-    ["65535", "65535/tcp"],
-  ];
-  for (const [input, expected] of cases) assert.equal(parsePort(input), expected, input);
-  for (const bad of ["abc", "0", "65536", "80/icmp", "80-90", "", "-1"])
-    usage(() => parsePort(bad), /--expose must be a port/);
-});
-
-test("signals: names with or without SIG, real-time ones, numbers", () => {
-  const cases: [string, string][] = [
-    ["SIGTERM", "SIGTERM"],
-    ["term", "SIGTERM"],
-    ["SIGRTMIN+3", "SIGRTMIN+3"],
-    ["9", "9"],
-    ["SIGWINCH", "SIGWINCH"],
-  ];
-  for (const [input, expected] of cases) assert.equal(parseSignal(input), expected, input);
-  for (const bad of ["SIGNOPE", "0", "65", "", "TERM now"]) usage(() => parseSignal(bad), /--stop-signal/);
-});
-
-test("owner: uid:gid numbers", () => {
-  assert.deepEqual(parseOwner("0:0"), { uid: 0, gid: 0 });
-  assert.deepEqual(parseOwner("1000:100"), { uid: 1000, gid: 100 });
-  for (const bad of ["root:root", "0", "0:", "-1:0", "1:2:3"]) usage(() => parseOwner(bad), /--owner must be uid:gid/);
-});
-
-test("created: --created wins over SOURCE_DATE_EPOCH, which wins over now; only the first two are reproducible", () => {
-  assert.deepEqual(resolveCreated("2024-01-02T03:04:05Z", "1700000000", NOW), {
-    created: "2024-01-02T03:04:05Z",
-    createdSeconds: 1704164645,
-    reproducible: true,
-  });
-  assert.deepEqual(resolveCreated("2024-01-02T04:04:05.250+01:00", undefined, NOW), {
-    created: "2024-01-02T03:04:05.250Z",
-    createdSeconds: 1704164645,
-    reproducible: true,
-  });
-  assert.deepEqual(resolveCreated(undefined, "1700000000", NOW), {
-    created: "2023-11-14T22:13:20Z",
-    createdSeconds: 1700000000,
-    reproducible: true,
-  });
-  assert.deepEqual(resolveCreated(undefined, undefined, NOW), {
-    created: "2025-05-06T07:08:09.500Z",
-    createdSeconds: 1746515289,
-    reproducible: false,
-  });
-  assert.deepEqual(resolveCreated(undefined, "", NOW).reproducible, false);
-  for (const bad of ["2024-01-02", "yesterday", "2024-13-02T03:04:05Z", "2024-01-02T03:04:05"])
-    usage(() => resolveCreated(bad, undefined, NOW), /--created must be an RFC 3339 time/);
-  usage(() => resolveCreated(undefined, "soon", NOW), /SOURCE_DATE_EPOCH must be a whole number/);
-});
-
-test("settings: every flag lands in its config field; bad ones are usage errors", () => {
+test("typed settings land in their config fields as given", () => {
   const settings = resolveBuildSettings(
     {
-      platform: "linux/arm64/v8",
-      entrypoint: '["/bin/app"]',
-      cmd: "--serve",
-      env: ["PATH=/bin", "X=1"],
+      platform: { os: "linux", architecture: "arm", variant: "v6" },
+      created: new Date("2024-01-02T03:04:05Z"),
+      entrypoint: ["/bin/app"],
+      cmd: ["--serve", "--port", "80"],
+      env: { PATH: "/bin", X: "1" },
       workdir: "/srv",
-      user: "1000:1000",
-      label: ["a=b", "c=d=e"],
-      expose: ["80", "53/udp"],
-      volume: ["/data"],
-      stopSignal: "SIGINT",
-      author: "someone <a@b.c>",
-      history: "built by hand",
-      annotation: ["org.example.k=v"],
-      owner: "0:0",
+      user: "app",
+      labels: { a: "b" },
+      exposedPorts: ["8080", "53/UDP"],
+      volumes: ["/data"],
+      stopSignal: "term",
+      history: "made by a test",
+      annotations: { "org.example.k": "v" },
+      owner: { uid: 0, gid: 0 },
     },
-    { SOURCE_DATE_EPOCH: "1700000000" },
     NOW,
     HOST,
   );
-  assert.deepEqual(settings.platform, { os: "linux", architecture: "arm64" });
+  assert.deepEqual(settings.platform, { os: "linux", architecture: "arm", variant: "v6" });
+  assert.equal(settings.created, "2024-01-02T03:04:05Z");
+  assert.equal(settings.reproducible, true);
   assert.deepEqual(settings.config, {
-    User: "1000:1000",
-    ExposedPorts: { "80/tcp": {}, "53/udp": {} },
+    User: "app",
+    ExposedPorts: { "8080/tcp": {}, "53/udp": {} },
     Env: ["PATH=/bin", "X=1"],
     Entrypoint: ["/bin/app"],
-    Cmd: ["--serve"],
+    Cmd: ["--serve", "--port", "80"],
     Volumes: { "/data": {} },
     WorkingDir: "/srv",
-    Labels: { a: "b", c: "d=e" },
-    StopSignal: "SIGINT",
+    Labels: { a: "b" },
+    StopSignal: "SIGTERM",
   });
   assert.deepEqual(settings.owner, { uid: 0, gid: 0 });
-  assert.deepEqual(settings.annotations, { [CREATED_ANNOTATION]: "2023-11-14T22:13:20Z", "org.example.k": "v" });
+  assert.deepEqual(settings.annotations, { [CREATED_ANNOTATION]: "2024-01-02T03:04:05Z", "org.example.k": "v" });
+  assert.equal(buildImageConfig(settings, DIFF_ID).history?.[0]?.created_by, "made by a test");
 
-  const config = buildImageConfig(settings, `sha256:${"a".repeat(64)}`);
-  assert.equal(config.architecture, "arm64");
-  assert.equal(config.os, "linux");
-  assert.equal(config.variant, undefined);
-  assert.equal(config.created, "2023-11-14T22:13:20Z");
-  assert.equal(config.author, "someone <a@b.c>");
-  assert.deepEqual(config.rootfs, { type: "layers", diff_ids: [`sha256:${"a".repeat(64)}`] });
-  assert.deepEqual(config.history, [
-    { created: "2023-11-14T22:13:20Z", created_by: "built by hand", author: "someone <a@b.c>" },
-  ]);
+  const plain = resolveBuildSettings({}, NOW, HOST);
+  assert.equal(plain.reproducible, false);
+  assert.equal(plain.created, "2025-05-06T07:08:09.500Z");
+  assert.equal(buildImageConfig(plain, DIFF_ID).config, undefined, "no empty config object");
+  assert.deepEqual(resolveBuildSettings({ entrypoint: [] }, NOW, HOST).config, { Entrypoint: [] });
+});
 
-  const manifest = buildManifest(
-    settings,
-    { mediaType: MediaType.ociConfig, digest: `sha256:${"b".repeat(64)}`, size: 10 },
-    { mediaType: MediaType.ociLayerGzip, digest: `sha256:${"c".repeat(64)}`, size: 20 },
-  );
-  assert.equal(manifest.mediaType, MediaType.ociManifest);
-  assert.equal(manifest.schemaVersion, 2);
-  assert.deepEqual(manifest.layers, [
-    { mediaType: MediaType.ociLayerGzip, digest: `sha256:${"c".repeat(64)}`, size: 20 },
-  ]);
-  assert.equal(manifest.annotations?.[CREATED_ANNOTATION], "2023-11-14T22:13:20Z");
+test("env: a list merges a repeated key in its place; a record is the same list", () => {
+  assert.deepEqual(mergeEnv(["A=1", "B=x=y", "A=2", "C="]), ["A=2", "B=x=y", "C="]);
+  assert.deepEqual(mergeEnv({ A: "2", B: "x=y", C: "" }), ["A=2", "B=x=y", "C="]);
+});
 
-  const plain = resolveBuildSettings({}, {}, NOW, HOST);
-  assert.deepEqual(plain.platform, HOST);
-  assert.equal(buildImageConfig(plain, `sha256:${"a".repeat(64)}`).config, undefined, "no empty config object");
-  assert.equal(resolveBuildSettings({ platform: "linux/arm/v6" }, {}, NOW, HOST).platform.variant, "v6");
+test("a value out of range is an InvalidSettingError naming the setting, never a flag", () => {
+  const bad: [ImageSettings, string, RegExp][] = [
+    [{ env: ["FOO"] }, "env", /^must be KEY=VALUE, not "FOO" \(write FOO= for an empty value\)$/],
+    [{ env: { "": "x" } }, "env", /must be KEY=VALUE/],
+    [{ workdir: "srv" }, "workdir", /must be an absolute path/],
+    [{ volumes: ["data"] }, "volumes", /must be an absolute path/],
+    [{ user: "" }, "user", /must not be empty/],
+    [{ exposedPorts: ["0"] }, "exposedPorts", /must be a port from 1 to 65535/],
+    [{ stopSignal: "SIGNOPE" }, "stopSignal", /must be a signal name/],
+    [{ owner: { uid: -1, gid: 0 } }, "owner", /whole numbers from 0 to 4294967295/],
+    [{ owner: { uid: 0, gid: 2 ** 32 } }, "owner", /whole numbers/],
+    [{ created: new Date(-1000) }, "created", /between years 1970 and 9999/],
+    [{ created: new Date("not a date") }, "created", /between years 1970 and 9999/],
+  ];
+  for (const [settings, setting, problem] of bad)
+    refused(() => resolveBuildSettings(settings, NOW, HOST), setting, problem);
+  assert.deepEqual(resolveCreated(new Date(253402300799000), NOW).created, "9999-12-31T23:59:59Z");
+});
 
-  usage(() => resolveBuildSettings({ platform: "linux" }, {}, NOW, HOST), /invalid platform "linux"/);
-  usage(() => resolveBuildSettings({ workdir: "srv" }, {}, NOW, HOST), /--workdir must be an absolute path/);
-  usage(() => resolveBuildSettings({ volume: ["data"] }, {}, NOW, HOST), /--volume must be an absolute path/);
-  usage(() => resolveBuildSettings({ label: ["nolabel"] }, {}, NOW, HOST), /--label must be key=value/);
-  usage(() => resolveBuildSettings({ annotation: ["=v"] }, {}, NOW, HOST), /--annotation must be key=value/);
-  usage(() => resolveBuildSettings({ env: ["FOO"] }, {}, NOW, HOST), /--env/);
-  usage(() => resolveBuildSettings({ expose: ["abc"] }, {}, NOW, HOST), /--expose/);
+test("the compression level is checked against the compression", () => {
+  checkCompressionLevel("gzip", 0);
+  checkCompressionLevel("zstd", 22);
+  checkCompressionLevel("none", undefined);
+  refused(() => checkCompressionLevel("none", 3), "level", /^does not apply to compression none$/);
+  refused(() => checkCompressionLevel("gzip", 10), "level", /^for gzip must be a whole number from 0 to 9, not 10$/);
+  refused(() => checkCompressionLevel("zstd", 0), "level", /from 1 to 22/);
+  refused(() => checkCompressionLevel("lz4" as "gzip", undefined), "compression", /^must be gzip, zstd or none/);
 });

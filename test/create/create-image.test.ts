@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createImage } from "../../src/build/create-image.js";
-import { UsageError } from "../../src/errors.js";
+import { createImage } from "../../src/create/create-image.js";
+import { InvalidSettingError } from "../../src/errors.js";
 import { tempDir } from "../helpers/temp.js";
 import { checkImage, snapshotLayout } from "./verify-image.js";
 
@@ -18,7 +18,8 @@ test("createImage returns what it stored and reports the entry it replaced", asy
     rootfs: root,
     layout,
     tag: "v1",
-    flags: { cmd: "/f", platform: "linux/arm/v7" },
+    cmd: ["/f"],
+    platform: { os: "linux", architecture: "arm", variant: "v7" },
     now: new Date("2024-01-01T00:00:00Z"),
   });
   const image = await checkImage(layout, "v1");
@@ -37,20 +38,20 @@ test("createImage returns what it stored and reports the entry it replaced", asy
     rootfs: root,
     layout,
     tag: "v1",
-    flags: { cmd: "/g" },
+    cmd: ["/g"],
     now: new Date("2024-01-01T00:00:00Z"),
   });
   assert.equal(second.replaced, first.digest);
   assert.equal(second.layer.diffId, first.layer.diffId, "same tree, same layer");
 });
 
-test("createImage refuses bad flags before touching anything", async (t) => {
+test("createImage refuses bad settings before touching anything", async (t) => {
   const dir = await tempDir(t);
   const root = join(dir, "root");
   await mkdir(root);
   const layout = join(dir, "layout");
-  await assert.rejects(createImage({ rootfs: root, layout, flags: { env: ["FOO"] } }), UsageError);
-  await assert.rejects(createImage({ rootfs: root, layout, compression: "none", level: 3 }), /--level does not apply/);
+  await assert.rejects(createImage({ rootfs: root, layout, env: ["FOO"] }), InvalidSettingError);
+  await assert.rejects(createImage({ rootfs: root, layout, compression: "none", level: 3 }), /level does not apply/);
   assert.deepEqual(await snapshotLayout(layout), { "<absent>": "" });
 });
 

@@ -76,43 +76,46 @@ test("umoci unpacks a reproducible build with --owner 0:0 and clamped times", as
   assert.deepEqual(await describeTree(join(bundle, "rootfs"), { mtimes: true }), expected);
 });
 
+/** Every config flag, with the values skopeo must report back. */
+const CONFIG_FLAGS = [
+  "--platform",
+  "linux/arm64",
+  "--entrypoint",
+  '["/bin/app","--flag"]',
+  "--cmd",
+  "serve",
+  "-e",
+  "PATH=/usr/bin:/bin",
+  "-e",
+  "MODE=prod",
+  "-w",
+  "/srv",
+  "-u",
+  "1000:1000",
+  "-l",
+  "org.example.team=core",
+  "--expose",
+  "8080",
+  "--expose",
+  "53/udp",
+  "--volume",
+  "/data",
+  "--stop-signal",
+  "SIGQUIT",
+  "--author",
+  "The Builders",
+  "--history",
+  "made from a fixture tree",
+  "--annotation",
+  "org.opencontainers.image.title=fixture",
+  "--created",
+  "2024-03-04T05:06:07Z",
+];
+
 test("skopeo reads the config we asked for", async (t) => {
   const skopeo = requireTool(t, "skopeo");
   if (!skopeo) return;
-  const { layout, digest } = await createFixtureImage(t, [
-    "--platform",
-    "linux/arm64",
-    "--entrypoint",
-    '["/bin/app","--flag"]',
-    "--cmd",
-    "serve",
-    "-e",
-    "PATH=/usr/bin:/bin",
-    "-e",
-    "MODE=prod",
-    "-w",
-    "/srv",
-    "-u",
-    "1000:1000",
-    "-l",
-    "org.example.team=core",
-    "--expose",
-    "8080",
-    "--expose",
-    "53/udp",
-    "--volume",
-    "/data",
-    "--stop-signal",
-    "SIGQUIT",
-    "--author",
-    "The Builders",
-    "--history",
-    "made from a fixture tree",
-    "--annotation",
-    "org.opencontainers.image.title=fixture",
-    "--created",
-    "2024-03-04T05:06:07Z",
-  ]);
+  const { layout, digest } = await createFixtureImage(t, CONFIG_FLAGS);
   const image = await checkImage(layout, "fixture");
   const config = await runProgram(skopeo, ["inspect", "--config", `oci:${layout}:fixture`]);
   assert.equal(config.status, 0, config.stderr);

@@ -8,6 +8,19 @@ import { runOciImage, runProgram } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 import { isRoot, requireTool } from "../helpers/tools.js";
 
+/** A root filesystem of the static busybox and a few files the command prints. */
+async function makeBusyboxTree(root: string, busybox: string): Promise<void> {
+  for (const sub of ["bin", "etc", "tmp", "proc", "sys", "dev", "srv"])
+    await mkdir(join(root, sub), { recursive: true });
+  await copyFile(busybox, join(root, "bin", "busybox"));
+  await chmod(join(root, "bin", "busybox"), 0o755);
+  for (const applet of ["sh", "echo", "cat", "ls", "id", "pwd"]) await symlink("busybox", join(root, "bin", applet));
+  await symlink("/bin/busybox", join(root, "bin", "wc"));
+  await writeFile(join(root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+  await writeFile(join(root, "etc", "group"), "root:x:0:\n");
+  await writeFile(join(root, "etc", "message"), "a message from the image\n");
+}
+
 test("an image made from a busybox tree runs under runc", { timeout: 120_000 }, async (t) => {
   const umoci = requireTool(t, "umoci");
   const runc = requireTool(t, "runc");
@@ -19,15 +32,7 @@ test("an image made from a busybox tree runs under runc", { timeout: 120_000 }, 
   }
   const dir = await tempDir(t);
   const root = join(dir, "rootfs");
-  for (const sub of ["bin", "etc", "tmp", "proc", "sys", "dev", "srv"])
-    await mkdir(join(root, sub), { recursive: true });
-  await copyFile(busybox, join(root, "bin", "busybox"));
-  await chmod(join(root, "bin", "busybox"), 0o755);
-  for (const applet of ["sh", "echo", "cat", "ls", "id", "pwd"]) await symlink("busybox", join(root, "bin", applet));
-  await symlink("/bin/busybox", join(root, "bin", "wc"));
-  await writeFile(join(root, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-  await writeFile(join(root, "etc", "group"), "root:x:0:\n");
-  await writeFile(join(root, "etc", "message"), "a message from the image\n");
+  await makeBusyboxTree(root, busybox);
 
   const layout = join(dir, "layout");
   const created = await runOciImage([

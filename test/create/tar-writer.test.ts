@@ -52,14 +52,9 @@ async function readTar(tar: Readable): Promise<ReadEntry[]> {
   return entries;
 }
 
-test("every entry type is written in sorted order, with names, modes, links and devices", async (t) => {
-  const root = await tempDir(t);
-  const info = await makeFixtureTree(root);
-  const entries = await readTar(createLayerTar(root));
+/** Order: siblings bytewise, parents before children; no "./", directories end with "/". */
+function assertTarOrder(entries: ReadEntry[]): void {
   const names = entries.map((entry) => entry.header.name);
-  const byName = new Map(entries.map((entry) => [entry.header.name, entry]));
-
-  // Order: siblings bytewise, parents before children; no "./", directories end with "/".
   assert.ok(
     names.every((name) => !name.startsWith("./") && !name.startsWith("/")),
     "no ./ or / prefix",
@@ -79,6 +74,14 @@ test("every entry type is written in sorted order, with names, modes, links and 
     topLevel,
     [...topLevel].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
   );
+}
+
+test("every entry type is written in sorted order, with names, modes, links and devices", async (t) => {
+  const root = await tempDir(t);
+  const info = await makeFixtureTree(root);
+  const entries = await readTar(createLayerTar(root));
+  const byName = new Map(entries.map((entry) => [entry.header.name, entry]));
+  assertTarOrder(entries);
 
   assert.equal(byName.get("dir/plain.txt")?.header.type, "file");
   assert.equal(byName.get("dir/plain.txt")?.size, 11);

@@ -45,5 +45,11 @@ export function isRoot(): boolean {
 }
 
 function debianPackageOf(name: string): string {
-  return { "docker-registry": "docker-registry", "oci-image-tool": "oci-image-tool" }[name] ?? name;
+  // Where the tool's Debian package has another name; busybox must be the static build to run inside an image.
+  const packages: Record<string, string> = {
+    busybox: "busybox-static",
+    htpasswd: "apache2-utils",
+    taskset: "util-linux",
+  };
+  return packages[name] ?? name;
 }

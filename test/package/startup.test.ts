@@ -46,7 +46,7 @@ async function loadedModules(
 /** Modules that must load only when a command needs them. */
 const HEAVY = [
   /node_modules\/(undici|tar-stream|ajv|ora|zstd-napi|chalk)\//,
-  /^dist\/src\/(registry|layer|schema|validate|bundle|build)\//,
+  /^dist\/src\/(registry|layer|schema|validate|bundle|create)\//,
 ];
 
 function heavyIn(modules: string[], allowed: RegExp[] = []): string[] {

@@ -1,7 +1,7 @@
 /**
- * One regression test per row of hostile-inputs.md that reaches a layer
- * (rows 1–21). Each builds the bad tar in code and, after unpacking, checks
- * that nothing outside the bundle changed (harness.ts).
+ * One regression test per row of SECURITY.md's layer-tar table (rows 1–21),
+ * each named after its row. Each builds the bad tar in code and, after
+ * unpacking, checks that nothing outside the bundle changed (harness.ts).
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";

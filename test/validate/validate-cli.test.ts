@@ -1,4 +1,4 @@
-/** The validate command line: arguments, stdin, usage errors, output forms, hostile documents (rows 22-29). */
+/** The validate command line: arguments, stdin, usage errors, output forms, hostile documents (SECURITY.md rows 22-29). */
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -100,7 +100,7 @@ test("a directory that is not a layout: layout-missing, exit 1", async (t) => {
   assert.deepEqual(rules, ["layout-missing", "index-missing"]);
 });
 
-test("hostile documents (hostile-inputs rows 22-29) are each reported with a rule, exit 1", async (t) => {
+test("hostile documents (SECURITY.md rows 22-29) are each reported with a rule, exit 1", async (t) => {
   const dir = await tempDir(t);
   const manifest = {
     schemaVersion: 2,

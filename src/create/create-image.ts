@@ -5,7 +5,7 @@
  * added to the index unless every blob is in place, and a layout this call
  * created is removed again when it fails.
  */
-import { lstat, readdir, realpath, rm, stat } from "node:fs/promises";
+import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { join, relative, resolve, sep, isAbsolute } from "node:path";
 import { NotFoundError, OciImageError } from "../errors.js";
 import {
@@ -13,28 +13,26 @@ import {
   buildManifest,
   platformOf,
   resolveBuildSettings,
-  type BuildEnvironment,
-  type BuildFlags,
+  type ImageSettings,
 } from "../image/build-config.js";
 import { MediaType, type LayerCompression } from "../image/media-types.js";
 import type { Descriptor, ImageConfig, ImageManifest } from "../image/types.js";
 import { checkCompressionLevel, createLayerStream } from "../layer/layer-writer.js";
 import { ImageLayout } from "../layout/layout.js";
 
-export interface CreateImageOptions {
+/** The image's settings (checked first: an InvalidSettingError naming the bad one), and where it goes. */
+export interface CreateImageOptions extends ImageSettings {
   /** The directory whose contents become the layer. */
   rootfs: string;
   /** The layout directory (created when missing or empty). */
   layout: string;
   /** The ref name in index.json; default `latest`. */
   tag?: string;
-  /** Config, manifest and layer-owner flags, as strings (checked here: UsageError on a bad one). */
-  flags?: BuildFlags;
-  /** Where SOURCE_DATE_EPOCH comes from. */
-  env?: BuildEnvironment;
+  /** Default gzip. */
   compression?: LayerCompression;
+  /** gzip 0-9, zstd 1-22; the codec's default when omitted. */
   level?: number;
-  /** The clock, for tests. */
+  /** The clock when `created` is not given, for tests. */
   now?: Date;
   signal?: AbortSignal;
   /** Compressed layer bytes written so far. */
@@ -56,7 +54,7 @@ export interface CreateImageResult {
 export async function createImage(options: CreateImageOptions): Promise<CreateImageResult> {
   const tag = options.tag ?? "latest";
   const compression = options.compression ?? "gzip";
-  const settings = resolveBuildSettings(options.flags ?? {}, options.env ?? {}, options.now);
+  const settings = resolveBuildSettings(options, options.now);
   checkCompressionLevel(compression, options.level);
   const rootfs = await checkRootfs(options.rootfs);
   await checkLayoutOutsideRootfs(rootfs, options.layout);
@@ -163,9 +161,15 @@ async function openLayout(path: string): Promise<{ layout: ImageLayout; undo: ()
   let existed = true;
   let wasEmpty = false;
   try {
-    await lstat(root);
+    if (!(await stat(root)).isDirectory())
+      throw new OciImageError(
+        "LAYOUT_NOT_DIRECTORY",
+        `${path} is not a directory: give a directory for the layout (it is created when missing)`,
+        { where: path },
+      );
     wasEmpty = (await readdir(root)).length === 0;
   } catch (error) {
+    // Any other file-system error (ENOTDIR on the way, EACCES...) goes up as it is, errno and path intact.
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     existed = false;
   }

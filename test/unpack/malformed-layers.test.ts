@@ -139,3 +139,21 @@ test("a tar ending right after its last entry's data (no padding, no marker) is 
     "layer-tar-invalid",
   );
 });
+
+test("validate judges names as unpack applies them: AUFS metadata skipped, lengths in bytes", async (t) => {
+  const plnk = await buildTar([
+    { name: ".wh..wh.plnk/123.456", content: "aufs" },
+    { name: "a", content: "alpha" },
+  ]);
+  const skipped = await run(t, plnk);
+  assert.equal(skipped.unpack.status, 0, skipped.unpack.stderr);
+  assert.match(skipped.unpack.stderr, /\/\.wh\.\.wh\.plnk\/123\.456: AUFS metadata, skipped/);
+  assert.deepEqual(await readdir(join(skipped.unpack.bundle, "rootfs")), ["a"]);
+  assert.equal(skipped.validate.status, 0, JSON.stringify(skipped.validate.errors));
+  assert.deepEqual(
+    skipped.validate.warnings.map((w) => w.rule),
+    ["layer-whiteout-meta"],
+  );
+  const wide = await buildTar([{ name: `${"é".repeat(2100)}`, content: "x" }]);
+  assertRefused(await run(t, wide), /entry name is 4200 bytes, over the 4096-byte limit/, "layer-path-too-long");
+});

@@ -26,7 +26,7 @@ export interface ApplyLayerOptions {
   onWarning?: (message: string) => void;
   /** Rootless: called for entries whose owner is not 0:0 (the owner is not applied). */
   onOwner?: (path: string, uid: number, gid: number) => void;
-  /** Checked before each entry and each chunk of file data. */
+  /** Checked before each entry and each chunk of the tar. */
   signal?: AbortSignal;
   /** Names the layer in messages (its digest). */
   label?: string;
@@ -43,7 +43,7 @@ export async function applyLayer(tar: Readable, rootfs: string, options: ApplyLa
   const label = options.label ?? "layer";
   const mode = options.rootless ? new RootlessMode(options.onOwner) : rootMode();
   const context = new ApplyContext(rootfs, label, mode, options.onWarning);
-  const reader = new TarReader(tar, { label });
+  const reader = new TarReader(tar, { label, signal: options.signal });
   try {
     let globalHeaders = 0;
     for await (const entry of reader) {
@@ -54,10 +54,11 @@ export async function applyLayer(tar: Readable, rootfs: string, options: ApplyLa
         globalHeaders = reader.end.globalHeaders;
       }
       context.entries++;
-      await applyEntry(context, entry, options.signal);
+      await applyEntry(context, entry);
     }
   } catch (error) {
     context.close();
+    await reader.close();
     tar.destroy();
     throw error;
   }
@@ -67,7 +68,7 @@ export async function applyLayer(tar: Readable, rootfs: string, options: ApplyLa
   return { entries: context.entries, skipped: context.skipped };
 }
 
-async function applyEntry(context: ApplyContext, entry: TarEntry, signal?: AbortSignal): Promise<void> {
+async function applyEntry(context: ApplyContext, entry: TarEntry): Promise<void> {
   const { header } = entry;
   const meaning = interpretEntry(header);
   const fatal = meaning.findings.find((finding) => finding.fatal);
@@ -89,7 +90,7 @@ async function applyEntry(context: ApplyContext, entry: TarEntry, signal?: Abort
   switch (kind.type) {
     case "file":
     case "contiguous-file":
-      return writeFile(context, parts, entry, metadata, signal);
+      return writeFile(context, parts, entry, metadata);
     case "directory":
       return writeDirectory(context, parts, metadata);
     case "symlink":

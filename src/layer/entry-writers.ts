@@ -17,7 +17,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { AbortedError, InvalidContentError, UnsafeLayerError } from "../errors.js";
+import { InvalidContentError, UnsafeLayerError } from "../errors.js";
 import type { ApplyContext } from "./apply-context.js";
 import { formatEntryPath } from "./entry-name.js";
 import { applyTimes, type EntryMetadata } from "./entry-metadata.js";
@@ -30,14 +30,12 @@ export async function writeFile(
   parts: string[],
   entry: TarEntry,
   metadata: EntryMetadata,
-  signal?: AbortSignal,
 ): Promise<void> {
   const target = await context.prepare(parts, false);
   const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
   const fd = openSync(target.path, flags, 0o600);
   try {
     for await (const chunk of entry.body()) {
-      if (signal?.aborted) throw new AbortedError();
       let offset = 0;
       try {
         while (offset < chunk.length) offset += writeSync(fd, chunk, offset, chunk.length - offset);

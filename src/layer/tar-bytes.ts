@@ -5,6 +5,7 @@
  * read that meets it.
  */
 import type { Readable } from "node:stream";
+import { AbortedError } from "../errors.js";
 
 export class ByteSource {
   /** Bytes consumed so far. */
@@ -13,8 +14,20 @@ export class ByteSource {
   private pending: Buffer = Buffer.alloc(0);
   private ended = false;
 
-  constructor(stream: Readable) {
+  /** An abort ends a read that waits for data, too: the stream is destroyed with the AbortedError. */
+  private readonly onAbort = () => this.stream.destroy(new AbortedError());
+
+  constructor(
+    private readonly stream: Readable,
+    private readonly signal?: AbortSignal,
+  ) {
     this.iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    signal?.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  /** Reading is over: the abort listener goes (none may pile up on a long-lived signal). */
+  release(): void {
+    this.signal?.removeEventListener("abort", this.onAbort);
   }
 
   /** Up to `max` bytes as they come (one chunk or part of one); empty at the end of the stream. */
@@ -52,12 +65,15 @@ export class ByteSource {
 
   /** Stops reading: the stream is destroyed. */
   async close(): Promise<void> {
+    this.release();
     this.pending = Buffer.alloc(0);
     await this.iterator.return?.();
   }
 
   private async fill(): Promise<boolean> {
     while (!this.ended && this.pending.length === 0) {
+      // Checked per chunk: skipping a long entry or draining after the end stops promptly too.
+      if (this.signal?.aborted) throw new AbortedError();
       const result = await this.iterator.next();
       if (result.done) this.ended = true;
       else this.pending = Buffer.isBuffer(result.value) ? result.value : Buffer.from(result.value);

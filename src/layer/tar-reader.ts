@@ -46,6 +46,8 @@ export interface TarEnd {
 export interface TarReaderOptions {
   /** Names the tar in messages, e.g. "layer sha256:…". */
   label: string;
+  /** Reading stops with an AbortedError once this aborts (checked per chunk). */
+  signal?: AbortSignal;
 }
 
 interface Pending {
@@ -68,7 +70,7 @@ export class TarReader implements AsyncIterable<TarEntry> {
     stream: Readable,
     private readonly options: TarReaderOptions,
   ) {
-    this.source = new ByteSource(stream);
+    this.source = new ByteSource(stream, options.signal);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<TarEntry> {
@@ -80,6 +82,8 @@ export class TarReader implements AsyncIterable<TarEntry> {
       }
     } catch (error) {
       throw this.labelled(error);
+    } finally {
+      this.source.release();
     }
   }
 

@@ -1,9 +1,9 @@
 /**
  * Reading one layer blob once: its digest (as the compressed bytes flow), its
  * compression, its tar structure (read by the reader unpack uses, names judged
- * by the policy unpack applies, no path twice)
- * and its diff_id (the uncompressed bytes' digest), all in a single pass with
- * memory bounded by the tar's entry count, never by its size.
+ * by the policy unpack applies, no path twice) and its diff_id (the
+ * uncompressed bytes' digest), all in a single pass with memory bounded by the
+ * tar's entry count, never by its size.
  */
 import type { Readable } from "node:stream";
 import { isOciImageError } from "../errors.js";
@@ -56,13 +56,9 @@ export async function checkLayer(
     blob.on("error", (failure) => (blobFailure ??= failure));
     blob.on("end", () => (blobEnded = true));
     const layer = readLayer(blob, descriptor);
-    // An abort ends the read at once, even inside a long entry's data.
-    const abort = () => layer.tar.destroy(signal?.reason ?? new Error("aborted"));
-    signal?.addEventListener("abort", abort, { once: true });
-    await readEntries(new TarReader(layer.tar, { label: `layer ${where}` }), tarCheck, signal).finally(() => {
-      signal?.removeEventListener("abort", abort);
-      layer.tar.destroy();
-    });
+    // The reader stops at once when `signal` aborts, even inside a long entry's data.
+    const reader = new TarReader(layer.tar, { label: `layer ${where}`, signal });
+    await readEntries(reader, tarCheck).finally(() => layer.tar.destroy());
     uncompressedBytes = layer.uncompressedSize();
     diffId = layer.diffId();
   } catch (failure) {
@@ -126,12 +122,9 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Every entry through the entry checks, then how the archive ended; stops when `signal` aborts. */
-async function readEntries(reader: TarReader, check: TarEntryCheck, signal?: AbortSignal): Promise<void> {
-  for await (const entry of reader) {
-    if (signal?.aborted) throw signal.reason ?? new Error("aborted");
-    check.check(entry.header);
-  }
+/** Every entry through the entry checks, then how the archive ended. */
+async function readEntries(reader: TarReader, check: TarEntryCheck): Promise<void> {
+  for await (const entry of reader) check.check(entry.header);
   check.end(reader.end);
 }
 

@@ -1,5 +1,6 @@
 /** Unit tests of the tar reader: every malformed shape ends in an error naming what is wrong; the end as tar reads it. */
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import { buildTar } from "../helpers/image-builder.js";
@@ -141,4 +142,20 @@ test("a stream error surfaces as it is when it is ours, labelled otherwise", asy
     })(),
     { code: "LAYER_INVALID_TAR", message: /layer test could not be read: disk on fire/ },
   );
+});
+
+test("an abort ends a read waiting for data, and no abort listener is left behind", async () => {
+  const controller = new AbortController();
+  const stalled = new Readable({ read() {} });
+  stalled.push((await buildTar([{ name: "a", content: "x".repeat(2000) }])).subarray(0, 1000));
+  const reader = new TarReader(stalled, { label: "layer test", signal: controller.signal });
+  const reading = (async () => {
+    for await (const entry of reader) for await (const chunk of entry.body()) void chunk;
+  })();
+  setTimeout(() => controller.abort(), 50);
+  await assert.rejects(reading, { code: "ABORTED" });
+  const done = new AbortController();
+  const withSignal = new TarReader(Readable.from([await twoFiles()]), { label: "x", signal: done.signal });
+  for await (const entry of withSignal) void entry;
+  assert.equal(EventEmitter.getEventListeners(done.signal, "abort").length, 0);
 });

@@ -13,7 +13,7 @@ import type { Readable } from "node:stream";
 import { AbortedError, UnsafeLayerError } from "../errors.js";
 import { ApplyContext } from "./apply-context.js";
 import { RootlessMode, rootMode } from "./apply-mode.js";
-import { metadataOf, xattrNamesOf } from "./entry-metadata.js";
+import { deviceNumbersOf, metadataOf, xattrNamesOf } from "./entry-metadata.js";
 import { interpretEntry } from "./entry-policy.js";
 import { writeDirectory, writeFile, writeHardlink, writeSpecial, writeSymlink } from "./entry-writers.js";
 import { TarReader, type TarEntry } from "./tar-reader.js";
@@ -104,7 +104,7 @@ async function applyEntry(context: ApplyContext, entry: TarEntry): Promise<void>
       return writeSpecial(
         context,
         parts,
-        { type: kind.type, major: header.devmajor, minor: header.devminor },
+        { type: kind.type, ...deviceNumbersOf(header, where, context.label) },
         metadata,
       );
   }

@@ -40,6 +40,15 @@ export function metadataOf(header: TarHeader, where: string, label: string): Ent
   };
 }
 
+/** Device numbers mknod takes (Linux keeps 32 bits of each). */
+export function deviceNumbersOf(header: TarHeader, where: string, label: string): { major: number; minor: number } {
+  for (const field of ["devmajor", "devminor"] as const) {
+    const value = header[field];
+    if (value < 0 || value > 0xffff_ffff) throw outOfRange(label, where, field, value, "device numbers are 32-bit");
+  }
+  return { major: header.devmajor, minor: header.devminor };
+}
+
 function timeOf(seconds: number, field: string, where: string, label: string): Date {
   if (!(Math.abs(seconds) <= MAX_TIME_SECONDS))
     throw outOfRange(label, where, field, seconds, `times go to ${MAX_TIME_SECONDS} seconds either side of 1970`);

@@ -8,7 +8,7 @@
 import type { Readable } from "node:stream";
 import { isOciImageError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
-import { metadataOf } from "../layer/entry-metadata.js";
+import { deviceNumbersOf, metadataOf } from "../layer/entry-metadata.js";
 import { interpretEntry } from "../layer/entry-policy.js";
 import { readLayer } from "../layer/layer-reader.js";
 import { show, TarReader, type TarEnd, type TarHeader } from "../layer/tar-reader.js";
@@ -164,10 +164,11 @@ class TarEntryCheck {
     this.seen.set(path, meaning.type);
   }
 
-  /** Owner ids and times a file system can take (unpack refuses the others). */
+  /** Owner ids, times and device numbers a file system can take (unpack refuses the others). */
   private checkFields(header: TarHeader, where: string): void {
     try {
       metadataOf(header, where, "layer");
+      if (header.type === "character-device" || header.type === "block-device") deviceNumbersOf(header, where, "layer");
     } catch (failure) {
       if (!isOciImageError(failure)) throw failure;
       this.report("error", "layer-field-out-of-range", failure.message);

@@ -13,6 +13,7 @@ import { test, type TestContext } from "node:test";
 import { hasStackTrace, runOciImage } from "../helpers/cli.js";
 import { buildTar, writeTestImage } from "../helpers/image-builder.js";
 import { tempDir } from "../helpers/temp.js";
+import { rawEntry, rawTar } from "./harness.js";
 import { FIELD, withField } from "./tar-shapes.js";
 
 interface Finding {
@@ -85,7 +86,7 @@ test("header bytes flipped with the checksum fixed: the field is named", async (
   assertRefused(await run(t, mode), /byte 0 has a mode field/, "layer-tar-invalid");
 });
 
-test("owner ids and times no file system takes: the entry and the field are named", async (t) => {
+test("owner ids, times and device numbers no file system takes: the entry and the field are named", async (t) => {
   const base = await twoFiles();
   const uid = withField(base, 0, FIELD.uid, [0x80, 0, 0, 1, 0, 0, 0, 0]);
   assertRefused(
@@ -95,6 +96,12 @@ test("owner ids and times no file system takes: the entry and the field are name
   );
   const mtime = withField(base, 1024, FIELD.mtime, [0x80, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
   assertRefused(await run(t, mtime), /entry \/b has mtime \d+, which no file system takes/, "layer-field-out-of-range");
+  const device = withField(rawTar(rawEntry({ name: "null", typeflag: "3" })), 0, 329, Array<number>(8).fill(0xff));
+  assertRefused(
+    await run(t, device),
+    /entry \/null has devmajor -1, which no file system takes/,
+    "layer-field-out-of-range",
+  );
 });
 
 test("entries after the end-of-archive marker are not applied; validate warns", async (t) => {

@@ -81,6 +81,7 @@ export function seededRandom(seed: number): () => number {
 export function mutate(tar: Buffer, random: () => number): { tar: Buffer; what: string } {
   const pick = (n: number) => Math.floor(random() * n);
   const headers = headerOffsets(tar);
+  if (headers.length === 0) return { tar, what: "unchanged (no header left to mutate)" };
   const header = headers[pick(headers.length)]!;
   const kind = pick(10);
   if (kind === 0) {

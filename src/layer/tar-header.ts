@@ -86,6 +86,8 @@ export function decodeHeader(block: Buffer, offset: number): RawTarHeader {
   const typeflag = String.fromCharCode(block[156]!);
   const extended = EXTENDED_TYPES[typeflag];
   const magic = block.toString("latin1", 257, 263);
+  // Old (V7) headers end at the link name: the fields after it are not theirs.
+  const ustar = magic === "ustar\0" || magic === "ustar ";
   let name = text(block, 0, 100);
   // POSIX ustar splits long names into prefix/name; GNU puts other fields where the prefix would be.
   if (magic === "ustar\0") {
@@ -108,8 +110,8 @@ export function decodeHeader(block: Buffer, offset: number): RawTarHeader {
     gid: numeric(block, 116, 8, "gid", at),
     size: extended || hasData(type) ? size : 0,
     mtime: numeric(block, 136, 12, "mtime", at),
-    devmajor: numeric(block, 329, 8, "devmajor", at),
-    devminor: numeric(block, 337, 8, "devminor", at),
+    devmajor: ustar ? numeric(block, 329, 8, "devmajor", at) : 0,
+    devminor: ustar ? numeric(block, 337, 8, "devminor", at) : 0,
   };
 }
 

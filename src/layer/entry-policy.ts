@@ -8,9 +8,8 @@
  * validate still reports it, as an error when the image is non-conforming.
  */
 import { isOciImageError } from "../errors.js";
-import { cleanEntryPath, formatEntryPath, MAX_PATH_BYTES } from "./entry-name.js";
+import { cleanEntryPath, formatEntryPath, nameProblemOf, printable as show } from "./entry-name.js";
 import type { TarEntryType } from "./tar-header.js";
-import { show } from "./tar-reader.js";
 import { parseWhiteout } from "./whiteout.js";
 
 export interface EntryFinding {
@@ -54,7 +53,7 @@ export function interpretEntry(header: EntryNames): InterpretedEntry {
   const note = (code: string, rule: string, severity: "error" | "warning", fatal: boolean, message: string) =>
     findings.push({ code, rule, severity, fatal, message });
   const raw = header.name;
-  const nameProblem = checkName(raw, "entry");
+  const nameProblem = nameProblemOf(raw, "entry");
   if (nameProblem) {
     note(nameProblem.code, nameProblem.rule, "error", true, nameProblem.message);
     return { parts: [], where: show(raw), findings };
@@ -129,7 +128,7 @@ function interpretLink(header: EntryNames, parts: string[], note: Note): string[
     note("LAYER_BAD_LINK", "layer-link-invalid", "error", true, `${what} ${show(where)} has an empty target`);
     return undefined;
   }
-  const problem = checkName(linkname, `${what} target`);
+  const problem = nameProblemOf(linkname, `${what} target`);
   if (problem) {
     note(problem.code, problem.rule, "error", true, `${show(where)}: ${problem.message}`);
     return undefined;
@@ -155,24 +154,6 @@ function interpretLink(header: EntryNames, parts: string[], note: Note): string[
   else if (target.join("/") === parts.join("/"))
     note("LAYER_LINK_SELF", "layer-hardlink-invalid", "error", false, `hard link ${show(where)} points at itself`);
   return target;
-}
-
-/** Limits every name shares: length in bytes (as the kernel counts it) and no NUL. */
-function checkName(name: string, what: string): { code: string; rule: string; message: string } | undefined {
-  const bytes = Buffer.byteLength(name);
-  if (bytes > MAX_PATH_BYTES)
-    return {
-      code: "LAYER_PATH_TOO_LONG",
-      rule: "layer-path-too-long",
-      message: `${what} name is ${bytes} bytes, over the ${MAX_PATH_BYTES}-byte limit: ${show(name.slice(0, 80))}…`,
-    };
-  if (name.includes("\0"))
-    return {
-      code: "LAYER_PATH_INVALID",
-      rule: "layer-path-unsafe",
-      message: `${what} name "${show(name)}" has a NUL byte`,
-    };
-  return undefined;
 }
 
 /** Whether a `..` component would climb above the root. */

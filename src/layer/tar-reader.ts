@@ -11,6 +11,7 @@
  */
 import type { Readable } from "node:stream";
 import { InvalidContentError, isOciImageError, UnsafeLayerError } from "../errors.js";
+import { printable as show } from "./entry-name.js";
 import { ByteSource } from "./tar-bytes.js";
 import { BLOCK_SIZE, decodeHeader, isZeroBlock, tarFormatError, type RawTarHeader } from "./tar-header.js";
 import { applyPaxRecords, parsePaxRecords, type PaxRecords } from "./tar-pax.js";
@@ -220,10 +221,4 @@ export class TarReader implements AsyncIterable<TarEntry> {
 function nulTerminated(body: Buffer): string {
   const nul = body.indexOf(0);
   return body.toString("utf8", 0, nul < 0 ? body.length : nul);
-}
-
-/** A name for a message: control characters shown as ?, long ones cut. */
-export function show(text: string): string {
-  const printable = text.replace(/[\u0000-\u001f\u007f]/g, "?");
-  return printable.length > 200 ? `${printable.slice(0, 197)}...` : printable;
 }

@@ -9,9 +9,10 @@ import type { Readable } from "node:stream";
 import { isOciImageError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import { deviceNumbersOf, metadataOf } from "../layer/entry-metadata.js";
+import { printable as show } from "../layer/entry-name.js";
 import { interpretEntry } from "../layer/entry-policy.js";
 import { readLayer } from "../layer/layer-reader.js";
-import { show, TarReader, type TarEnd, type TarHeader } from "../layer/tar-reader.js";
+import { TarReader, type TarEnd, type TarHeader } from "../layer/tar-reader.js";
 import type { BlobStore } from "../layout/blob-store.js";
 import type { Problem } from "../schema/problem.js";
 

@@ -79,32 +79,38 @@ export async function resolveInRoot(
       continue;
     }
     if (stats.isSymbolicLink() && (!isLast || options.followLast)) {
-      if (++follows > MAX_SYMLINK_FOLLOWS) {
-        throw new UnsafeLayerError(
-          "LAYER_SYMLINK_LOOP",
-          `resolving ${formatEntryPath(parts)} follows more than ${MAX_SYMLINK_FOLLOWS} symlinks`,
-          { where: formatEntryPath(parts) },
-        );
-      }
+      if (++follows > MAX_SYMLINK_FOLLOWS) throw symlinkLoop(parts);
       const target = readlinkSync(candidate);
       if (target.startsWith("/")) resolved.length = 0;
       pending.unshift(...target.split("/"));
       known = false;
       continue;
     }
-    if (!isLast && !stats.isDirectory()) {
-      throw new UnsafeLayerError(
-        "LAYER_PARENT_NOT_DIRECTORY",
-        `${formatEntryPath(parts)} needs ${formatEntryPath([...resolved, part])} to be a directory, but it is not (a layer may not put entries under a file)`,
-        { where: formatEntryPath(parts) },
-      );
-    }
+    if (!isLast && !stats.isDirectory()) throw notDirectory(parts, [...resolved, part]);
     resolved.push(part);
   }
   // `..` as the last step leaves stats unknown: look again.
   const path = join(root, ...resolved);
   if (!known) stats = await lstatOrUndefined(path);
   return { parts: resolved, path, stats, missingParent };
+}
+
+function symlinkLoop(parts: readonly string[]): UnsafeLayerError {
+  const where = formatEntryPath(parts);
+  return new UnsafeLayerError(
+    "LAYER_SYMLINK_LOOP",
+    `resolving ${where} follows more than ${MAX_SYMLINK_FOLLOWS} symlinks`,
+    { where },
+  );
+}
+
+function notDirectory(parts: readonly string[], parent: string[]): UnsafeLayerError {
+  const where = formatEntryPath(parts);
+  return new UnsafeLayerError(
+    "LAYER_PARENT_NOT_DIRECTORY",
+    `${where} needs ${formatEntryPath(parent)} to be a directory, but it is not (a layer may not put entries under a file)`,
+    { where },
+  );
 }
 
 /** lstat, undefined when missing. Synchronous: one tiny syscall is cheaper than a thread-pool round trip. */

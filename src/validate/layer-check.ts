@@ -1,13 +1,18 @@
 /**
  * Reading one layer blob once: its digest (as the compressed bytes flow), its
- * compression, its tar structure (readable, no path twice, no unsafe names)
- * and its diff_id (the uncompressed bytes' digest), all in a single pass with
- * memory bounded by the tar's entry count, never by its size.
+ * compression, its tar structure (read by the reader unpack uses, names judged
+ * by the policy unpack applies, no path twice) and its diff_id (the
+ * uncompressed bytes' digest), all in a single pass with memory bounded by the
+ * tar's entry count, never by its size.
  */
 import type { Readable } from "node:stream";
 import { isOciImageError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
+import { deviceNumbersOf, metadataOf } from "../layer/entry-metadata.js";
+import { printable as show } from "../layer/entry-name.js";
+import { interpretEntry } from "../layer/entry-policy.js";
 import { readLayer } from "../layer/layer-reader.js";
+import { TarReader, type TarEnd, type TarHeader } from "../layer/tar-reader.js";
 import type { BlobStore } from "../layout/blob-store.js";
 import type { Problem } from "../schema/problem.js";
 
@@ -27,8 +32,6 @@ export interface LayerCheckResult {
 
 /** Beyond this many problems in one tar, the rest are counted, not listed. */
 const MAX_TAR_PROBLEMS = 100;
-/** SECURITY.md, row 18: paths longer than this are refused. */
-const MAX_PATH_LENGTH = 4096;
 
 export async function checkLayer(
   store: BlobStore,
@@ -50,33 +53,19 @@ export async function checkLayer(
   let diffId: string | undefined;
   let blob: Readable | undefined;
   try {
-    const { extract } = await import("tar-stream");
     blob = await store.openBlob(descriptor);
     blob.on("error", (failure) => (blobFailure ??= failure));
     blob.on("end", () => (blobEnded = true));
     const layer = readLayer(blob, descriptor);
-    const tar = extract();
-    tar.on("entry", (header, stream, next) => {
-      tarCheck.check(header);
-      stream.on("end", () => next());
-      stream.on("error", (failure: Error) => next(failure));
-      stream.resume();
-    });
-    await new Promise<void>((resolve, reject) => {
-      const abort = () => reject(signal?.reason ?? new Error("aborted"));
-      if (signal?.aborted) abort();
-      signal?.addEventListener("abort", abort, { once: true });
-      tar.on("finish", () => resolve());
-      tar.on("error", reject);
-      layer.tar.on("error", reject);
-      layer.tar.pipe(tar);
-    }).finally(() => layer.tar.destroy());
+    // The reader stops at once when `signal` aborts, even inside a long entry's data.
+    const reader = new TarReader(layer.tar, { label: `layer ${where}`, signal });
+    await readEntries(reader, tarCheck).finally(() => layer.tar.destroy());
     uncompressedBytes = layer.uncompressedSize();
     diffId = layer.diffId();
   } catch (failure) {
     if (signal?.aborted) {
       blob?.destroy();
-      throw failure;
+      throw signal.reason ?? failure;
     }
     // Verify before trust: a layer that fails to decompress or parse may just be
     // a corrupted blob; read the rest of it to know which to report.
@@ -92,6 +81,8 @@ export async function checkLayer(
     }
     if (isOciImageError(failure) && failure.code === "LAYER_CORRUPT") error("layer-compression", failure.message);
     else if (isOciImageError(failure) && failure.code === "BLOB_UNKNOWN") error("blob-missing", failure.message);
+    else if (isOciImageError(failure) && failure.code === "LAYER_INVALID_TAR")
+      error("layer-tar-invalid", failure.message);
     else if (isOciImageError(failure)) error(ruleOf(failure.code), failure.message);
     else error("layer-tar-invalid", `layer ${where} is not a readable tar: ${messageOf(failure)}`);
   }
@@ -132,13 +123,13 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-interface TarHeader {
-  name: string;
-  type: string | null;
-  linkname?: string | null;
+/** Every entry through the entry checks, then how the archive ended. */
+async function readEntries(reader: TarReader, check: TarEntryCheck): Promise<void> {
+  for await (const entry of reader) check.check(entry.header);
+  check.end(reader.end);
 }
 
-/** Per-entry checks; keeps one normalized name per entry, no contents. */
+/** Per-entry checks (entry-policy.ts decides what a name means); keeps one clean name per entry, no contents. */
 class TarEntryCheck {
   private readonly seen = new Map<string, string>();
   private reported = 0;
@@ -150,73 +141,55 @@ class TarEntryCheck {
   ) {}
 
   check(header: TarHeader): void {
-    const raw = header.name;
-    if (raw.length > MAX_PATH_LENGTH)
-      return this.report(
-        "error",
-        "layer-path-too-long",
-        `an entry's path is ${raw.length} bytes long, over the ${MAX_PATH_LENGTH}-byte limit`,
-      );
-    if (raw.includes("\0"))
-      return this.report("error", "layer-path-unsafe", `entry "${show(raw)}" has a NUL byte in its name`);
-    if (header.type === null)
-      return this.report("error", "layer-entry-type", `entry "${show(raw)}" has a type flag this tool does not know`);
-    if (raw.startsWith("/"))
+    const entry = interpretEntry(header);
+    for (const finding of entry.findings) this.report(finding.severity, finding.rule, finding.message);
+    const meaning = entry.meaning;
+    if (meaning?.kind !== "entry") return;
+    this.checkFields(header, entry.where);
+    if (entry.parts.length === 0) return;
+    const path = entry.parts.join("/");
+    if (meaning.type === "link" && meaning.link && this.seen.get(meaning.link.join("/")) === "directory")
       this.report(
-        "warning",
-        "layer-path-absolute",
-        `entry "${show(raw)}" is an absolute path; it is applied under the root`,
+        "error",
+        "layer-hardlink-invalid",
+        `hard link "${show(header.name)}" points at the directory "${show(header.linkname)}"`,
       );
-    const path = normalizeEntryPath(raw);
-    if (path === undefined)
-      return this.report("error", "layer-path-unsafe", `entry "${show(raw)}" climbs out of the root with ".."`);
-    if (path === "") {
-      if (header.type !== "directory")
-        this.report(
-          "error",
-          "layer-root-entry",
-          `entry "${show(raw)}" names the root but is a ${header.type}, not a directory`,
-        );
-      return;
-    }
-    const base = path.slice(path.lastIndexOf("/") + 1);
-    if (base.startsWith(".wh.") && base !== ".wh..wh..opq") {
-      const target = base.slice(4);
-      if (target === "" || target === "." || target === ".." || target.startsWith(".wh.")) {
-        this.report("error", "layer-whiteout-invalid", `whiteout "${show(raw)}" names no valid path`);
-      }
-    }
-    if ((header.type === "link" || header.type === "symlink") && header.linkname) {
-      this.checkLink(raw, path, header.type, header.linkname);
-    }
     const previous = this.seen.get(path);
     if (previous !== undefined) {
       this.report(
         "error",
         "layer-duplicate-path",
-        `the path "${show(path)}" is in the layer twice (a ${previous}, then a ${header.type}); layer.md forbids it`,
+        `the path "${show(path)}" is in the layer twice (a ${previous}, then a ${meaning.type}); layer.md forbids it`,
       );
     }
-    this.seen.set(path, header.type);
+    this.seen.set(path, meaning.type);
   }
 
-  private checkLink(raw: string, path: string, type: string, linkname: string): void {
-    if (type === "link") {
-      const target = normalizeEntryPath(linkname);
-      if (target === undefined)
-        return this.report(
-          "error",
-          "layer-link-unsafe",
-          `hard link "${show(raw)}" points at "${show(linkname)}", outside the root`,
-        );
-      if (this.seen.get(target) === "directory")
-        this.report(
-          "error",
-          "layer-hardlink-invalid",
-          `hard link "${show(raw)}" points at the directory "${show(linkname)}"`,
-        );
-      if (target === path) this.report("error", "layer-hardlink-invalid", `hard link "${show(raw)}" points at itself`);
+  /** Owner ids, times and device numbers a file system can take (unpack refuses the others). */
+  private checkFields(header: TarHeader, where: string): void {
+    try {
+      metadataOf(header, where, "layer");
+      if (header.type === "character-device" || header.type === "block-device") deviceNumbersOf(header, where, "layer");
+    } catch (failure) {
+      if (!isOciImageError(failure)) throw failure;
+      this.report("error", "layer-field-out-of-range", failure.message);
     }
+  }
+
+  /** How the archive ended: read as Go's archive/tar reads it, with a warning when it is not as written by tar. */
+  end(end: TarEnd): void {
+    if (end.missing)
+      this.report(
+        "warning",
+        "layer-tar-end-missing",
+        `the tar ends without ${end.missing === "padding" ? "the last entry's padding and " : ""}the end-of-archive marker; it is read as complete`,
+      );
+    if (end.dataAfterEnd)
+      this.report(
+        "warning",
+        "layer-tar-data-after-end",
+        "data follows the tar's end-of-archive marker; it is ignored, as tar does",
+      );
   }
 
   private report(severity: "error" | "warning", rule: string, message: string): void {
@@ -233,18 +206,4 @@ class TarEntryCheck {
     if (this.dropped > 0)
       this.error("layer-problems-truncated", `${this.dropped} more problems in this layer's tar are not listed`);
   }
-}
-
-function show(text: string): string {
-  const printable = text.replace(/[\u0000-\u001f\u007f]/g, "?");
-  return printable.length > 200 ? `${printable.slice(0, 197)}...` : printable;
-}
-
-/**
- * The path an entry name stands for: `./a`, `a`, `a/`, `/a` and `a//b/.` are
- * one path each; undefined when a `..` component would climb out of the root.
- */
-export function normalizeEntryPath(name: string): string | undefined {
-  const parts = name.split("/").filter((part) => part !== "" && part !== ".");
-  return parts.includes("..") ? undefined : parts.join("/");
 }

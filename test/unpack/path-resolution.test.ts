@@ -4,6 +4,7 @@ import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { cleanEntryPath } from "../../src/layer/entry-name.js";
+import { interpretEntry, type EntryNames } from "../../src/layer/entry-policy.js";
 import { resolveInRoot } from "../../src/layer/root-resolver.js";
 import { parseWhiteout } from "../../src/layer/whiteout.js";
 import { tempDir } from "../helpers/temp.js";
@@ -33,6 +34,50 @@ test("whiteout names", () => {
   for (const parts of [[".wh."], [".wh.."], [".wh..."], ["x", ".wh.."], [".wh.d", "f"]]) {
     assert.throws(() => parseWhiteout(parts), { code: "LAYER_BAD_WHITEOUT" }, parts.join("/"));
   }
+});
+
+const named = (name: string, extra: Partial<EntryNames> = {}): EntryNames => ({
+  name,
+  type: "file",
+  typeflag: "0",
+  linkname: "",
+  ...extra,
+});
+const rulesOf = (entry: ReturnType<typeof interpretEntry>) =>
+  entry.findings.map((f) => `${f.rule}:${f.severity}${f.fatal ? ":fatal" : ""}`);
+
+test("one entry policy: the clean path, the whiteout kind and the findings unpack and validate share", () => {
+  const climbing = interpretEntry(named("../../etc/x"));
+  assert.deepEqual(climbing.parts, ["etc", "x"], "applied cleaned");
+  assert.deepEqual(climbing.meaning, { kind: "entry", type: "file", link: undefined });
+  assert.deepEqual(rulesOf(climbing), ["layer-path-unsafe:error"], "reported by validate, not fatal to unpack");
+  assert.deepEqual(rulesOf(interpretEntry(named("a/../b"))), [], "a .. that stays inside is fine");
+  assert.deepEqual(rulesOf(interpretEntry(named("/abs"))), ["layer-path-absolute:warning"]);
+  // Lengths are counted in bytes, as the kernel counts them: 2100 two-byte characters are over 4096.
+  assert.deepEqual(rulesOf(interpretEntry(named("é".repeat(2100)))), ["layer-path-too-long:error:fatal"]);
+  assert.deepEqual(rulesOf(interpretEntry(named("a".repeat(4096)))), []);
+  const plnk = interpretEntry(named(".wh..wh.plnk/123.456"));
+  assert.deepEqual(plnk.meaning, { kind: "meta" });
+  assert.deepEqual(rulesOf(plnk), ["layer-whiteout-meta:warning"]);
+  assert.deepEqual(interpretEntry(named("d/.wh.x")).meaning, { kind: "whiteout", target: ["d", "x"] });
+  assert.deepEqual(interpretEntry(named("d/.wh..wh..opq")).meaning, { kind: "opaque", directory: ["d"] });
+  assert.deepEqual(rulesOf(interpretEntry(named("d/.wh.."))), ["layer-whiteout-invalid:error:fatal"]);
+  assert.deepEqual(rulesOf(interpretEntry(named("x", { type: null, typeflag: "Z" }))), [
+    "layer-entry-type:error:fatal",
+  ]);
+  assert.deepEqual(rulesOf(interpretEntry(named("./"))), ["layer-root-entry:error:fatal"]);
+  assert.equal(interpretEntry(named("./", { type: "directory" })).meaning?.kind, "entry");
+  const hard = interpretEntry(named("l", { type: "link", typeflag: "1", linkname: "../../etc/passwd" }));
+  assert.deepEqual(hard.meaning, { kind: "entry", type: "link", link: ["etc", "passwd"] });
+  assert.deepEqual(rulesOf(hard), ["layer-link-unsafe:error"]);
+  assert.deepEqual(rulesOf(interpretEntry(named("l", { type: "link", typeflag: "1", linkname: "/" }))), [
+    "layer-hardlink-invalid:error:fatal",
+  ]);
+  assert.deepEqual(rulesOf(interpretEntry(named("s", { type: "symlink", typeflag: "2", linkname: "" }))), [
+    "layer-link-invalid:error:fatal",
+  ]);
+  assert.deepEqual(rulesOf(interpretEntry(named("s", { type: "symlink", typeflag: "2", linkname: "../../x" }))), []);
+  assert.deepEqual(rulesOf(interpretEntry(named("a\0b"))), ["layer-path-unsafe:error:fatal"]);
 });
 
 test("resolution follows symlinks as if chrooted, one component at a time", async (t) => {

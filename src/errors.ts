@@ -1,8 +1,132 @@
 /**
  * Error classes with a stable `code`, the place the problem is (path, digest,
- * JSON pointer) and the exit status the CLI maps them to. Nothing here imports
- * anything: every layer may throw these.
+ * JSON pointer) and the exit status the CLI maps them to. The codes are a
+ * closed set: each class takes only its own, so a code names one kind of
+ * failure wherever it is raised (and can cross a thread boundary alone).
+ * Nothing here imports anything: every layer may throw these.
  */
+
+const USAGE_CODES = ["USAGE", "USAGE_CONFLICT"] as const;
+const DIGEST_CODES = ["DIGEST_MISMATCH"] as const;
+const INVALID_CONTENT_CODES = [
+  "BLOB_NOT_FILE",
+  "BLOB_RANGE_INVALID",
+  "CONFIG_INVALID",
+  "DESCRIPTOR_INVALID",
+  "DIFF_ID_COUNT",
+  "DIGEST_INVALID",
+  "DIGEST_UNSUPPORTED",
+  "DOCUMENT_KIND",
+  "DOCUMENT_TOO_LARGE",
+  "GROUP_UNKNOWN",
+  "INDEX_INVALID",
+  "INDEX_TOO_DEEP",
+  "JSON_DUPLICATE_KEY",
+  "JSON_INVALID",
+  "JSON_TOO_DEEP",
+  "LAYER_CORRUPT",
+  "LAYER_INVALID_TAR",
+  "LAYER_MEDIA_TYPE",
+  "LAYOUT_INDEX_INVALID",
+  "LAYOUT_VERSION",
+  "LAYOUT_MISSING",
+  "MANIFEST_INVALID",
+  "MANIFEST_SCHEMA1",
+  "MEDIA_TYPE_UNSUPPORTED",
+  "ROOTFS_FILE_TOO_LARGE",
+  "USER_UNKNOWN",
+] as const;
+const NOT_FOUND_CODES = [
+  "BLOB_UNKNOWN",
+  "LAYOUT_INDEX_MISSING",
+  "LAYOUT_MISSING",
+  "PLATFORM_UNKNOWN",
+  "REF_UNKNOWN",
+  "ROOTFS_MISSING",
+] as const;
+const UNSAFE_LAYER_CODES = [
+  "LAYER_BAD_LINK",
+  "LAYER_BAD_WHITEOUT",
+  "LAYER_HEADER_TOO_LARGE",
+  "LAYER_PARENT_NOT_DIRECTORY",
+  "LAYER_PATH_INVALID",
+  "LAYER_PATH_TOO_LONG",
+  "LAYER_ROOT_REPLACED",
+  "LAYER_SYMLINK_LOOP",
+  "LAYER_TOO_LARGE",
+  "LAYER_UNKNOWN_TYPE",
+] as const;
+const REGISTRY_CODES = [
+  "AUTH_REALM_INVALID",
+  "AUTH_TOKEN_INVALID",
+  "BLOB_RANGE_INVALID",
+  "BLOB_UNKNOWN",
+  "CREDENTIALS_UNREADABLE",
+  "CREDENTIAL_HELPER",
+  "DENIED",
+  "DOCUMENT_TOO_LARGE",
+  "MANIFEST_INVALID",
+  "MANIFEST_UNKNOWN",
+  "NAME_INVALID",
+  "NAME_UNKNOWN",
+  "REDIRECT_INSECURE",
+  "REDIRECT_INVALID",
+  "REDIRECT_LOOP",
+  "REGISTRY_UNREACHABLE",
+  "TAG_INVALID",
+  "TOOMANYREQUESTS",
+  "UNAUTHORIZED",
+  "UNSUPPORTED",
+] as const;
+const FILE_SYSTEM_CODES = [
+  "FS_PERMISSION_DENIED",
+  "FS_NOT_FOUND",
+  "FS_NOT_DIRECTORY",
+  "FS_IS_DIRECTORY",
+  "FS_NOT_FILE",
+  "FS_EXISTS",
+  "FS_NO_SPACE",
+  "FS_READ_ONLY",
+  "FS_TOO_MANY_OPEN_FILES",
+  "FS_SYMLINK_LOOP",
+  "FS_NAME_TOO_LONG",
+] as const;
+/** Failures of the tool's own operations that are none of the kinds above. */
+const OPERATION_CODES = [
+  "ABORTED",
+  "BUNDLE_NOT_EMPTY",
+  "LAYER_DECODER_FAILED",
+  "LAYER_READ_FAILED",
+  "LAYOUT_INSIDE_ROOTFS",
+  "LAYOUT_LOCKED",
+  "ROOTFS_CHANGED",
+  "ROOTFS_FILE_TYPE",
+  "ROOTFS_NAME_ENCODING",
+  "ROOTFS_NOT_DIRECTORY",
+  "ROOTFS_SOCKET",
+  "ROOTFS_UNREADABLE",
+  "ZSTD_UNAVAILABLE",
+] as const;
+
+export type UsageCode = (typeof USAGE_CODES)[number];
+export type DigestCode = (typeof DIGEST_CODES)[number];
+export type InvalidContentCode = (typeof INVALID_CONTENT_CODES)[number];
+export type NotFoundCode = (typeof NOT_FOUND_CODES)[number];
+export type UnsafeLayerCode = (typeof UNSAFE_LAYER_CODES)[number];
+/** distribution-spec codes worth their own, else the final HTTP status. */
+export type RegistryCode = (typeof REGISTRY_CODES)[number] | `HTTP_${number}`;
+export type FileSystemCode = (typeof FILE_SYSTEM_CODES)[number];
+export type OperationCode = (typeof OPERATION_CODES)[number];
+/** Every code an error of this tool can carry. */
+export type ErrorCode =
+  | UsageCode
+  | DigestCode
+  | InvalidContentCode
+  | NotFoundCode
+  | UnsafeLayerCode
+  | RegistryCode
+  | FileSystemCode
+  | OperationCode;
 
 export interface ErrorContext {
   /** A file path, a digest, a URL or a reference: where the problem is. */
@@ -13,14 +137,14 @@ export interface ErrorContext {
 }
 
 /** Base class: every error the library throws on purpose is one of these. */
-export class OciImageError extends Error {
-  readonly code: string;
+export class OciImageError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
   readonly where?: string;
   readonly pointer?: string;
   /** Exit status for the CLI: 1 operation failed / invalid input, 2 usage. */
   readonly exitCode: number = 1;
 
-  constructor(code: string, message: string, context: ErrorContext = {}) {
+  constructor(code: C, message: string, context: ErrorContext = {}) {
     super(message, context.cause === undefined ? undefined : { cause: context.cause });
     this.name = new.target.name;
     this.code = code;
@@ -30,7 +154,7 @@ export class OciImageError extends Error {
 }
 
 /** The command line was wrong: unknown flag, malformed argument or reference. */
-export class UsageError extends OciImageError {
+export class UsageError extends OciImageError<UsageCode> {
   override readonly exitCode = 2;
   constructor(message: string, context: ErrorContext = {}) {
     super("USAGE", message, context);
@@ -38,50 +162,151 @@ export class UsageError extends OciImageError {
 }
 
 /** Bytes did not match what a descriptor promised (size or digest). */
-export class DigestMismatchError extends OciImageError {
+export class DigestMismatchError extends OciImageError<DigestCode> {
   constructor(message: string, context: ErrorContext = {}) {
     super("DIGEST_MISMATCH", message, context);
   }
 }
 
 /** A document or layout broke a rule of the image-spec. */
-export class InvalidContentError extends OciImageError {
-  constructor(code: string, message: string, context: ErrorContext = {}) {
-    super(code, message, context);
-  }
-}
+export class InvalidContentError extends OciImageError<InvalidContentCode> {}
 
 /** Something asked for is not there (blob, ref, platform, file). */
-export class NotFoundError extends OciImageError {
-  constructor(code: string, message: string, context: ErrorContext = {}) {
-    super(code, message, context);
-  }
-}
+export class NotFoundError extends OciImageError<NotFoundCode> {}
 
 /** A layer tried to do something unsafe (escape the rootfs, bad whiteout...). */
-export class UnsafeLayerError extends OciImageError {
-  constructor(code: string, message: string, context: ErrorContext = {}) {
-    super(code, message, context);
-  }
-}
+export class UnsafeLayerError extends OciImageError<UnsafeLayerCode> {}
 
 /** The registry refused or failed (HTTP status, auth, rate limit, network). */
-export class RegistryError extends OciImageError {
+export class RegistryError extends OciImageError<RegistryCode> {
   readonly status?: number;
-  constructor(code: string, message: string, context: ErrorContext & { status?: number } = {}) {
+  constructor(code: RegistryCode, message: string, context: ErrorContext & { status?: number } = {}) {
     super(code, message, context);
     this.status = context.status;
   }
 }
 
 /** The operation was interrupted (SIGINT); the CLI exits 130. */
-export class AbortedError extends OciImageError {
+export class AbortedError extends OciImageError<"ABORTED"> {
   override readonly exitCode = 130;
   constructor(message = "interrupted", context: ErrorContext = {}) {
     super("ABORTED", message, context);
   }
 }
 
+/** A file system call failed for a reason the user can see and fix (permissions, space, a wrong path). */
+export class FileSystemError extends OciImageError<FileSystemCode> {
+  /** The system's error code, e.g. `EACCES`. */
+  readonly errno?: string;
+  constructor(code: FileSystemCode, message: string, context: ErrorContext & { errno?: string } = {}) {
+    super(code, message, context);
+    this.errno = context.errno;
+  }
+}
+
 export function isOciImageError(error: unknown): error is OciImageError {
   return error instanceof OciImageError;
+}
+
+/** System error codes a user can cause, and what each is to this tool. */
+const ERRNO_CODES: Readonly<Record<string, FileSystemCode>> = {
+  EACCES: "FS_PERMISSION_DENIED",
+  EPERM: "FS_PERMISSION_DENIED",
+  ENOENT: "FS_NOT_FOUND",
+  ENOTDIR: "FS_NOT_DIRECTORY",
+  EISDIR: "FS_IS_DIRECTORY",
+  EEXIST: "FS_EXISTS",
+  ENOSPC: "FS_NO_SPACE",
+  EDQUOT: "FS_NO_SPACE",
+  EROFS: "FS_READ_ONLY",
+  EMFILE: "FS_TOO_MANY_OPEN_FILES",
+  ENFILE: "FS_TOO_MANY_OPEN_FILES",
+  ELOOP: "FS_SYMLINK_LOOP",
+  ENAMETOOLONG: "FS_NAME_TOO_LONG",
+};
+
+/** What went wrong and what to do, for each file system code. */
+const ADVICE: Readonly<Record<FileSystemCode, string>> = {
+  FS_PERMISSION_DENIED:
+    "permission denied; check the owner and mode of it and of its parent directories, or run as a user allowed to",
+  FS_NOT_FOUND: "no such file or directory; check the path",
+  FS_NOT_DIRECTORY: "a part of the path is a file, not a directory; give a path whose parents are directories",
+  FS_IS_DIRECTORY: "it is a directory where a file was expected; give the path of a file",
+  FS_NOT_FILE: "it is not a regular file (a pipe, socket or device); give the path of a file",
+  FS_EXISTS: "it already exists; remove it or choose another path",
+  FS_NO_SPACE: "no space left on the device (or the disk quota is reached); free some space and run again",
+  FS_READ_ONLY: "the file system is read-only; choose a writable location",
+  FS_TOO_MANY_OPEN_FILES: "too many open files; raise the limit (ulimit -n) and run again",
+  FS_SYMLINK_LOOP: "too many levels of symbolic links (a link loop); fix or remove the link",
+  FS_NAME_TOO_LONG: "the name is too long for the file system; choose a shorter path",
+};
+
+/** The system call, as the action it was part of. */
+const ACTIONS: Readonly<Record<string, string>> = {
+  open: "opening",
+  read: "reading",
+  write: "writing",
+  mkdir: "creating the directory",
+  scandir: "listing",
+  rename: "renaming",
+  unlink: "removing",
+  rmdir: "removing",
+  stat: "looking at",
+  lstat: "looking at",
+  symlink: "creating the link",
+  link: "linking",
+};
+
+interface SystemErrorShape {
+  code?: unknown;
+  syscall?: unknown;
+  path?: unknown;
+  dest?: unknown;
+}
+
+/**
+ * The one place a system error becomes a user's error: an errno the user can
+ * cause (permissions, space, a wrong or looping path) as a FileSystemError
+ * naming the path and what to do; undefined for anything else. `path` names
+ * the file when the system error does not (or names it better).
+ */
+export function fileSystemErrorOf(error: unknown, path?: string): FileSystemError | undefined {
+  if (error instanceof FileSystemError) return error;
+  if (typeof error !== "object" || error === null || error instanceof OciImageError) return undefined;
+  const system = error as SystemErrorShape;
+  const errno = typeof system.code === "string" ? system.code : undefined;
+  const code = errno === undefined ? undefined : ERRNO_CODES[errno];
+  if (code === undefined) return undefined;
+  const where = path ?? (typeof system.path === "string" ? system.path : undefined);
+  const action = (typeof system.syscall === "string" && ACTIONS[system.syscall]) || "using";
+  const target = typeof system.dest === "string" && path === undefined ? `${where} to ${system.dest}` : where;
+  const message = target === undefined ? ADVICE[code] : `${action} ${target}: ${ADVICE[code]}`;
+  return new FileSystemError(code, message, { where, errno, cause: error });
+}
+
+/** A path that is not a regular file, refused before it is opened (a FIFO would block the read forever). */
+export function notRegularFileError(path: string, action = "reading"): FileSystemError {
+  return new FileSystemError("FS_NOT_FILE", `${action} ${path}: ${ADVICE.FS_NOT_FILE}`, { where: path });
+}
+
+/** The rule name a validate finding gets for a file system error, e.g. `fs-permission-denied`. */
+export function ruleOfCode(code: ErrorCode): string {
+  return code.toLowerCase().replace(/_/g, "-");
+}
+
+/** Rebuilds an error from its code (e.g. one sent from a worker thread) as the class that code belongs to. */
+export function errorFromCode(code: string, message: string, context: ErrorContext = {}): OciImageError {
+  if (isIn(FILE_SYSTEM_CODES, code)) return new FileSystemError(code, message, context);
+  if (isIn(DIGEST_CODES, code)) return new DigestMismatchError(message, context);
+  if (isIn(UNSAFE_LAYER_CODES, code)) return new UnsafeLayerError(code, message, context);
+  if (isIn(INVALID_CONTENT_CODES, code)) return new InvalidContentError(code, message, context);
+  if (isIn(NOT_FOUND_CODES, code)) return new NotFoundError(code, message, context);
+  if (isIn(USAGE_CODES, code) || isIn(OPERATION_CODES, code)) return new OciImageError(code, message, context);
+  if (isIn(REGISTRY_CODES, code) || /^HTTP_\d+$/.test(code))
+    return new RegistryError(code as RegistryCode, message, context);
+  return new OciImageError("LAYER_READ_FAILED", message, context);
+}
+
+function isIn<T extends string>(codes: readonly T[], code: string): code is T {
+  return (codes as readonly string[]).includes(code);
 }

@@ -1,20 +1,28 @@
 /** Reading a document file without ever holding more than the document cap in memory. */
-import { open } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { fileSystemErrorOf, notRegularFileError } from "../errors.js";
 import { MAX_DOCUMENT_SIZE } from "../image/json.js";
 
 export type DocumentFile = { missing: true } | { missing: false; bytes: Buffer };
 
-/** Reads at most the document cap (+1 byte, to know it is over) from a file. */
+/**
+ * Reads at most the document cap (+1 byte, to know it is over) from a regular
+ * file. A missing file is `missing`; a pipe, socket or device is refused
+ * without a byte read (opened non-blocking, so a FIFO with no writer can't
+ * hang it); any other system error is thrown as a FileSystemError naming `path`.
+ */
 export async function readDocumentFile(path: string, limit = MAX_DOCUMENT_SIZE): Promise<DocumentFile> {
-  let handle;
+  let handle: FileHandle;
   try {
-    handle = await open(path, "r");
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR")
-      return { missing: true };
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return { missing: true };
+    throw fileSystemErrorOf(error, path) ?? error;
   }
   try {
+    if (!(await handle.stat()).isFile()) throw notRegularFileError(path);
     const cap = Math.min(limit, MAX_DOCUMENT_SIZE) + 1;
     const buffer = Buffer.alloc(cap);
     let length = 0;
@@ -24,6 +32,8 @@ export async function readDocumentFile(path: string, limit = MAX_DOCUMENT_SIZE):
       length += bytesRead;
     }
     return { missing: false, bytes: buffer.subarray(0, length) };
+  } catch (error) {
+    throw fileSystemErrorOf(error, path) ?? error;
   } finally {
     await handle.close();
   }

@@ -285,8 +285,9 @@ export function fileSystemErrorOf(error: unknown, path?: string): FileSystemErro
 }
 
 /** A path that is not a regular file, refused before it is opened (a FIFO would block the read forever). */
-export function notRegularFileError(path: string, action = "reading"): FileSystemError {
-  return new FileSystemError("FS_NOT_FILE", `${action} ${path}: ${ADVICE.FS_NOT_FILE}`, { where: path });
+export function notRegularFileError(path: string, directory: boolean, action = "reading"): FileSystemError {
+  const code = directory ? "FS_IS_DIRECTORY" : "FS_NOT_FILE";
+  return new FileSystemError(code, `${action} ${path}: ${ADVICE[code]}`, { where: path });
 }
 
 /** The rule name a validate finding gets for a file system error, e.g. `fs-permission-denied`. */

@@ -5,7 +5,7 @@
  * memory bounded by the tar's entry count, never by its size.
  */
 import type { Readable } from "node:stream";
-import { isOciImageError } from "../errors.js";
+import { fileSystemErrorOf, isOciImageError, ruleOfCode } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import { readLayer } from "../layer/layer-reader.js";
 import type { BlobStore } from "../layout/blob-store.js";
@@ -62,15 +62,20 @@ export async function checkLayer(
       stream.on("error", (failure: Error) => next(failure));
       stream.resume();
     });
+    // The abort listener is removed when the layer is done: one signal serves every layer of a layout.
+    let abort: (() => void) | undefined;
     await new Promise<void>((resolve, reject) => {
-      const abort = () => reject(signal?.reason ?? new Error("aborted"));
+      abort = () => reject(signal?.reason ?? new Error("aborted"));
       if (signal?.aborted) abort();
       signal?.addEventListener("abort", abort, { once: true });
       tar.on("finish", () => resolve());
       tar.on("error", reject);
       layer.tar.on("error", reject);
       layer.tar.pipe(tar);
-    }).finally(() => layer.tar.destroy());
+    }).finally(() => {
+      if (abort) signal?.removeEventListener("abort", abort);
+      layer.tar.destroy();
+    });
     uncompressedBytes = layer.uncompressedSize();
     diffId = layer.diffId();
   } catch (failure) {
@@ -81,6 +86,17 @@ export async function checkLayer(
     // Verify before trust: a layer that fails to decompress or parse may just be
     // a corrupted blob; read the rest of it to know which to report.
     if (blob && blobFailure === undefined && !blobEnded) await drain(blob);
+    const unreadable = fileSystemErrorOf(blobFailure ?? failure, store.blobPath(where));
+    if (unreadable) {
+      const problem: Problem = {
+        where,
+        pointer: "",
+        rule: ruleOfCode(unreadable.code),
+        message: unreadable.message,
+        severity: "error",
+      };
+      return { problems: [problem], uncompressedBytes };
+    }
     const blobError =
       blobFailure ?? (isOciImageError(failure) && failure.code === "DIGEST_MISMATCH" ? failure : undefined);
     if (blobError) {

@@ -22,7 +22,8 @@ export async function readDocumentFile(path: string, limit = MAX_DOCUMENT_SIZE):
     throw fileSystemErrorOf(error, path) ?? error;
   }
   try {
-    if (!(await handle.stat()).isFile()) throw notRegularFileError(path);
+    const info = await handle.stat();
+    if (!info.isFile()) throw notRegularFileError(path, info.isDirectory());
     const cap = Math.min(limit, MAX_DOCUMENT_SIZE) + 1;
     const buffer = Buffer.alloc(cap);
     let length = 0;

@@ -11,7 +11,8 @@ import { MAX_DOCUMENT_SIZE } from "../image/json.js";
 import { parseLayoutArgument } from "../layout/refs.js";
 import { hasErrors, type Problem } from "../schema/problem.js";
 import { checkDocument, type DocumentKind } from "../schema/validate-document.js";
-import { readDocumentFile } from "./read-document-file.js";
+import { readLayoutFile } from "./blob-files.js";
+import { reportInto } from "./findings.js";
 import { validateLayout } from "./validate-layout.js";
 
 export type ValidateType = "layout" | DocumentKind;
@@ -129,13 +130,15 @@ async function validateOne(
     return summarize("layout", report.problems, { refs: report.refs, blobs: report.blobs, layers: report.layers });
   }
   if (options.type === "layout") throw new UsageError(`${argument} is a file: --type layout needs a layout directory`);
-  const file = await readDocumentFile(target.path);
-  if (file.missing) {
+  const found: Problem[] = [];
+  const bytes = await readLayoutFile(target.path, argument, reportInto(found));
+  if (bytes === "missing") {
     return summarize(undefined, [
       { where: argument, pointer: "", rule: "path-missing", message: "no such file", severity: "error" },
     ]);
   }
-  const result = await checkDocument(options.type, file.bytes, { where: argument });
+  if (bytes === undefined) return summarize(undefined, found);
+  const result = await checkDocument(options.type, bytes, { where: argument });
   return summarize(result.kind, result.problems);
 }
 
@@ -161,8 +164,10 @@ async function locate(argument: string, cwd: string): Promise<Target | undefined
 async function kindOf(path: string): Promise<"directory" | "file" | undefined> {
   try {
     return (await stat(path)).isDirectory() ? "directory" : "file";
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Any other failure (a link loop, no permission) is reported when the file is read.
+    return code === "ENOENT" || code === "ENOTDIR" ? undefined : "file";
   }
 }
 

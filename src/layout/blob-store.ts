@@ -3,13 +3,21 @@
  * temp file that is hashed as it fills, fsynced and renamed into place; read
  * back through a stream that checks size and digest as it flows.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
-import { VerifyingStream, digestOf, parseDigest, type DigestAlgorithm, type ExpectedContent } from "../image/digest.js";
+import {
+  ContentVerifier,
+  VerifyingStream,
+  digestOf,
+  parseDigest,
+  verifyBytes,
+  type DigestAlgorithm,
+  type ExpectedContent,
+} from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 
@@ -70,7 +78,6 @@ export class BlobStore {
     const tempPath = join(this.root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
     try {
       const { digest, size } = await writeHashed(tempPath, source, algorithm, options);
-      if (expected) checkContent(expected, digest, size);
       await mkdir(join(this.root, "blobs", algorithm), { recursive: true });
       await rename(tempPath, this.blobPath(digest));
       return { digest, size, existed: false };
@@ -116,12 +123,7 @@ export class BlobStore {
     const path = this.blobPath(descriptor.digest);
     await this.checkBlobSize(descriptor, path);
     const bytes = await readFile(path);
-    const actual = digestOf(bytes, parseDigest(descriptor.digest).algorithm);
-    if (bytes.length !== descriptor.size || actual !== descriptor.digest) {
-      throw new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${descriptor.digest}`, {
-        where: descriptor.digest,
-      });
-    }
+    verifyBytes(bytes, descriptor);
     return bytes;
   }
 
@@ -172,54 +174,34 @@ async function writeHashed(
   algorithm: DigestAlgorithm,
   options: PutBlobOptions,
 ): Promise<{ digest: string; size: number }> {
-  const hash = createHash(algorithm);
-  const limit = options.expected?.size;
+  // With an expected content the verifier stops at the first byte too many; without, it only hashes.
+  const verifier = new ContentVerifier(options.expected ?? algorithm);
   const file = await open(path, "wx", 0o644);
-  let size = 0;
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   try {
     for await (const chunk of source as AsyncIterable<Uint8Array>) {
       options.signal?.throwIfAborted();
-      size += chunk.length;
-      if (limit !== undefined && size > limit) {
-        throw new DigestMismatchError(
-          `${options.expected!.digest}: more than the ${limit} bytes its descriptor declares`,
-          { where: options.expected!.digest },
-        );
-      }
-      hash.update(chunk);
+      verifier.update(chunk);
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes >= WRITE_BATCH_BYTES) {
         await file.writev(batch);
         batch = [];
         batchBytes = 0;
-        options.onProgress?.(size);
+        options.onProgress?.(verifier.size);
       }
     }
     if (batch.length > 0) await file.writev(batch);
-    options.onProgress?.(size);
+    options.onProgress?.(verifier.size);
     options.signal?.throwIfAborted();
+    verifier.finish();
     await file.sync();
   } finally {
     await file.close();
     if (source instanceof Readable && !source.readableEnded) source.destroy();
   }
-  return { digest: `${algorithm}:${hash.digest("hex")}`, size };
-}
-
-function checkContent(expected: ExpectedContent, digest: string, size: number): void {
-  if (size !== expected.size) {
-    throw new DigestMismatchError(`${expected.digest}: ${size} bytes, but its descriptor declares ${expected.size}`, {
-      where: expected.digest,
-    });
-  }
-  if (digest !== expected.digest) {
-    throw new DigestMismatchError(`content digest is ${digest}, but its descriptor says ${expected.digest}`, {
-      where: expected.digest,
-    });
-  }
+  return { digest: verifier.digest(), size: verifier.size };
 }
 
 export async function syncFile(path: string): Promise<void> {

@@ -8,8 +8,8 @@ import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fileSystemErrorOf, ruleOfCode } from "../errors.js";
-import { VerifyingStream, digestOf, parseDigest } from "../image/digest.js";
+import { DigestMismatchError, fileSystemErrorOf, ruleOfCode } from "../errors.js";
+import { VerifyingStream, verifyBytes } from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 import type { BlobStore } from "../layout/blob-store.js";
@@ -109,10 +109,11 @@ export async function readBlobDocument(
     return undefined;
   }
   if (file === undefined) return undefined;
-  const actual = digestOf(file, parseDigest(digest).algorithm);
-  if (file.length !== size || actual !== digest) {
-    const says = `its descriptor (${place.where} ${place.pointer}) says ${digest}`;
-    report(digest, "", "blob-digest", `content digest is ${actual}, but ${says}`);
+  try {
+    verifyBytes(file, descriptor);
+  } catch (error) {
+    if (!(error instanceof DigestMismatchError)) throw error;
+    report(digest, "", "blob-digest", `${error.message} (${place.where} ${place.pointer})`);
     return undefined;
   }
   return file;

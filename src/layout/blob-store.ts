@@ -3,7 +3,6 @@
  * temp file that is hashed as it fills, fsynced and renamed into place; read
  * back through a stream that checks size and digest as it flows.
  */
-import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -20,9 +19,10 @@ import {
 } from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
+import { TEMP_PREFIX, tempPathIn } from "../util/atomic-write.js";
 
 /** Prefix of temp files in the layout root; anything with it is an interrupted write. */
-export const TEMP_PREFIX = ".oci-image-tmp-";
+export { TEMP_PREFIX };
 
 export interface PutBlobOptions {
   /** When known (fetch), the bytes must match it or nothing is stored. */
@@ -75,7 +75,7 @@ export class BlobStore {
       }
     }
     const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
-    const tempPath = join(this.root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    const tempPath = tempPathIn(this.root);
     try {
       const { digest, size } = await writeHashed(tempPath, source, algorithm, options);
       await mkdir(join(this.root, "blobs", algorithm), { recursive: true });
@@ -202,15 +202,6 @@ async function writeHashed(
     if (source instanceof Readable && !source.readableEnded) source.destroy();
   }
   return { digest: verifier.digest(), size: verifier.size };
-}
-
-export async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 export function isNotFound(error: unknown): boolean {

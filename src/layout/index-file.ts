@@ -3,14 +3,15 @@
  * two processes adding refs at once both end up in it.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidContentError, NotFoundError, OciImageError } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
 import { MediaType } from "../image/media-types.js";
 import type { ImageIndex } from "../image/types.js";
-import { TEMP_PREFIX, isNotFound, syncFile } from "./blob-store.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import { isNotFound } from "./blob-store.js";
 
 const LOCK_NAME = "index.json.lock";
 /** A lock older than this is from a process that died; it is broken. */
@@ -42,16 +43,7 @@ export async function readIndexFile(root: string): Promise<ImageIndex> {
 }
 
 export async function writeIndexFile(root: string, index: ImageIndex): Promise<void> {
-  const path = join(root, "index.json");
-  const temp = join(root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-  try {
-    await writeFile(temp, JSON.stringify(index, null, 2) + "\n", { flag: "wx", mode: 0o644 });
-    await syncFile(temp);
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(join(root, "index.json"), JSON.stringify(index, null, 2) + "\n");
 }
 
 /**

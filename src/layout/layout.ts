@@ -1,9 +1,9 @@
 /** An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/`. */
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { InvalidContentError, NotFoundError } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { REF_NAME_ANNOTATION, type Descriptor, type ImageIndex } from "../image/types.js";
 import { BlobStore, TEMP_PREFIX, isNotFound } from "./blob-store.js";
 import { emptyIndex, readIndexFile, updateIndexFile } from "./index-file.js";
@@ -32,12 +32,6 @@ async function writeIndexFileIfMissing(root: string): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
-}
-
-async function writeFileAtomically(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-  await writeFile(temp, text, { flag: "wx", mode: 0o644 });
-  await rename(temp, path);
 }
 
 export class ImageLayout extends BlobStore {
@@ -91,7 +85,7 @@ export class ImageLayout extends BlobStore {
     await mkdir(join(root, "blobs", "sha256"), { recursive: true });
     if (!entries.includes("index.json")) await writeIndexFileIfMissing(root);
     // oci-layout last: a layout is a layout once its marker exists.
-    await writeFileAtomically(join(root, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }) + "\n");
+    await writeFileAtomic(join(root, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }) + "\n");
     return new ImageLayout(root);
   }
 

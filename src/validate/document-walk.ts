@@ -6,6 +6,7 @@
  * a document kind must point at a document of that kind, wherever it sits.
  */
 import { digestProblem, isRegisteredAlgorithm } from "../image/digest.js";
+import { MAX_INDEX_DEPTH } from "../image/index-depth.js";
 import { MediaType, isIndexMediaType, isManifestMediaType, layerCompressionOf } from "../image/media-types.js";
 import type { Descriptor } from "../image/types.js";
 import type { BlobStore } from "../layout/blob-store.js";
@@ -20,6 +21,8 @@ import type { DiffIdExpectation } from "./layer-check.js";
 export interface Reference extends Place {
   descriptor: Descriptor;
   role: "entry" | "config" | "layer" | "subject";
+  /** Indexes above it (0 or none: index.json's entries). */
+  depth?: number;
 }
 
 export interface ImageRecord {
@@ -72,11 +75,16 @@ export async function walkDocuments(
       noteBlob(walk, reference);
       continue;
     }
+    if (kind === "index" && (reference.depth ?? 0) >= MAX_INDEX_DEPTH) {
+      const message = `image indexes nest deeper than ${MAX_INDEX_DEPTH}; ${descriptor.digest} is not read`;
+      report(reference.where, reference.pointer, "index-too-deep", message);
+      continue;
+    }
     const key = `${kind} ${descriptor.digest}`;
     if (documents.has(key)) continue;
     documents.add(key);
     const value = await readDocument(store, reference, kind, report, problems);
-    if (value !== undefined) queue.push(...followDocument(walk, descriptor.digest, kind, value));
+    if (value !== undefined) queue.push(...followDocument(walk, reference, kind, value));
   }
   return walk;
 }
@@ -173,13 +181,15 @@ function article(kind: DocumentKind): string {
 /** Notes what a document holds and returns the references it makes. */
 function followDocument(
   walk: WalkResult,
-  digest: string,
+  reference: Reference,
   kind: DocumentKind,
   value: Record<string, unknown>,
 ): Reference[] {
+  const digest = reference.descriptor.digest;
+  const depth = (reference.depth ?? 0) + (kind === "index" ? 1 : 0);
   const next: Reference[] = [];
   const refer = (descriptor: unknown, pointer: string, role: Reference["role"]) =>
-    next.push({ descriptor: descriptor as Descriptor, where: digest, pointer, role });
+    next.push({ descriptor: descriptor as Descriptor, where: digest, pointer, role, depth });
   if (isObject(value.subject)) refer(value.subject, "/subject", "subject");
   if (kind === "index" && Array.isArray(value.manifests)) {
     value.manifests.forEach((child, i) => refer(child, `/manifests/${i}`, "entry"));

@@ -4,10 +4,10 @@
  * back through a stream that checks size and digest as it flows.
  */
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
+import { DigestMismatchError, InvalidContentError, NotFoundError, fileSystemErrorOf } from "../errors.js";
 import {
   ContentVerifier,
   VerifyingStream,
@@ -20,6 +20,7 @@ import {
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 import { TEMP_PREFIX, tempPathIn } from "../util/atomic-write.js";
+import { makeDirectory } from "../util/make-directory.js";
 
 /** Prefix of temp files in the layout root; anything with it is an interrupted write. */
 export { TEMP_PREFIX };
@@ -78,12 +79,13 @@ export class BlobStore {
     const tempPath = tempPathIn(this.root);
     try {
       const { digest, size } = await writeHashed(tempPath, source, algorithm, options);
-      await mkdir(join(this.root, "blobs", algorithm), { recursive: true });
+      await makeDirectory(join(this.root, "blobs", algorithm));
       await rename(tempPath, this.blobPath(digest));
       return { digest, size, existed: false };
     } catch (error) {
       await unlink(tempPath).catch(() => {});
-      throw error;
+      // Writes name no file: the layout is the place to name (its disk is full, or read-only).
+      throw fileSystemErrorOf(error, (error as { path?: unknown }).path === undefined ? this.root : undefined) ?? error;
     }
   }
 
@@ -122,7 +124,9 @@ export class BlobStore {
     }
     const path = this.blobPath(descriptor.digest);
     await this.checkBlobSize(descriptor, path);
-    const bytes = await readFile(path);
+    const bytes = await readFile(path).catch((error: unknown) => {
+      throw fileSystemErrorOf(error, path) ?? error;
+    });
     verifyBytes(bytes, descriptor);
     return bytes;
   }

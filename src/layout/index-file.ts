@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { InvalidContentError, NotFoundError, OciImageError } from "../errors.js";
+import { InvalidContentError, NotFoundError, OciImageError, fileSystemErrorOf } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
 import { MediaType } from "../image/media-types.js";
 import type { ImageIndex } from "../image/types.js";
@@ -31,7 +31,7 @@ export async function readIndexFile(root: string): Promise<ImageIndex> {
   } catch (error) {
     if (isNotFound(error))
       throw new NotFoundError("LAYOUT_INDEX_MISSING", `${path} is missing: not an OCI image layout`, { where: path });
-    throw error;
+    throw fileSystemErrorOf(error, path) ?? error;
   }
   const index = parseJsonDocument(bytes, path) as ImageIndex;
   if (typeof index !== "object" || index === null || !Array.isArray(index.manifests)) {

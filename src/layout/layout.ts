@@ -1,9 +1,10 @@
 /** An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/`. */
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { InvalidContentError, NotFoundError } from "../errors.js";
+import { InvalidContentError, NotFoundError, fileSystemErrorOf } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { makeDirectory } from "../util/make-directory.js";
 import { REF_NAME_ANNOTATION, type Descriptor, type ImageIndex } from "../image/types.js";
 import { BlobStore, TEMP_PREFIX, isNotFound } from "./blob-store.js";
 import { emptyIndex, readIndexFile, updateIndexFile } from "./index-file.js";
@@ -51,7 +52,7 @@ export class ImageLayout extends BlobStore {
         throw new NotFoundError("LAYOUT_MISSING", `${path} is not an OCI image layout (no oci-layout file)`, {
           where: markerPath,
         });
-      throw error;
+      throw fileSystemErrorOf(error, markerPath) ?? error;
     }
     const marker = parseJsonDocument(bytes, markerPath) as { imageLayoutVersion?: unknown };
     if (marker?.imageLayoutVersion !== LAYOUT_VERSION) {
@@ -72,7 +73,7 @@ export class ImageLayout extends BlobStore {
    */
   static async openOrCreate(path: string): Promise<ImageLayout> {
     const root = resolve(path);
-    await mkdir(root, { recursive: true });
+    await makeDirectory(root);
     const entries = await readdir(root);
     if (entries.includes("oci-layout")) return ImageLayout.open(root);
     if (!entries.every(isLayoutPart)) {
@@ -82,7 +83,7 @@ export class ImageLayout extends BlobStore {
         { where: root },
       );
     }
-    await mkdir(join(root, "blobs", "sha256"), { recursive: true });
+    await makeDirectory(join(root, "blobs", "sha256"));
     if (!entries.includes("index.json")) await writeIndexFileIfMissing(root);
     // oci-layout last: a layout is a layout once its marker exists.
     await writeFileAtomic(join(root, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }) + "\n");

@@ -27,7 +27,7 @@ const ALLOWED: Record<string, string[]> = {
   bundle: ["layer", "layout", "image", "errors.ts", "util"],
   build: ["layer", "layout", "image", "errors.ts", "util"],
   registry: ["image", "errors.ts", "util"],
-  layout: ["image", "errors.ts", "util"],
+  layout: ["schema", "image", "errors.ts", "util"],
   layer: ["image", "errors.ts", "util"],
   schema: ["image", "errors.ts", "util"],
   image: ["errors.ts", "util"],

@@ -5,9 +5,16 @@ import { InvalidContentError, NotFoundError, fileSystemErrorOf } from "../errors
 import { parseJsonDocument } from "../image/json.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { makeDirectory } from "../util/make-directory.js";
-import { REF_NAME_ANNOTATION, type Descriptor, type ImageIndex } from "../image/types.js";
+import {
+  REF_NAME_ANNOTATION,
+  type Descriptor,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+} from "../image/types.js";
 import { BlobStore, TEMP_PREFIX, isNotFound } from "./blob-store.js";
 import { emptyIndex, readIndexFile, updateIndexFile } from "./index-file.js";
+import { readCheckedDocument } from "./read-documents.js";
 import { refNameOf, resolveRef } from "./refs.js";
 
 export const LAYOUT_VERSION = "1.0.0";
@@ -90,8 +97,24 @@ export class ImageLayout extends BlobStore {
     return new ImageLayout(root);
   }
 
-  readIndex(): Promise<ImageIndex> {
+  /**
+   * Without a descriptor: the layout's `index.json` (read strictly; its full
+   * check is validate's job). With one: that index blob, verified and checked
+   * against the image-spec before it is returned.
+   */
+  readIndex(descriptor?: Pick<Descriptor, "digest" | "size">): Promise<ImageIndex> {
+    if (descriptor) return readCheckedDocument<ImageIndex>(this, descriptor, "index");
     return readIndexFile(this.root);
+  }
+
+  /** An image manifest blob, verified and checked against the image-spec (MANIFEST_INVALID otherwise). */
+  readManifest(descriptor: Pick<Descriptor, "digest" | "size">): Promise<ImageManifest> {
+    return readCheckedDocument<ImageManifest>(this, descriptor, "manifest");
+  }
+
+  /** An image config blob, verified and checked against the image-spec (CONFIG_INVALID otherwise). */
+  readConfig(descriptor: Pick<Descriptor, "digest" | "size">): Promise<ImageConfig> {
+    return readCheckedDocument<ImageConfig>(this, descriptor, "config");
   }
 
   /**

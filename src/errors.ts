@@ -1,132 +1,39 @@
 /**
  * Error classes with a stable `code`, the place the problem is (path, digest,
  * JSON pointer) and the exit status the CLI maps them to. The codes are a
- * closed set: each class takes only its own, so a code names one kind of
- * failure wherever it is raised (and can cross a thread boundary alone).
- * Nothing here imports anything: every layer may throw these.
+ * closed set (error-codes.ts): each class takes only its own.
+ * Nothing here imports anything but the codes: every layer may throw these.
  */
+import {
+  DIGEST_CODES,
+  FILE_SYSTEM_CODES,
+  INVALID_CONTENT_CODES,
+  NOT_FOUND_CODES,
+  OPERATION_CODES,
+  REGISTRY_CODES,
+  UNSAFE_LAYER_CODES,
+  USAGE_CODES,
+  type DigestCode,
+  type ErrorCode,
+  type FileSystemCode,
+  type InvalidContentCode,
+  type NotFoundCode,
+  type RegistryCode,
+  type UnsafeLayerCode,
+  type UsageCode,
+} from "./error-codes.js";
 
-const USAGE_CODES = ["USAGE", "USAGE_CONFLICT"] as const;
-const DIGEST_CODES = ["DIGEST_MISMATCH"] as const;
-const INVALID_CONTENT_CODES = [
-  "BLOB_NOT_FILE",
-  "BLOB_RANGE_INVALID",
-  "CONFIG_INVALID",
-  "DESCRIPTOR_INVALID",
-  "DIFF_ID_COUNT",
-  "DIGEST_INVALID",
-  "DIGEST_UNSUPPORTED",
-  "DOCUMENT_KIND",
-  "DOCUMENT_TOO_LARGE",
-  "GROUP_UNKNOWN",
-  "INDEX_INVALID",
-  "INDEX_TOO_DEEP",
-  "JSON_DUPLICATE_KEY",
-  "JSON_INVALID",
-  "JSON_TOO_DEEP",
-  "LAYER_CORRUPT",
-  "LAYER_INVALID_TAR",
-  "LAYER_MEDIA_TYPE",
-  "LAYOUT_INDEX_INVALID",
-  "LAYOUT_VERSION",
-  "LAYOUT_MISSING",
-  "MANIFEST_INVALID",
-  "MANIFEST_SCHEMA1",
-  "MEDIA_TYPE_UNSUPPORTED",
-  "ROOTFS_FILE_TOO_LARGE",
-  "USER_UNKNOWN",
-] as const;
-const NOT_FOUND_CODES = [
-  "BLOB_UNKNOWN",
-  "LAYOUT_INDEX_MISSING",
-  "LAYOUT_MISSING",
-  "PLATFORM_UNKNOWN",
-  "REF_UNKNOWN",
-  "ROOTFS_MISSING",
-] as const;
-const UNSAFE_LAYER_CODES = [
-  "LAYER_BAD_LINK",
-  "LAYER_BAD_WHITEOUT",
-  "LAYER_HEADER_TOO_LARGE",
-  "LAYER_PARENT_NOT_DIRECTORY",
-  "LAYER_PATH_INVALID",
-  "LAYER_PATH_TOO_LONG",
-  "LAYER_ROOT_REPLACED",
-  "LAYER_SYMLINK_LOOP",
-  "LAYER_TOO_LARGE",
-  "LAYER_UNKNOWN_TYPE",
-] as const;
-const REGISTRY_CODES = [
-  "AUTH_REALM_INVALID",
-  "AUTH_TOKEN_INVALID",
-  "BLOB_RANGE_INVALID",
-  "BLOB_UNKNOWN",
-  "CREDENTIALS_UNREADABLE",
-  "CREDENTIAL_HELPER",
-  "DENIED",
-  "DOCUMENT_TOO_LARGE",
-  "MANIFEST_INVALID",
-  "MANIFEST_UNKNOWN",
-  "NAME_INVALID",
-  "NAME_UNKNOWN",
-  "REDIRECT_INSECURE",
-  "REDIRECT_INVALID",
-  "REDIRECT_LOOP",
-  "REGISTRY_UNREACHABLE",
-  "TAG_INVALID",
-  "TOOMANYREQUESTS",
-  "UNAUTHORIZED",
-  "UNSUPPORTED",
-] as const;
-const FILE_SYSTEM_CODES = [
-  "FS_PERMISSION_DENIED",
-  "FS_NOT_FOUND",
-  "FS_NOT_DIRECTORY",
-  "FS_IS_DIRECTORY",
-  "FS_NOT_FILE",
-  "FS_EXISTS",
-  "FS_NO_SPACE",
-  "FS_READ_ONLY",
-  "FS_TOO_MANY_OPEN_FILES",
-  "FS_SYMLINK_LOOP",
-  "FS_NAME_TOO_LONG",
-] as const;
-/** Failures of the tool's own operations that are none of the kinds above. */
-const OPERATION_CODES = [
-  "ABORTED",
-  "BUNDLE_NOT_EMPTY",
-  "LAYER_DECODER_FAILED",
-  "LAYER_READ_FAILED",
-  "LAYOUT_INSIDE_ROOTFS",
-  "LAYOUT_LOCKED",
-  "ROOTFS_CHANGED",
-  "ROOTFS_FILE_TYPE",
-  "ROOTFS_NAME_ENCODING",
-  "ROOTFS_NOT_DIRECTORY",
-  "ROOTFS_SOCKET",
-  "ROOTFS_UNREADABLE",
-  "ZSTD_UNAVAILABLE",
-] as const;
-
-export type UsageCode = (typeof USAGE_CODES)[number];
-export type DigestCode = (typeof DIGEST_CODES)[number];
-export type InvalidContentCode = (typeof INVALID_CONTENT_CODES)[number];
-export type NotFoundCode = (typeof NOT_FOUND_CODES)[number];
-export type UnsafeLayerCode = (typeof UNSAFE_LAYER_CODES)[number];
-/** distribution-spec codes worth their own, else the final HTTP status. */
-export type RegistryCode = (typeof REGISTRY_CODES)[number] | `HTTP_${number}`;
-export type FileSystemCode = (typeof FILE_SYSTEM_CODES)[number];
-export type OperationCode = (typeof OPERATION_CODES)[number];
-/** Every code an error of this tool can carry. */
-export type ErrorCode =
-  | UsageCode
-  | DigestCode
-  | InvalidContentCode
-  | NotFoundCode
-  | UnsafeLayerCode
-  | RegistryCode
-  | FileSystemCode
-  | OperationCode;
+export type {
+  DigestCode,
+  ErrorCode,
+  FileSystemCode,
+  InvalidContentCode,
+  NotFoundCode,
+  OperationCode,
+  RegistryCode,
+  UnsafeLayerCode,
+  UsageCode,
+} from "./error-codes.js";
 
 export interface ErrorContext {
   /** A file path, a digest, a URL or a reference: where the problem is. */

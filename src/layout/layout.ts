@@ -63,9 +63,10 @@ export class ImageLayout extends BlobStore {
     }
     const marker = parseJsonDocument(bytes, markerPath) as { imageLayoutVersion?: unknown };
     if (marker?.imageLayoutVersion !== LAYOUT_VERSION) {
+      const found = JSON.stringify(marker?.imageLayoutVersion);
       throw new InvalidContentError(
         "LAYOUT_VERSION",
-        `${markerPath}: imageLayoutVersion is ${JSON.stringify(marker?.imageLayoutVersion)}, this tool reads "${LAYOUT_VERSION}"`,
+        `${markerPath}: imageLayoutVersion is ${found}, this tool reads "${LAYOUT_VERSION}"`,
         { where: markerPath, pointer: "/imageLayoutVersion" },
       );
     }

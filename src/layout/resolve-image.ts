@@ -30,9 +30,10 @@ export async function resolveImage(
       const available = index.manifests.map((entry) =>
         entry.platform ? formatPlatform(entry.platform) : "(no platform)",
       );
+      const choices = `available: ${available.join(", ") || "none"} (choose one with --platform)`;
       throw new NotFoundError(
         "PLATFORM_UNKNOWN",
-        `no image for platform ${formatPlatform(platform)} in ${current.digest}; available: ${available.join(", ") || "none"} (choose one with --platform)`,
+        `no image for platform ${formatPlatform(platform)} in ${current.digest}; ${choices}`,
         { where: current.digest },
       );
     }

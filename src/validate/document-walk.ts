@@ -152,8 +152,13 @@ async function readDocument(
   const value = parsed.value;
   const descriptorSays = `its descriptor (${reference.where} ${reference.pointer})`;
   if (isObject(value) && typeof value.mediaType === "string" && value.mediaType !== descriptor.mediaType) {
-    const message = `the document's mediaType is ${value.mediaType}, but ${descriptorSays} says ${descriptor.mediaType}`;
-    report(descriptor.digest, "/mediaType", "media-type-mismatch", message);
+    const says = `${descriptorSays} says ${descriptor.mediaType}`;
+    report(
+      descriptor.digest,
+      "/mediaType",
+      "media-type-mismatch",
+      `the document's mediaType is ${value.mediaType}, but ${says}`,
+    );
     return undefined;
   }
   const actual = detectKind(value);

@@ -130,16 +130,30 @@ async function validateOne(
     return summarize("layout", report.problems, { refs: report.refs, blobs: report.blobs, layers: report.layers });
   }
   if (options.type === "layout") throw new UsageError(`${argument} is a file: --type layout needs a layout directory`);
-  const found: Problem[] = [];
-  const bytes = await readLayoutFile(target.path, argument, reportInto(found));
-  if (bytes === "missing") {
-    return summarize(undefined, [
-      { where: argument, pointer: "", rule: "path-missing", message: "no such file", severity: "error" },
-    ]);
-  }
-  if (bytes === undefined) return summarize(undefined, found);
-  const result = await checkDocument(options.type, bytes, { where: argument });
+  const result = await checkDocumentFile(argument, target.path, options.type);
   return summarize(result.kind, result.problems);
+}
+
+/** A document file: read (a file that can't be is a finding) and checked. */
+async function checkDocumentFile(
+  argument: string,
+  path: string,
+  type: ValidateType | undefined,
+): Promise<{ kind?: ValidateType; problems: Problem[] }> {
+  const found: Problem[] = [];
+  const bytes = await readLayoutFile(path, argument, reportInto(found));
+  if (bytes === "missing") {
+    const problem: Problem = {
+      where: argument,
+      pointer: "",
+      rule: "path-missing",
+      message: "no such file",
+      severity: "error",
+    };
+    return { problems: [problem] };
+  }
+  if (bytes === undefined) return { problems: found };
+  return checkDocument(type === "layout" ? undefined : type, bytes, { where: argument });
 }
 
 interface Target {

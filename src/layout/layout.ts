@@ -1,7 +1,7 @@
 /** An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/`. */
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { InvalidContentError, NotFoundError, fileSystemErrorOf } from "../errors.js";
+import { InvalidContentError, NotFoundError } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { makeDirectory } from "../util/make-directory.js";
@@ -12,8 +12,9 @@ import {
   type ImageIndex,
   type ImageManifest,
 } from "../image/types.js";
-import { BlobStore, TEMP_PREFIX, isNotFound } from "./blob-store.js";
+import { BlobStore, TEMP_PREFIX } from "./blob-store.js";
 import { emptyIndex, readIndexFile, updateIndexFile } from "./index-file.js";
+import { readDocumentFile } from "./read-document-file.js";
 import { readCheckedDocument } from "./read-documents.js";
 import { refNameOf, resolveRef } from "./refs.js";
 
@@ -51,17 +52,12 @@ export class ImageLayout extends BlobStore {
   static async open(path: string): Promise<ImageLayout> {
     const root = resolve(path);
     const markerPath = join(root, "oci-layout");
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(markerPath);
-    } catch (error) {
-      if (isNotFound(error))
-        throw new NotFoundError("LAYOUT_MISSING", `${path} is not an OCI image layout (no oci-layout file)`, {
-          where: markerPath,
-        });
-      throw fileSystemErrorOf(error, markerPath) ?? error;
-    }
-    const marker = parseJsonDocument(bytes, markerPath) as { imageLayoutVersion?: unknown };
+    const file = await readDocumentFile(markerPath);
+    if (file.missing)
+      throw new NotFoundError("LAYOUT_MISSING", `${path} is not an OCI image layout (no oci-layout file)`, {
+        where: markerPath,
+      });
+    const marker = parseJsonDocument(file.bytes, markerPath) as { imageLayoutVersion?: unknown };
     if (marker?.imageLayoutVersion !== LAYOUT_VERSION) {
       const found = JSON.stringify(marker?.imageLayoutVersion);
       throw new InvalidContentError(

@@ -14,7 +14,7 @@ import { MAX_DOCUMENT_SIZE } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 import type { BlobStore } from "../layout/blob-store.js";
 import type { Report } from "./findings.js";
-import { readDocumentFile } from "./read-document-file.js";
+import { readDocumentFile } from "../layout/read-document-file.js";
 
 export type BlobState =
   | { kind: "missing" }

@@ -107,6 +107,17 @@ test("a FIFO as a document is refused without being opened for a blocking read",
   assert.ok(Date.now() - started < 20_000);
 });
 
+test("a FIFO as a layout's index.json or oci-layout: validate and unpack refuse it, no hang", async (t) => {
+  for (const name of ["index.json", "oci-layout"]) {
+    const { layout } = await layoutIn(t);
+    await rm(join(layout, name));
+    execFileSync("mkfifo", [join(layout, name)]);
+    await assertFinding([layout], "fs-not-file", join(layout, name));
+    const unpack = await runOciImage(["unpack", `${layout}:v1`, join(layout, "..", "bundle")], { timeoutMs: 20_000 });
+    assertUserError(unpack, join(layout, name), /not a regular file/);
+  }
+});
+
 /** A layout and a rootfs everybody may read, for the tests that run as nobody. */
 async function sharedLayout(t: TestContext): Promise<{ dir: string; layout: string } | undefined> {
   if (!isRoot()) {

@@ -155,6 +155,24 @@ test("EACCES: unreadable index.json, oci-layout and blobs (mode 000)", async (t)
   assertUserError(unpack, join(layout, "blobs", "sha256"), /permission denied/);
 });
 
+test("EPERM: replacing a file another user owns in a sticky directory", async (t) => {
+  const shared = await sharedLayout(t);
+  if (!shared) return;
+  const { dir, layout } = shared;
+  execFileSync("chmod", ["1777", layout, join(layout, "blobs"), join(layout, "blobs", "sha256")]);
+  await writeFile(join(dir, "rootfs", "file"), "hi\n");
+  const result = await asNobody(["create", "-q", "--json", join(dir, "rootfs"), `${layout}:other`]);
+  assertUserError(result, layout, /permission denied/);
+  assert.equal(JSON.parse(result.stdout).errors[0].code, "FS_PERMISSION_DENIED");
+});
+
+test("ENOENT: a missing layout or rootfs is named", async (t) => {
+  const dir = await tempDir(t);
+  const missing = join(dir, "nowhere");
+  assertUserError(await runOciImage(["unpack", `${missing}:v1`, join(dir, "b")]), missing, /no oci-layout|not/);
+  assertUserError(await runOciImage(["create", missing, join(dir, "out:x")]), missing, /not|no such/);
+});
+
 function listBlobs(layout: string): string[] {
   const names = execFileSync("ls", [join(layout, "blobs", "sha256")], { encoding: "utf8" })
     .trim()

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import type { Command } from "commander";
 import type { CommandContext } from "./commands/context.js";
-import { AbortedError, isOciImageError } from "./errors.js";
+import { AbortedError, fileSystemErrorOf, isOciImageError } from "./errors.js";
 
 let version: string | undefined;
 
@@ -98,8 +98,9 @@ function reportError(error: unknown, context: CommandContext, flags: { debug: bo
     if (flags.json) writeJsonFailure(context, "USAGE", error.message.replace(/^error: /, ""));
     return 2;
   }
-  const failure: unknown =
-    context.signal.aborted && !(isOciImageError(error) && error.exitCode !== 130) ? new AbortedError() : error;
+  const interrupted = context.signal.aborted && !(isOciImageError(error) && error.exitCode !== 130);
+  // A system error the user can cause (permissions, space, a wrong path) is theirs to fix, not a bug.
+  const failure: unknown = interrupted ? new AbortedError() : (fileSystemErrorOf(error) ?? error);
   const known = isOciImageError(failure);
   const message = known ? failure.message : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
   context.stderr.write(`oci-image: ${message}\n`);

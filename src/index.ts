@@ -7,6 +7,8 @@
 export {
   AbortedError,
   DigestMismatchError,
+  FileSystemError,
+  fileSystemErrorOf,
   InvalidContentError,
   InvalidSettingError,
   isOciImageError,
@@ -15,7 +17,13 @@ export {
   RegistryError,
   UnsafeLayerError,
   UsageError,
+  type ErrorCode,
   type ErrorContext,
+  type FileSystemCode,
+  type InvalidContentCode,
+  type NotFoundCode,
+  type RegistryCode,
+  type UnsafeLayerCode,
 } from "./errors.js";
 
 // Image model: documents, media types, digests, platforms.
@@ -39,10 +47,13 @@ export {
   type LayerCompression,
 } from "./image/media-types.js";
 export {
+  ContentVerifier,
   digestOf,
   DigestingStream,
   parseDigest,
+  verifyBytes,
   VerifyingStream,
+  type VerifyTarget,
   type DigestAlgorithm,
   type ExpectedContent,
   type ParsedDigest,

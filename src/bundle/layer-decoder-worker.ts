@@ -5,7 +5,7 @@
  * main thread has taken.
  */
 import { parentPort } from "node:worker_threads";
-import { OciImageError } from "../errors.js";
+import { OciImageError, fileSystemErrorOf, type ErrorCode } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import { readLayer } from "../layer/layer-reader.js";
 import { BlobStore } from "../layout/blob-store.js";
@@ -60,11 +60,10 @@ async function decode(
   return { type: "end", diffId: layer.diffId(), size: layer.uncompressedSize() };
 }
 
-function describe(error: unknown): { name: string; code: string; message: string; where?: string } {
-  if (error instanceof OciImageError)
-    return { name: error.name, code: error.code, message: error.message, where: error.where };
+function describe(error: unknown): { code: ErrorCode; message: string; where?: string } {
+  const known = error instanceof OciImageError ? error : fileSystemErrorOf(error);
+  if (known) return { code: known.code, message: known.message, where: known.where };
   return {
-    name: "Error",
     code: "LAYER_READ_FAILED",
     message: `reading a layer: ${(error as Error)?.message ?? String(error)}`,
   };

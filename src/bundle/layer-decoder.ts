@@ -8,7 +8,7 @@
  */
 import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { DigestMismatchError, InvalidContentError, NotFoundError, OciImageError, UnsafeLayerError } from "../errors.js";
+import { OciImageError, errorFromCode, type ErrorCode } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import type { LayerTar } from "../layer/layer-reader.js";
 
@@ -27,7 +27,8 @@ export type DecoderRequest =
 export type DecoderReply =
   | { type: "data"; chunk: Uint8Array }
   | { type: "end"; diffId: string; size: number }
-  | { type: "error"; name: string; code: string; message: string; where?: string };
+  /** An error crosses the thread boundary as its code; the main thread rebuilds its class from that. */
+  | { type: "error"; code: ErrorCode; message: string; where?: string };
 
 export interface DecodeOptions {
   expectedDiffId?: string;
@@ -124,23 +125,6 @@ export class LayerDecoder {
   private receive(reply: DecoderReply): void {
     if (reply.type === "data") this.current?.data(reply.chunk);
     else if (reply.type === "end") this.current?.end(reply);
-    else this.current?.fail(rebuildError(reply));
-  }
-}
-
-/** The worker's error as the class the main thread would have thrown. */
-function rebuildError(reply: { name: string; code: string; message: string; where?: string }): OciImageError {
-  const context = { where: reply.where };
-  switch (reply.name) {
-    case "DigestMismatchError":
-      return new DigestMismatchError(reply.message, context);
-    case "InvalidContentError":
-      return new InvalidContentError(reply.code, reply.message, context);
-    case "UnsafeLayerError":
-      return new UnsafeLayerError(reply.code, reply.message, context);
-    case "NotFoundError":
-      return new NotFoundError(reply.code, reply.message, context);
-    default:
-      return new OciImageError(reply.code, reply.message, context);
+    else this.current?.fail(errorFromCode(reply.code, reply.message, { where: reply.where }));
   }
 }

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
-import { mkdir, readdir, rm, rmdir, rename, writeFile, chmod, lstat } from "node:fs/promises";
+import { mkdir, readdir, rm, rmdir, chmod, lstat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InvalidContentError, OciImageError } from "../errors.js";
 import { layerCompressionOf } from "../image/media-types.js";
@@ -18,7 +18,7 @@ import { makeTreeWritable } from "../layer/make-tree-writable.js";
 import { ImageLayout } from "../layout/layout.js";
 import { refNameOf } from "../layout/refs.js";
 import { resolveImage } from "../layout/resolve-image.js";
-import { syncFile } from "../layout/blob-store.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { LayerDecoder } from "./layer-decoder.js";
 import { readRootfsFile } from "./read-rootfs-file.js";
 import { toRuntimeConfig } from "./runtime-config.js";
@@ -242,17 +242,5 @@ async function removeBundle(bundle: string, created: boolean): Promise<void> {
     if (created) await rmdir(bundle);
   } catch {
     // Best effort: the original error is what matters.
-  }
-}
-
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
-  try {
-    await writeFile(temp, text, { mode: 0o644, flag: "wx" });
-    await syncFile(temp);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
   }
 }

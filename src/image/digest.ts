@@ -72,39 +72,93 @@ export function digestOf(data: Uint8Array | string, algorithm: DigestAlgorithm =
   return `${algorithm}:${createHash(algorithm).update(data).digest("hex")}`;
 }
 
-/** A pass-through stream that hashes and counts the bytes going through it. */
-export class DigestingStream extends Transform {
-  readonly algorithm: DigestAlgorithm;
-  private readonly hash: Hash;
-  private count = 0;
-  private result?: string;
+export interface ExpectedContent {
+  digest: string;
+  size: number;
+}
 
-  constructor(algorithm: DigestAlgorithm = "sha256") {
-    super();
-    this.algorithm = algorithm;
-    this.hash = createHash(algorithm);
+/** What a verifier checks: a digest, and a size when one was declared (a diff_id has none). */
+export interface VerifyTarget {
+  digest: string;
+  size?: number;
+}
+
+/**
+ * The one check that bytes are what a descriptor promised, fed as they flow:
+ * `update` refuses a byte past the declared size at once, `finish` fails
+ * unless exactly that many bytes with that digest went through. Every check
+ * of content against a digest (blob store, registry, validate, layers) is one
+ * of these, so a mismatch is always a DigestMismatchError.
+ */
+export class ContentVerifier {
+  private readonly hash: Hash;
+  private readonly algorithm: DigestAlgorithm;
+  private readonly expected?: VerifyTarget;
+  private readonly where?: string;
+  private readonly what: string;
+  private count = 0;
+  private actual?: string;
+
+  /**
+   * `expected`: what the bytes must be, or only the algorithm to hash with
+   * (content of no known digest yet). `what` names the content in messages
+   * (default: its digest); `where` is the error's place.
+   */
+  constructor(expected: VerifyTarget | DigestAlgorithm, where?: string, what?: string) {
+    if (typeof expected === "string") {
+      this.algorithm = expected;
+    } else {
+      this.algorithm = parseDigest(expected.digest, where).algorithm;
+      this.expected = expected;
+    }
+    this.where = where ?? this.expected?.digest;
+    this.what = what ?? this.expected?.digest ?? "content";
+    this.hash = createHash(this.algorithm);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
+  update(chunk: Uint8Array): void {
     this.count += chunk.length;
-    callback(null, chunk);
+    const size = this.expected?.size;
+    if (size !== undefined && this.count > size) {
+      throw new DigestMismatchError(`${this.what}: more than the ${size} bytes its descriptor declares`, {
+        where: this.where,
+      });
+    }
+    this.hash.update(chunk);
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** The digest of everything that went through; only once the stream has ended. */
+  /** The digest of the bytes that went through; once they all have. */
   digest(): string {
-    this.result ??= `${this.algorithm}:${this.hash.digest("hex")}`;
-    return this.result;
+    this.actual ??= `${this.algorithm}:${this.hash.digest("hex")}`;
+    return this.actual;
+  }
+
+  /** Throws unless the content was exactly as expected; `describe` words a digest mismatch its own way. */
+  finish(describe?: (actual: string) => string): void {
+    if (!this.expected) return;
+    const { size, digest } = this.expected;
+    if (size !== undefined && this.count !== size) {
+      throw new DigestMismatchError(`${this.what}: ${this.count} bytes, but its descriptor declares ${size}`, {
+        where: this.where,
+      });
+    }
+    const actual = this.digest();
+    if (actual !== digest) {
+      const message = describe?.(actual) ?? `content digest is ${actual}, but its descriptor says ${digest}`;
+      throw new DigestMismatchError(message, { where: this.where });
+    }
   }
 }
 
-export interface ExpectedContent {
-  digest: string;
-  size: number;
+/** Checks bytes already in memory against a descriptor; throws a DigestMismatchError when they differ. */
+export function verifyBytes(bytes: Uint8Array, expected: VerifyTarget, where?: string): void {
+  const verifier = new ContentVerifier(expected, where);
+  verifier.update(bytes);
+  verifier.finish();
 }
 
 /**
@@ -113,54 +167,51 @@ export interface ExpectedContent {
  * through. Nothing downstream should trust the bytes before this ends cleanly.
  */
 export class VerifyingStream extends Transform {
-  private readonly hash: Hash;
-  private readonly expected: ExpectedContent;
-  private readonly where: string;
-  private count = 0;
+  private readonly verifier: ContentVerifier;
 
-  constructor(expected: ExpectedContent, where?: string) {
+  constructor(
+    expected: VerifyTarget | DigestAlgorithm,
+    where?: string,
+    private readonly describe?: (actual: string) => string,
+  ) {
     super();
-    const { algorithm } = parseDigest(expected.digest, where);
-    this.expected = expected;
-    this.where = where ?? expected.digest;
-    this.hash = createHash(algorithm);
+    this.verifier = new ContentVerifier(expected, where);
+  }
+
+  /** Bytes that went through so far. */
+  get size(): number {
+    return this.verifier.size;
+  }
+
+  /** The content's digest; once the stream has ended. */
+  digest(): string {
+    return this.verifier.digest();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.count += chunk.length;
-    if (this.count > this.expected.size) {
-      callback(
-        new DigestMismatchError(
-          `${this.expected.digest}: more than the ${this.expected.size} bytes its descriptor declares`,
-          { where: this.where },
-        ),
-      );
+    try {
+      this.verifier.update(chunk);
+    } catch (error) {
+      callback(error as Error);
       return;
     }
-    this.hash.update(chunk);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.count !== this.expected.size) {
-      callback(
-        new DigestMismatchError(
-          `${this.expected.digest}: ${this.count} bytes, but its descriptor declares ${this.expected.size}`,
-          { where: this.where },
-        ),
-      );
-      return;
-    }
-    const algorithm = this.expected.digest.slice(0, this.expected.digest.indexOf(":"));
-    const actual = `${algorithm}:${this.hash.digest("hex")}`;
-    if (actual !== this.expected.digest) {
-      callback(
-        new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${this.expected.digest}`, {
-          where: this.where,
-        }),
-      );
+    try {
+      this.verifier.finish(this.describe);
+    } catch (error) {
+      callback(error as Error);
       return;
     }
     callback();
+  }
+}
+
+/** A pass-through stream that hashes and counts the bytes going through it (a verifier with nothing to expect). */
+export class DigestingStream extends VerifyingStream {
+  constructor(readonly algorithm: DigestAlgorithm = "sha256") {
+    super(algorithm);
   }
 }

@@ -3,13 +3,13 @@
  * rootfs before any I/O: a leading `/` and `..` that would climb above the
  * root are dropped (a layer can only ever name something under the rootfs).
  */
-import { UnsafeLayerError } from "../errors.js";
+import { UnsafeLayerError, type UnsafeLayerCode } from "../errors.js";
 
 /** Longest entry name or link target accepted, in bytes (Linux PATH_MAX). */
 export const MAX_PATH_BYTES = 4096;
 
 export interface NameProblem {
-  code: string;
+  code: UnsafeLayerCode;
   /** validate's rule name. */
   rule: string;
   message: string;

@@ -7,14 +7,14 @@
  * applies (a `..` that would climb out is dropped, a leading `/` too) while
  * validate still reports it, as an error when the image is non-conforming.
  */
-import { isOciImageError } from "../errors.js";
+import { UnsafeLayerError, type UnsafeLayerCode } from "../errors.js";
 import { cleanEntryPath, formatEntryPath, nameProblemOf, printable as show } from "./entry-name.js";
 import type { TarEntryType } from "./tar-header.js";
 import { parseWhiteout } from "./whiteout.js";
 
 export interface EntryFinding {
   /** The error code unpack raises when the finding is fatal. */
-  code: string;
+  code: UnsafeLayerCode;
   /** validate's rule name. */
   rule: string;
   severity: "error" | "warning";
@@ -50,7 +50,7 @@ export interface EntryNames {
 /** Interprets one entry's name, type and link target. */
 export function interpretEntry(header: EntryNames): InterpretedEntry {
   const findings: EntryFinding[] = [];
-  const note = (code: string, rule: string, severity: "error" | "warning", fatal: boolean, message: string) =>
+  const note = (code: UnsafeLayerCode, rule: string, severity: "error" | "warning", fatal: boolean, message: string) =>
     findings.push({ code, rule, severity, fatal, message });
   const raw = header.name;
   const nameProblem = nameProblemOf(raw, "entry");
@@ -81,7 +81,7 @@ export function interpretEntry(header: EntryNames): InterpretedEntry {
   try {
     whiteout = parseWhiteout(parts);
   } catch (error) {
-    if (!isOciImageError(error)) throw error;
+    if (!(error instanceof UnsafeLayerError)) throw error;
     note(error.code, "layer-whiteout-invalid", "error", true, error.message);
     return result;
   }
@@ -116,7 +116,13 @@ export function interpretEntry(header: EntryNames): InterpretedEntry {
   return { ...result, meaning: { kind: "entry", type: header.type, link } };
 }
 
-type Note = (code: string, rule: string, severity: "error" | "warning", fatal: boolean, message: string) => void;
+type Note = (
+  code: UnsafeLayerCode,
+  rule: string,
+  severity: "error" | "warning",
+  fatal: boolean,
+  message: string,
+) => void;
 
 /** A symlink's target is kept verbatim (resolved in the root when followed); a hard link's is a path in the layer. */
 function interpretLink(header: EntryNames, parts: string[], note: Note): string[] | undefined {

@@ -1,11 +1,11 @@
 /**
  * A layer blob as its uncompressed tar: decompressed by media type, with the
  * tar's digest (the diff_id) computed as it flows and, when expected, checked
- * at the end (the stream errors on a mismatch).
+ * at the end by the verifier (the stream errors on a mismatch).
  */
 import { Transform, type Readable, type TransformCallback } from "node:stream";
-import { DigestMismatchError, InvalidContentError, UnsafeLayerError } from "../errors.js";
-import { DigestingStream } from "../image/digest.js";
+import { InvalidContentError, UnsafeLayerError } from "../errors.js";
+import { VerifyingStream } from "../image/digest.js";
 import { layerCompressionOf } from "../image/media-types.js";
 import type { Descriptor } from "../image/types.js";
 import { createDecompressor } from "./codecs.js";
@@ -41,8 +41,14 @@ export function readLayer(
     );
   }
   const decompressor = createDecompressor(compression);
-  const digesting = new DigestingStream("sha256");
-  const guard = new LayerGuard(descriptor.digest, digesting, options);
+  // The tar's digest is the diff_id; when the config's is known the verifier checks it at the end.
+  const expected = options.expectedDiffId;
+  const digesting = new VerifyingStream(
+    expected === undefined ? "sha256" : { digest: expected },
+    descriptor.digest,
+    (actual) => `layer ${descriptor.digest} uncompresses to ${actual}, but the config's diff_id is ${expected}`,
+  );
+  const guard = new LayerGuard(descriptor.digest, options);
   const fail = (error: Error) => guard.destroy(error);
   blob.on("error", fail);
   decompressor.on("error", (error) =>
@@ -59,12 +65,11 @@ export function readLayer(
   return { tar: guard, diffId: () => digesting.digest(), uncompressedSize: () => digesting.size };
 }
 
-/** Enforces the size budget while bytes flow and the diff_id when they end. */
+/** Enforces the size budget while bytes flow. */
 class LayerGuard extends Transform {
   private bytes = 0;
   constructor(
     private readonly layerDigest: string,
-    private readonly digesting: DigestingStream,
     private readonly options: LayerReadOptions,
   ) {
     super();
@@ -82,20 +87,5 @@ class LayerGuard extends Transform {
       return;
     }
     callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const expected = this.options.expectedDiffId;
-    const actual = this.digesting.digest();
-    if (expected !== undefined && actual !== expected) {
-      callback(
-        new DigestMismatchError(
-          `layer ${this.layerDigest} uncompresses to ${actual}, but the config's diff_id is ${expected}`,
-          { where: this.layerDigest },
-        ),
-      );
-      return;
-    }
-    callback();
   }
 }

@@ -3,18 +3,27 @@
  * temp file that is hashed as it fills, fsynced and renamed into place; read
  * back through a stream that checks size and digest as it flows.
  */
-import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
-import { VerifyingStream, digestOf, parseDigest, type DigestAlgorithm, type ExpectedContent } from "../image/digest.js";
+import { DigestMismatchError, InvalidContentError, NotFoundError, fileSystemErrorOf } from "../errors.js";
+import {
+  ContentVerifier,
+  VerifyingStream,
+  digestOf,
+  parseDigest,
+  verifyBytes,
+  type DigestAlgorithm,
+  type ExpectedContent,
+} from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
+import { TEMP_PREFIX, tempPathIn } from "../util/atomic-write.js";
+import { makeDirectory } from "../util/make-directory.js";
 
 /** Prefix of temp files in the layout root; anything with it is an interrupted write. */
-export const TEMP_PREFIX = ".oci-image-tmp-";
+export { TEMP_PREFIX };
 
 export interface PutBlobOptions {
   /** When known (fetch), the bytes must match it or nothing is stored. */
@@ -67,16 +76,16 @@ export class BlobStore {
       }
     }
     const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
-    const tempPath = join(this.root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    const tempPath = tempPathIn(this.root);
     try {
       const { digest, size } = await writeHashed(tempPath, source, algorithm, options);
-      if (expected) checkContent(expected, digest, size);
-      await mkdir(join(this.root, "blobs", algorithm), { recursive: true });
+      await makeDirectory(join(this.root, "blobs", algorithm));
       await rename(tempPath, this.blobPath(digest));
       return { digest, size, existed: false };
     } catch (error) {
       await unlink(tempPath).catch(() => {});
-      throw error;
+      // Writes name no file: the layout is the place to name (its disk is full, or read-only).
+      throw fileSystemErrorOf(error, (error as { path?: unknown }).path === undefined ? this.root : undefined) ?? error;
     }
   }
 
@@ -115,13 +124,10 @@ export class BlobStore {
     }
     const path = this.blobPath(descriptor.digest);
     await this.checkBlobSize(descriptor, path);
-    const bytes = await readFile(path);
-    const actual = digestOf(bytes, parseDigest(descriptor.digest).algorithm);
-    if (bytes.length !== descriptor.size || actual !== descriptor.digest) {
-      throw new DigestMismatchError(`content digest is ${actual}, but its descriptor says ${descriptor.digest}`, {
-        where: descriptor.digest,
-      });
-    }
+    const bytes = await readFile(path).catch((error: unknown) => {
+      throw fileSystemErrorOf(error, path) ?? error;
+    });
+    verifyBytes(bytes, descriptor);
     return bytes;
   }
 
@@ -172,63 +178,34 @@ async function writeHashed(
   algorithm: DigestAlgorithm,
   options: PutBlobOptions,
 ): Promise<{ digest: string; size: number }> {
-  const hash = createHash(algorithm);
-  const limit = options.expected?.size;
+  // With an expected content the verifier stops at the first byte too many; without, it only hashes.
+  const verifier = new ContentVerifier(options.expected ?? algorithm);
   const file = await open(path, "wx", 0o644);
-  let size = 0;
   let batch: Uint8Array[] = [];
   let batchBytes = 0;
   try {
     for await (const chunk of source as AsyncIterable<Uint8Array>) {
       options.signal?.throwIfAborted();
-      size += chunk.length;
-      if (limit !== undefined && size > limit) {
-        throw new DigestMismatchError(
-          `${options.expected!.digest}: more than the ${limit} bytes its descriptor declares`,
-          { where: options.expected!.digest },
-        );
-      }
-      hash.update(chunk);
+      verifier.update(chunk);
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes >= WRITE_BATCH_BYTES) {
         await file.writev(batch);
         batch = [];
         batchBytes = 0;
-        options.onProgress?.(size);
+        options.onProgress?.(verifier.size);
       }
     }
     if (batch.length > 0) await file.writev(batch);
-    options.onProgress?.(size);
+    options.onProgress?.(verifier.size);
     options.signal?.throwIfAborted();
+    verifier.finish();
     await file.sync();
   } finally {
     await file.close();
     if (source instanceof Readable && !source.readableEnded) source.destroy();
   }
-  return { digest: `${algorithm}:${hash.digest("hex")}`, size };
-}
-
-function checkContent(expected: ExpectedContent, digest: string, size: number): void {
-  if (size !== expected.size) {
-    throw new DigestMismatchError(`${expected.digest}: ${size} bytes, but its descriptor declares ${expected.size}`, {
-      where: expected.digest,
-    });
-  }
-  if (digest !== expected.digest) {
-    throw new DigestMismatchError(`content digest is ${digest}, but its descriptor says ${expected.digest}`, {
-      where: expected.digest,
-    });
-  }
-}
-
-export async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  return { digest: verifier.digest(), size: verifier.size };
 }
 
 export function isNotFound(error: unknown): boolean {

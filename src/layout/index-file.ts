@@ -3,14 +3,15 @@
  * two processes adding refs at once both end up in it.
  */
 import { randomBytes } from "node:crypto";
-import { link, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { link, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { InvalidContentError, NotFoundError, OciImageError } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
 import { MediaType } from "../image/media-types.js";
 import type { ImageIndex } from "../image/types.js";
-import { TEMP_PREFIX, isNotFound, syncFile } from "./blob-store.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import { readDocumentFile } from "./read-document-file.js";
 
 const LOCK_NAME = "index.json.lock";
 /** A lock older than this is from a process that died; it is broken. */
@@ -24,15 +25,11 @@ export function emptyIndex(): ImageIndex {
 /** Reads and parses `index.json`; shape checks beyond "an object with manifests" are validate's job. */
 export async function readIndexFile(root: string): Promise<ImageIndex> {
   const path = join(root, "index.json");
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    if (isNotFound(error))
-      throw new NotFoundError("LAYOUT_INDEX_MISSING", `${path} is missing: not an OCI image layout`, { where: path });
-    throw error;
-  }
-  const index = parseJsonDocument(bytes, path) as ImageIndex;
+  // Not a plain readFile: a FIFO or device in its place must not block the read.
+  const file = await readDocumentFile(path);
+  if (file.missing)
+    throw new NotFoundError("LAYOUT_INDEX_MISSING", `${path} is missing: not an OCI image layout`, { where: path });
+  const index = parseJsonDocument(file.bytes, path) as ImageIndex;
   if (typeof index !== "object" || index === null || !Array.isArray(index.manifests)) {
     throw new InvalidContentError("LAYOUT_INDEX_INVALID", `${path} is not an image index (no "manifests" array)`, {
       where: path,
@@ -42,16 +39,7 @@ export async function readIndexFile(root: string): Promise<ImageIndex> {
 }
 
 export async function writeIndexFile(root: string, index: ImageIndex): Promise<void> {
-  const path = join(root, "index.json");
-  const temp = join(root, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-  try {
-    await writeFile(temp, JSON.stringify(index, null, 2) + "\n", { flag: "wx", mode: 0o644 });
-    await syncFile(temp);
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(join(root, "index.json"), JSON.stringify(index, null, 2) + "\n");
 }
 
 /**

@@ -1,12 +1,21 @@
 /** An OCI image layout on disk: `oci-layout`, `index.json` and `blobs/`. */
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { readdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { InvalidContentError, NotFoundError } from "../errors.js";
 import { parseJsonDocument } from "../image/json.js";
-import { REF_NAME_ANNOTATION, type Descriptor, type ImageIndex } from "../image/types.js";
-import { BlobStore, TEMP_PREFIX, isNotFound } from "./blob-store.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import { makeDirectory } from "../util/make-directory.js";
+import {
+  REF_NAME_ANNOTATION,
+  type Descriptor,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+} from "../image/types.js";
+import { BlobStore, TEMP_PREFIX } from "./blob-store.js";
 import { emptyIndex, readIndexFile, updateIndexFile } from "./index-file.js";
+import { readDocumentFile } from "./read-document-file.js";
+import { readCheckedDocument } from "./read-documents.js";
 import { refNameOf, resolveRef } from "./refs.js";
 
 export const LAYOUT_VERSION = "1.0.0";
@@ -34,12 +43,6 @@ async function writeIndexFileIfMissing(root: string): Promise<void> {
   }
 }
 
-async function writeFileAtomically(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
-  await writeFile(temp, text, { flag: "wx", mode: 0o644 });
-  await rename(temp, path);
-}
-
 export class ImageLayout extends BlobStore {
   private constructor(root: string) {
     super(root);
@@ -49,21 +52,17 @@ export class ImageLayout extends BlobStore {
   static async open(path: string): Promise<ImageLayout> {
     const root = resolve(path);
     const markerPath = join(root, "oci-layout");
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(markerPath);
-    } catch (error) {
-      if (isNotFound(error))
-        throw new NotFoundError("LAYOUT_MISSING", `${path} is not an OCI image layout (no oci-layout file)`, {
-          where: markerPath,
-        });
-      throw error;
-    }
-    const marker = parseJsonDocument(bytes, markerPath) as { imageLayoutVersion?: unknown };
+    const file = await readDocumentFile(markerPath);
+    if (file.missing)
+      throw new NotFoundError("LAYOUT_MISSING", `${path} is not an OCI image layout (no oci-layout file)`, {
+        where: markerPath,
+      });
+    const marker = parseJsonDocument(file.bytes, markerPath) as { imageLayoutVersion?: unknown };
     if (marker?.imageLayoutVersion !== LAYOUT_VERSION) {
+      const found = JSON.stringify(marker?.imageLayoutVersion);
       throw new InvalidContentError(
         "LAYOUT_VERSION",
-        `${markerPath}: imageLayoutVersion is ${JSON.stringify(marker?.imageLayoutVersion)}, this tool reads "${LAYOUT_VERSION}"`,
+        `${markerPath}: imageLayoutVersion is ${found}, this tool reads "${LAYOUT_VERSION}"`,
         { where: markerPath, pointer: "/imageLayoutVersion" },
       );
     }
@@ -78,7 +77,7 @@ export class ImageLayout extends BlobStore {
    */
   static async openOrCreate(path: string): Promise<ImageLayout> {
     const root = resolve(path);
-    await mkdir(root, { recursive: true });
+    await makeDirectory(root);
     const entries = await readdir(root);
     if (entries.includes("oci-layout")) return ImageLayout.open(root);
     if (!entries.every(isLayoutPart)) {
@@ -88,15 +87,31 @@ export class ImageLayout extends BlobStore {
         { where: root },
       );
     }
-    await mkdir(join(root, "blobs", "sha256"), { recursive: true });
+    await makeDirectory(join(root, "blobs", "sha256"));
     if (!entries.includes("index.json")) await writeIndexFileIfMissing(root);
     // oci-layout last: a layout is a layout once its marker exists.
-    await writeFileAtomically(join(root, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }) + "\n");
+    await writeFileAtomic(join(root, "oci-layout"), JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }) + "\n");
     return new ImageLayout(root);
   }
 
-  readIndex(): Promise<ImageIndex> {
+  /**
+   * Without a descriptor: the layout's `index.json` (read strictly; its full
+   * check is validate's job). With one: that index blob, verified and checked
+   * against the image-spec before it is returned.
+   */
+  readIndex(descriptor?: Pick<Descriptor, "digest" | "size">): Promise<ImageIndex> {
+    if (descriptor) return readCheckedDocument<ImageIndex>(this, descriptor, "index");
     return readIndexFile(this.root);
+  }
+
+  /** An image manifest blob, verified and checked against the image-spec (MANIFEST_INVALID otherwise). */
+  readManifest(descriptor: Pick<Descriptor, "digest" | "size">): Promise<ImageManifest> {
+    return readCheckedDocument<ImageManifest>(this, descriptor, "manifest");
+  }
+
+  /** An image config blob, verified and checked against the image-spec (CONFIG_INVALID otherwise). */
+  readConfig(descriptor: Pick<Descriptor, "digest" | "size">): Promise<ImageConfig> {
+    return readCheckedDocument<ImageConfig>(this, descriptor, "config");
   }
 
   /**

@@ -1,5 +1,6 @@
 /** From an index entry to one image: pick the platform in (nested) indexes, read manifest and config. */
 import { InvalidContentError, NotFoundError } from "../errors.js";
+import { checkIndexDepth } from "../image/index-depth.js";
 import { isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
 import { formatPlatform, platformMatches, type PlatformSpec } from "../image/platform.js";
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from "../image/types.js";
@@ -11,9 +12,6 @@ export interface ResolvedImage {
   config: ImageConfig;
 }
 
-/** Nested indexes deeper than this are refused (a loop or an attack). */
-const MAX_INDEX_DEPTH = 8;
-
 export async function resolveImage(
   store: BlobStore,
   descriptor: Descriptor,
@@ -21,10 +19,7 @@ export async function resolveImage(
 ): Promise<ResolvedImage> {
   let current = descriptor;
   for (let depth = 0; isIndexMediaType(current.mediaType); depth++) {
-    if (depth >= MAX_INDEX_DEPTH)
-      throw new InvalidContentError("INDEX_TOO_DEEP", `indexes nest deeper than ${MAX_INDEX_DEPTH}`, {
-        where: descriptor.digest,
-      });
+    checkIndexDepth(depth, descriptor.digest);
     const index = await store.readJsonBlob<ImageIndex>(current);
     if (!Array.isArray(index.manifests))
       throw new InvalidContentError("INDEX_INVALID", `${current.digest} is not an image index`, {
@@ -35,9 +30,10 @@ export async function resolveImage(
       const available = index.manifests.map((entry) =>
         entry.platform ? formatPlatform(entry.platform) : "(no platform)",
       );
+      const choices = `available: ${available.join(", ") || "none"} (choose one with --platform)`;
       throw new NotFoundError(
         "PLATFORM_UNKNOWN",
-        `no image for platform ${formatPlatform(platform)} in ${current.digest}; available: ${available.join(", ") || "none"} (choose one with --platform)`,
+        `no image for platform ${formatPlatform(platform)} in ${current.digest}; ${choices}`,
         { where: current.digest },
       );
     }

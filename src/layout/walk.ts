@@ -1,4 +1,5 @@
 /** Everything an index entry reaches: nested indexes, manifests, configs, layers. */
+import { checkIndexDepth } from "../image/index-depth.js";
 import { isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
 import type { Descriptor, ImageIndex, ImageManifest } from "../image/types.js";
 import type { BlobStore } from "./blob-store.js";
@@ -9,12 +10,15 @@ export interface ReachedBlob {
   parent?: string;
   /** JSON pointer inside the parent, e.g. `/layers/2`. */
   pointer?: string;
+  /** Indexes above it (0 for the root). */
+  depth?: number;
 }
 
 /**
  * Yields each blob reachable from `root` once, parents before children. Index
  * and manifest documents are read verified; a blob is yielded before it is read,
- * so a caller can check it exists first.
+ * so a caller can check it exists first. Indexes nesting deeper than
+ * MAX_INDEX_DEPTH are refused (INDEX_TOO_DEEP).
  */
 export async function* walkReachable(store: BlobStore, root: Descriptor): AsyncGenerator<ReachedBlob> {
   const seen = new Set<string>();
@@ -26,9 +30,11 @@ export async function* walkReachable(store: BlobStore, root: Descriptor): AsyncG
     seen.add(descriptor.digest);
     yield reached;
     if (isIndexMediaType(descriptor.mediaType)) {
+      const depth = reached.depth ?? 0;
+      checkIndexDepth(depth, descriptor.digest);
       const index = await store.readJsonBlob<ImageIndex>(descriptor);
       (index.manifests ?? []).forEach((child, i) =>
-        queue.push({ descriptor: child, parent: descriptor.digest, pointer: `/manifests/${i}` }),
+        queue.push({ descriptor: child, parent: descriptor.digest, pointer: `/manifests/${i}`, depth: depth + 1 }),
       );
     } else if (isManifestMediaType(descriptor.mediaType)) {
       const manifest = await store.readJsonBlob<ImageManifest>(descriptor);

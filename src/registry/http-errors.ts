@@ -1,9 +1,9 @@
 /** Turning registry answers and network failures into messages that say what was asked. */
 import type { IncomingHttpHeaders } from "node:http";
-import { RegistryError } from "../errors.js";
+import { RegistryError, type RegistryCode } from "../errors.js";
 
 /** distribution-spec error codes worth a stable code of their own. */
-const KNOWN_CODES = new Set([
+const KNOWN_CODES: ReadonlySet<string> = new Set<RegistryCode>([
   "MANIFEST_UNKNOWN",
   "NAME_UNKNOWN",
   "BLOB_UNKNOWN",
@@ -92,7 +92,7 @@ export function httpError(what: string, status: number, bodyText: string, header
   const limit = describeRateLimit(headers);
   const parts = [detail, limit].filter(Boolean).join("; ");
   const message = `${what}: ${statusLine(status)}${parts ? ` (${parts})` : ""}`;
-  let stable = code && KNOWN_CODES.has(code) ? code : `HTTP_${status}`;
+  let stable: RegistryCode = code && KNOWN_CODES.has(code) ? (code as RegistryCode) : `HTTP_${status}`;
   if (status === 429) stable = "TOOMANYREQUESTS";
   return new RegistryError(stable, message, { status });
 }

@@ -5,7 +5,7 @@
  * `mediaType`, the Content-Type, its shape) so that one document can't pass as
  * both a manifest and an index (CVE-2021-41190).
  */
-import { InvalidContentError, RegistryError } from "../errors.js";
+import { DigestMismatchError, InvalidContentError, RegistryError } from "../errors.js";
 import { digestOf, digestProblem, parseDigest } from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import { MediaType, isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
@@ -97,15 +97,13 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
   const algorithm = expectedDigest ? parseDigest(expectedDigest, where).algorithm : "sha256";
   const digest = digestOf(bytes, algorithm);
   if (facts.expected?.size !== undefined && bytes.length !== facts.expected.size) {
-    throw new InvalidContentError(
-      "DIGEST_MISMATCH",
+    throw new DigestMismatchError(
       `${where}: the manifest is ${bytes.length} bytes, but its descriptor declares ${facts.expected.size}`,
       { where },
     );
   }
   if (expectedDigest && digest !== expectedDigest) {
-    throw new InvalidContentError(
-      "DIGEST_MISMATCH",
+    throw new DigestMismatchError(
       `${where}: the registry sent a manifest whose digest is ${digest}, not the ${expectedDigest} asked for`,
       { where },
     );
@@ -116,8 +114,7 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
     const { algorithm: headerAlgorithm } = parseDigest(facts.headerDigest, where);
     const actual = digestOf(bytes, headerAlgorithm);
     if (actual !== facts.headerDigest) {
-      throw new InvalidContentError(
-        "DIGEST_MISMATCH",
+      throw new DigestMismatchError(
         `${where}: the manifest's digest is ${actual}, but the registry's Docker-Content-Digest says ${facts.headerDigest}`,
         { where },
       );

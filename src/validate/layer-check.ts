@@ -6,7 +6,7 @@
  * tar's entry count, never by its size.
  */
 import type { Readable } from "node:stream";
-import { isOciImageError } from "../errors.js";
+import { fileSystemErrorOf, isOciImageError, ruleOfCode } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import { deviceNumbersOf, metadataOf } from "../layer/entry-metadata.js";
 import { printable as show } from "../layer/entry-name.js";
@@ -41,11 +41,9 @@ export async function checkLayer(
 ): Promise<LayerCheckResult> {
   const where = descriptor.digest;
   const problems: Problem[] = [];
-  const error = (rule: string, message: string) =>
-    problems.push({ where, pointer: "", rule, message, severity: "error" });
-  const warn = (rule: string, message: string) =>
-    problems.push({ where, pointer: "", rule, message, severity: "warning" });
-  const tarCheck = new TarEntryCheck(error, warn);
+  const add = (severity: Problem["severity"]) => (rule: string, message: string) =>
+    problems.push({ where, pointer: "", rule, message, severity });
+  const tarCheck = new TarEntryCheck(add("error"), add("warning"));
 
   let blobFailure: unknown;
   let blobEnded = false;
@@ -70,37 +68,55 @@ export async function checkLayer(
     // Verify before trust: a layer that fails to decompress or parse may just be
     // a corrupted blob; read the rest of it to know which to report.
     if (blob && blobFailure === undefined && !blobEnded) await drain(blob);
-    const blobError =
-      blobFailure ?? (isOciImageError(failure) && failure.code === "DIGEST_MISMATCH" ? failure : undefined);
-    if (blobError) {
-      // The bytes are not the blob's: nothing read from them can be trusted.
-      return {
-        problems: [{ where, pointer: "", rule: "blob-digest", message: messageOf(blobError), severity: "error" }],
-        uncompressedBytes,
-      };
-    }
-    if (isOciImageError(failure) && failure.code === "LAYER_CORRUPT") error("layer-compression", failure.message);
-    else if (isOciImageError(failure) && failure.code === "BLOB_UNKNOWN") error("blob-missing", failure.message);
-    else if (isOciImageError(failure) && failure.code === "LAYER_INVALID_TAR")
-      error("layer-tar-invalid", failure.message);
-    else if (isOciImageError(failure)) error(ruleOf(failure.code), failure.message);
-    else error("layer-tar-invalid", `layer ${where} is not a readable tar: ${messageOf(failure)}`);
+    const problem = failureProblem(failure, blobFailure, where, store.blobPath(where));
+    // When the bytes are not the blob's (or can't be read), nothing read from them can be trusted.
+    if (problem.rule === "blob-digest" || problem.rule.startsWith("fs-"))
+      return { problems: [problem], uncompressedBytes };
+    problems.push(problem);
   }
   tarCheck.finish();
-  if (diffId !== undefined) {
-    for (const expected of expectations) {
-      if (expected.diffId !== diffId) {
-        problems.push({
-          where: expected.where,
-          pointer: expected.pointer,
-          rule: "layer-diff-id",
-          message: `layer ${where} uncompresses to ${diffId}, but the config's diff_id is ${expected.diffId}`,
-          severity: "error",
-        });
-      }
-    }
-  }
+  if (diffId !== undefined) problems.push(...diffIdProblems(where, diffId, expectations));
   return { problems, diffId, uncompressedBytes };
+}
+
+/**
+ * Waits for `work`, or rejects when `signal` aborts. The abort listener goes
+ * when the work is done: one signal serves every layer of a layout.
+ */
+
+/** The one problem a failed read of a layer is: the file, the blob's bytes, the compression or the tar. */
+function failureProblem(failure: unknown, blobFailure: unknown, where: string, path: string): Problem {
+  const problem = (rule: string, message: string): Problem => ({
+    where,
+    pointer: "",
+    rule,
+    message,
+    severity: "error",
+  });
+  const unreadable = fileSystemErrorOf(blobFailure ?? failure, path);
+  if (unreadable) return problem(ruleOfCode(unreadable.code), unreadable.message);
+  const blobError =
+    blobFailure ?? (isOciImageError(failure) && failure.code === "DIGEST_MISMATCH" ? failure : undefined);
+  if (blobError) return problem("blob-digest", messageOf(blobError));
+  if (isOciImageError(failure) && failure.code === "LAYER_CORRUPT")
+    return problem("layer-compression", failure.message);
+  if (isOciImageError(failure) && failure.code === "BLOB_UNKNOWN") return problem("blob-missing", failure.message);
+  if (isOciImageError(failure) && failure.code === "LAYER_INVALID_TAR")
+    return problem("layer-tar-invalid", failure.message);
+  if (isOciImageError(failure)) return problem(ruleOf(failure.code), failure.message);
+  return problem("layer-tar-invalid", `layer ${where} is not a readable tar: ${messageOf(failure)}`);
+}
+
+function diffIdProblems(where: string, diffId: string, expectations: DiffIdExpectation[]): Problem[] {
+  return expectations
+    .filter((expected) => expected.diffId !== diffId)
+    .map((expected) => ({
+      where: expected.where,
+      pointer: expected.pointer,
+      rule: "layer-diff-id",
+      message: `layer ${where} uncompresses to ${diffId}, but the config's diff_id is ${expected.diffId}`,
+      severity: "error" as const,
+    }));
 }
 
 /** Reads what is left of a blob, so its digest check runs; resolves when it ends or fails. */

@@ -11,7 +11,8 @@ import { MAX_DOCUMENT_SIZE } from "../image/json.js";
 import { parseLayoutArgument } from "../layout/refs.js";
 import { hasErrors, type Problem } from "../schema/problem.js";
 import { checkDocument, type DocumentKind } from "../schema/validate-document.js";
-import { readDocumentFile } from "./read-document-file.js";
+import { readLayoutFile } from "./blob-files.js";
+import { reportInto } from "./findings.js";
 import { validateLayout } from "./validate-layout.js";
 
 export type ValidateType = "layout" | DocumentKind;
@@ -129,14 +130,30 @@ async function validateOne(
     return summarize("layout", report.problems, { refs: report.refs, blobs: report.blobs, layers: report.layers });
   }
   if (options.type === "layout") throw new UsageError(`${argument} is a file: --type layout needs a layout directory`);
-  const file = await readDocumentFile(target.path);
-  if (file.missing) {
-    return summarize(undefined, [
-      { where: argument, pointer: "", rule: "path-missing", message: "no such file", severity: "error" },
-    ]);
-  }
-  const result = await checkDocument(options.type, file.bytes, { where: argument });
+  const result = await checkDocumentFile(argument, target.path, options.type);
   return summarize(result.kind, result.problems);
+}
+
+/** A document file: read (a file that can't be is a finding) and checked. */
+async function checkDocumentFile(
+  argument: string,
+  path: string,
+  type: ValidateType | undefined,
+): Promise<{ kind?: ValidateType; problems: Problem[] }> {
+  const found: Problem[] = [];
+  const bytes = await readLayoutFile(path, argument, reportInto(found));
+  if (bytes === "missing") {
+    const problem: Problem = {
+      where: argument,
+      pointer: "",
+      rule: "path-missing",
+      message: "no such file",
+      severity: "error",
+    };
+    return { problems: [problem] };
+  }
+  if (bytes === undefined) return { problems: found };
+  return checkDocument(type === "layout" ? undefined : type, bytes, { where: argument });
 }
 
 interface Target {
@@ -161,8 +178,10 @@ async function locate(argument: string, cwd: string): Promise<Target | undefined
 async function kindOf(path: string): Promise<"directory" | "file" | undefined> {
   try {
     return (await stat(path)).isDirectory() ? "directory" : "file";
-  } catch {
-    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Any other failure (a link loop, no permission) is reported when the file is read.
+    return code === "ENOENT" || code === "ENOTDIR" ? undefined : "file";
   }
 }
 

@@ -29,6 +29,9 @@ export type DecoderReply =
   | { type: "end"; diffId: string; size: number }
   | { type: "error"; name: string; code: string; message: string; where?: string };
 
+/** At most this much of a tar reaches the applier per turn of the event loop. */
+const TURN_BYTES = 256 * 1024;
+
 export interface DecodeOptions {
   expectedDiffId?: string;
   maxUncompressedBytes?: number;
@@ -66,32 +69,48 @@ export class LayerDecoder {
     if (this.current) throw new Error("LayerDecoder: one layer at a time");
     const layer = ++this.layers;
     const send = (request: DecoderRequest) => this.worker.postMessage(request);
-    let taken = 0;
+    // Chunks wait here and reach the tar stream from a macrotask, a bounded amount per turn: pushed from
+    // the worker's message events, the applier's synchronous work would run in one long turn of the event
+    // loop (messages are delivered a thousand at a time), and a SIGINT would wait for it.
+    const pending: Buffer[] = [];
+    let ended = false;
     let size = 0;
     let diffId: string | undefined;
-    const tar = new Readable({
-      highWaterMark: 1024 * 1024,
-      read: () => {
-        if (taken > 0) send({ type: "taken", layer, bytes: taken });
-        taken = 0;
-      },
-    });
+    let scheduled = false;
+    const flush = () => {
+      scheduled = false;
+      let taken = 0;
+      while (pending.length > 0 && taken < TURN_BYTES && tar.readableLength < tar.readableHighWaterMark) {
+        const chunk = pending.shift()!;
+        taken += chunk.length;
+        tar.push(chunk);
+      }
+      if (taken > 0) send({ type: "taken", layer, bytes: taken });
+      if (pending.length > 0 && tar.readableLength < tar.readableHighWaterMark) schedule();
+      if (ended && pending.length === 0) {
+        ended = false;
+        tar.push(null);
+      }
+    };
+    const schedule = () => {
+      if (scheduled || (pending.length === 0 && !ended)) return;
+      scheduled = true;
+      setImmediate(flush);
+    };
+    const tar = new Readable({ highWaterMark: TURN_BYTES, read: schedule });
     this.current = {
       data: (chunk) => {
         const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         size += buffer.length;
-        taken += buffer.length;
-        // Below the high-water mark the bytes count as taken now; above it, once read() asks for more.
-        if (tar.push(buffer)) {
-          send({ type: "taken", layer, bytes: taken });
-          taken = 0;
-        }
+        pending.push(buffer);
+        schedule();
       },
       end: (reply) => {
         this.current = undefined;
         diffId = reply.diffId;
         size = reply.size;
-        tar.push(null);
+        ended = true;
+        schedule();
       },
       fail: (error) => {
         this.current = undefined;

@@ -80,6 +80,11 @@ export function parseGroup(text: string): GroupEntry[] {
   return entries;
 }
 
+/** The home directory of uid 0 in /etc/passwd: HOME for an image with no User (as umoci). */
+export function rootHome(database: UserDatabase): string | undefined {
+  return parsePasswd(database.passwd ?? "").find((entry) => entry.uid === 0)?.home || undefined;
+}
+
 /** Resolves `User` (empty: root). Throws InvalidContentError for unknown names. */
 export function resolveUser(spec: string | undefined, database: UserDatabase): ProcessUser {
   const text = (spec ?? "").trim();

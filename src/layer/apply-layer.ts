@@ -31,6 +31,7 @@ import { cleanEntryPath, formatEntryPath } from "./entry-name.js";
 import { applyOwnerAndMode, applyTimes, paxTime, xattrNamesOf, type EntryMetadata } from "./entry-metadata.js";
 import { lstatOrUndefined, resolveInRoot, type ResolvedPath } from "./root-resolver.js";
 import { makeTreeWritable } from "./make-tree-writable.js";
+import { EventLoopPacer } from "./event-loop-pacer.js";
 import { SpecialFileMaker, type SpecialKind } from "./special-files.js";
 import { parseWhiteout } from "./whiteout.js";
 
@@ -145,12 +146,14 @@ class LayerApplier {
   private unappliedOwners = 0;
   private readonly specialFiles = new SpecialFileMaker();
   private expectedOffset = 0;
+  private readonly pacer: EventLoopPacer;
 
   constructor(
     private readonly root: string,
     private readonly options: ApplyLayerOptions,
   ) {
     this.label = options.label ?? "layer";
+    this.pacer = new EventLoopPacer(options.signal);
   }
 
   warn(message: string): void {
@@ -158,7 +161,7 @@ class LayerApplier {
   }
 
   async apply(entry: Entry): Promise<void> {
-    if (this.options.signal?.aborted) throw new AbortedError();
+    await this.pacer.pace();
     this.entries++;
     const header = entry.header;
     this.checkHeaderGap(entry);
@@ -509,6 +512,7 @@ class LayerApplier {
     }
     const directories = [...this.directories.values()].sort((a, b) => b.parts.length - a.parts.length);
     for (const { parts, metadata } of directories) {
+      await this.pacer.pace();
       const resolved = await resolveInRoot(this.root, parts);
       if (resolved.parts.join("/") !== parts.join("/") || !resolved.stats?.isDirectory()) continue;
       chmodSync(resolved.path, metadata.mode & 0o7777);
@@ -517,6 +521,7 @@ class LayerApplier {
     // Directories this layer changed but did not list keep the times their own entry gave them.
     for (const [key, { parts, atime, mtime }] of this.touchedParents) {
       if (this.directories.has(key)) continue;
+      await this.pacer.pace();
       const resolved = await resolveInRoot(this.root, parts);
       if (resolved.parts.join("/") !== key || !resolved.stats?.isDirectory()) continue;
       applyTimes(resolved.path, { mode: 0, uid: 0, gid: 0, atime, mtime });

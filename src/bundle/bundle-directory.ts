@@ -18,7 +18,7 @@ import { makeTreeWritable } from "../layer/make-tree-writable.js";
 export const STAGING_PREFIX = ".oci-image-unpack-";
 
 /** After an interrupt, the staging directory's removal holds the exit this long at most. */
-const INTERRUPTED_REMOVAL_MS = 250;
+const INTERRUPTED_REMOVAL_MS = 150;
 
 /** Refuses a target that is not an empty directory or a new path, before anything is written. */
 export async function checkBundleTarget(bundle: string): Promise<void> {

@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { chmod, chown, lstat, mkdir, readdir, readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { runCliAs } from "../helpers/as-user.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { tempDir } from "../helpers/temp.js";
 import { isRoot } from "../helpers/tools.js";
 
@@ -18,6 +19,7 @@ const NOBODY = 65534;
 async function asNobody(
   t: TestContext,
   layers: TarEntry[][],
+  flags = ["--rootless", "--rootfs-only"],
 ): Promise<{ status: number | null; stderr: string; bundle: string }> {
   const dir = await tempDir(t, "oci-image-rootless-");
   await chmod(dir, 0o755);
@@ -32,7 +34,7 @@ async function asNobody(
   await mkdir(work);
   await chown(work, NOBODY, NOBODY);
   const bundle = join(work, "bundle");
-  const result = await runCliAs(NOBODY, NOBODY, ["unpack", "--rootless", "--rootfs-only", layout, bundle]);
+  const result = await runCliAs(NOBODY, NOBODY, ["unpack", ...flags, layout, bundle]);
   // The test's temp dir cleanup runs as root, so a 0555 directory left behind would still go.
   return { status: result.status, stderr: result.stderr, bundle };
 }
@@ -84,4 +86,19 @@ test("rootless as nobody: a failure after read-only directories still removes th
   assert.equal(result.status, 1);
   assert.match(result.stderr, /needs \/ro\/sub\/f to be a directory/);
   assert.equal(existsSync(result.bundle), false, "the bundle is gone even with 0555 directories in it");
+  assert.deepEqual(await readdir(dirname(result.bundle)), [], "so is the staging directory beside it");
+});
+
+test("rootless as nobody: the whole bundle, its config.json mapping nobody to root, follows the runtime-spec", async (t) => {
+  if (!isRoot()) {
+    t.skip("switching to the nobody user needs root");
+    return;
+  }
+  const result = await asNobody(t, [[{ name: "ro", type: "directory", mode: 0o555 }]], []);
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal((await stat(result.bundle)).mode & 0o777, 0o700);
+  const config = JSON.parse(await readFile(join(result.bundle, "config.json"), "utf8"));
+  assert.deepEqual(config.linux.uidMappings, [{ containerID: 0, hostID: NOBODY, size: 1 }]);
+  await assertValidRuntimeConfig(t, result.bundle);
+  assert.deepEqual(await readdir(dirname(result.bundle)), ["bundle"], "no staging directory left");
 });

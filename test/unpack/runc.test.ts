@@ -14,6 +14,7 @@ import { runOciImage, runProgram } from "../helpers/cli.js";
 import { runCliAs } from "../helpers/as-user.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 import { tempDir } from "../helpers/temp.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { isRoot, requireTool } from "../helpers/tools.js";
 
 const NOBODY = 65534;
@@ -90,6 +91,7 @@ test("a bundle of a busybox image runs under runc as root with the image's args,
   const result = JSON.parse(unpack.stdout);
   assert.equal(result.ok, true);
   assert.equal(result.layers, 2);
+  await assertValidRuntimeConfig(t, bundle);
   const run = await runBundle(runc, bundle);
   assert.equal(run.status, 0, `runc run failed: ${run.stderr}`);
   assert.deepEqual(run.stdout.trim().split("\n"), [
@@ -148,6 +150,7 @@ test("a --rootless bundle runs under runc as an unprivileged user", async (t) =>
     [{ containerID: 0, hostID: NOBODY, size: 1 }],
     "rootless is the default when not root",
   );
+  await assertValidRuntimeConfig(t, bundle);
   const stateDir = join(work, "runc-state");
   const run = await runBundle(runc, bundle, { asUser: NOBODY, stateDir });
   assert.equal(run.status, 0, `rootless runc run failed: ${run.stderr}`);

@@ -7,6 +7,7 @@ import { resolveUser } from "../../src/bundle/resolve-user.js";
 import { annotationsOf, toRuntimeConfig } from "../../src/bundle/runtime-config.js";
 import type { ImageConfig } from "../../src/image/types.js";
 import { runProgram } from "../helpers/cli.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
 
@@ -158,5 +159,40 @@ test("the defaults are what `runc spec` and `runc spec --rootless` write", async
       defaultsOf(theirs),
       rootless ? "runc spec --rootless" : "runc spec",
     );
+    assert.deepEqual(
+      toRuntimeConfig({ ...base, config: {} }, { rootless }).process.args,
+      theirs.process.args,
+      "no Entrypoint nor Cmd: runc spec's args",
+    );
   }
+});
+
+test('no Entrypoint nor Cmd: args ["sh"]; no User: HOME from uid 0\'s passwd entry; both follow the runtime-spec', async (t) => {
+  for (const config of [{}, { Entrypoint: [], Cmd: [] }, { Env: ["A=1"] }]) {
+    const runtime = toRuntimeConfig({ ...base, config }, { userDatabase: { passwd, group } });
+    assert.deepEqual(runtime.process.args, ["sh"], JSON.stringify(config));
+    assert.ok(runtime.process.env.includes("HOME=/root"), `HOME for ${JSON.stringify(config)}`);
+    await assertValidRuntimeConfig(t, JSON.parse(JSON.stringify(runtime)));
+  }
+  const noPasswd = toRuntimeConfig({ ...base, config: { Cmd: ["x"] } });
+  assert.equal(noPasswd.process.env.filter((entry) => entry.startsWith("HOME=")).length, 0, "no passwd: no HOME");
+  const ownHome = toRuntimeConfig(
+    { ...base, config: { Cmd: ["x"], Env: ["HOME=/mine"] } },
+    { userDatabase: { passwd } },
+  );
+  assert.deepEqual(
+    ownHome.process.env.filter((entry) => entry.startsWith("HOME=")),
+    ["HOME=/mine"],
+  );
+  const numeric = toRuntimeConfig({ ...base, config: { Cmd: ["x"], User: "1234" } }, { userDatabase: { passwd } });
+  assert.equal(numeric.process.env.filter((entry) => entry.startsWith("HOME=")).length, 0, "uid without an entry");
+  for (const rootless of [false, true])
+    await assertValidRuntimeConfig(
+      t,
+      JSON.parse(
+        JSON.stringify(
+          toRuntimeConfig({ ...base, config: { Cmd: ["sh"] } }, { rootless, hostUid: 1000, hostGid: 1000 }),
+        ),
+      ),
+    );
 });

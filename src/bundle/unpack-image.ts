@@ -87,7 +87,7 @@ async function unpackWith(decoder: LayerDecoder, options: UnpackOptions, rootles
   await checkBundleTarget(bundle);
   const staging = await createStagingDirectory(bundle);
   try {
-    const written = await writeBundle(decoder, staging, manifest.layers, config, { ...options, rootless });
+    const written = await writeBundle(decoder, staging.path, manifest.layers, config, { ...options, rootless });
     await commitBundle(staging, bundle, options.signal);
     return {
       ref: refNameOf(entry),
@@ -98,7 +98,7 @@ async function unpackWith(decoder: LayerDecoder, options: UnpackOptions, rootles
       config: written.config ? join(bundle, "config.json") : undefined,
     };
   } catch (error) {
-    await discardStaging(staging, options.signal?.aborted === true);
+    await discardStaging(staging.path, options.signal?.aborted === true);
     throw error;
   }
 }

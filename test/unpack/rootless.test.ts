@@ -12,6 +12,7 @@ import { runCliAs } from "../helpers/as-user.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { tempDir } from "../helpers/temp.js";
+import { STAGING_PREFIX } from "../../src/bundle/bundle-directory.js";
 import { isRoot } from "../helpers/tools.js";
 
 const NOBODY = 65534;
@@ -101,4 +102,33 @@ test("rootless as nobody: the whole bundle, its config.json mapping nobody to ro
   assert.deepEqual(config.linux.uidMappings, [{ containerID: 0, hostID: NOBODY, size: 1 }]);
   await assertValidRuntimeConfig(t, result.bundle);
   assert.deepEqual(await readdir(dirname(result.bundle)), ["bundle"], "no staging directory left");
+});
+
+test("as nobody into an empty directory of theirs whose parent they can't write: built inside it, stale staging removed", async (t) => {
+  if (!isRoot()) {
+    t.skip("switching to the nobody user needs root");
+    return;
+  }
+  const dir = await tempDir(t, "oci-image-rootless-");
+  await chmod(dir, 0o755);
+  const layout = join(dir, "layout");
+  await writeTestImage(layout, { layers: [[{ name: "etc/hello", type: "file", content: "hi" }]] });
+  for (const path of await readdir(layout, { recursive: true })) {
+    const full = join(layout, path);
+    await chmod(full, (await lstat(full)).isDirectory() ? 0o755 : 0o644);
+  }
+  await chmod(layout, 0o755);
+  const bundle = join(dir, "bundle");
+  await mkdir(bundle);
+  // What a killed run into this directory left behind.
+  const stale = join(bundle, `${STAGING_PREFIX}bundle-0123456789ab`);
+  await mkdir(join(stale, "rootfs"), { recursive: true });
+  for (const path of [bundle, stale, join(stale, "rootfs")]) await chown(path, NOBODY, NOBODY);
+  const result = await runCliAs(NOBODY, NOBODY, ["unpack", layout, bundle]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual((await readdir(bundle)).sort(), ["config.json", "rootfs"]);
+  assert.equal(await readFile(join(bundle, "rootfs", "etc", "hello"), "utf8"), "hi");
+  assert.equal((await stat(bundle)).mode & 0o777, 0o700);
+  assert.deepEqual((await readdir(dir)).sort(), ["bundle", "layout"], "nothing written beside it");
+  await assertValidRuntimeConfig(t, bundle);
 });

@@ -6,11 +6,11 @@
  * only after its blob digest and diff_id were found right; otherwise it errors
  * with the same error the main thread would have raised.
  */
-import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { DigestMismatchError, InvalidContentError, NotFoundError, OciImageError, UnsafeLayerError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import type { LayerTar } from "../layer/layer-reader.js";
+import { PacedTarStream } from "./paced-tar-stream.js";
 
 export type DecoderRequest =
   | {
@@ -28,9 +28,6 @@ export type DecoderReply =
   | { type: "data"; chunk: Uint8Array }
   | { type: "end"; diffId: string; size: number }
   | { type: "error"; name: string; code: string; message: string; where?: string };
-
-/** At most this much of a tar reaches the applier per turn of the event loop. */
-const TURN_BYTES = 256 * 1024;
 
 export interface DecodeOptions {
   expectedDiffId?: string;
@@ -69,52 +66,24 @@ export class LayerDecoder {
     if (this.current) throw new Error("LayerDecoder: one layer at a time");
     const layer = ++this.layers;
     const send = (request: DecoderRequest) => this.worker.postMessage(request);
-    // Chunks wait here and reach the tar stream from a macrotask, a bounded amount per turn: pushed from
-    // the worker's message events, the applier's synchronous work would run in one long turn of the event
-    // loop (messages are delivered a thousand at a time), and a SIGINT would wait for it.
-    const pending: Buffer[] = [];
-    let ended = false;
+    const stream = new PacedTarStream((bytes) => send({ type: "taken", layer, bytes }));
     let size = 0;
     let diffId: string | undefined;
-    let scheduled = false;
-    const flush = () => {
-      scheduled = false;
-      let taken = 0;
-      while (pending.length > 0 && taken < TURN_BYTES && tar.readableLength < tar.readableHighWaterMark) {
-        const chunk = pending.shift()!;
-        taken += chunk.length;
-        tar.push(chunk);
-      }
-      if (taken > 0) send({ type: "taken", layer, bytes: taken });
-      if (pending.length > 0 && tar.readableLength < tar.readableHighWaterMark) schedule();
-      if (ended && pending.length === 0) {
-        ended = false;
-        tar.push(null);
-      }
-    };
-    const schedule = () => {
-      if (scheduled || (pending.length === 0 && !ended)) return;
-      scheduled = true;
-      setImmediate(flush);
-    };
-    const tar = new Readable({ highWaterMark: TURN_BYTES, read: schedule });
     this.current = {
       data: (chunk) => {
         const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         size += buffer.length;
-        pending.push(buffer);
-        schedule();
+        stream.add(buffer);
       },
       end: (reply) => {
         this.current = undefined;
         diffId = reply.diffId;
         size = reply.size;
-        ended = true;
-        schedule();
+        stream.end();
       },
       fail: (error) => {
         this.current = undefined;
-        tar.destroy(error);
+        stream.fail(error);
       },
     };
     send({
@@ -125,7 +94,7 @@ export class LayerDecoder {
       ...options,
     });
     return {
-      tar,
+      tar: stream.tar,
       diffId: () => {
         if (diffId === undefined) throw new Error("LayerDecoder: the diff_id is known once the tar has ended");
         return diffId;

@@ -143,7 +143,8 @@ async function writeBundle(
   });
   if (!hasProcessArgs(config))
     options.onWarning?.(
-      `the image config has neither Entrypoint nor Cmd: config.json runs ${JSON.stringify(runtime.process.args)} (as runc spec writes); set process.args to run something else`,
+      `the image config has neither Entrypoint nor Cmd: config.json runs ${JSON.stringify(runtime.process.args)} ` +
+        "(as runc spec writes); set process.args to run something else",
     );
   await writeFileAtomic(join(staging, "config.json"), `${JSON.stringify(runtime, null, 2)}\n`);
   return { rootfs: !options.configOnly, config: true };
@@ -188,7 +189,8 @@ function checkImage(config: ImageConfig, layers: { digest: string; mediaType: st
   if (!Array.isArray(diffIds) || diffIds.length !== layers.length) {
     throw new InvalidContentError(
       "DIFF_ID_COUNT",
-      `the image config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} diff_ids for ${layers.length} layers; they must match one to one`,
+      `the image config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} diff_ids ` +
+        `for ${layers.length} layers; they must match one to one`,
       { pointer: "/rootfs/diff_ids" },
     );
   }

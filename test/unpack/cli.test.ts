@@ -213,7 +213,8 @@ test("SIGINT while a layer is applied: exit 130 and no bundle left", async (t) =
   t.after(() => child.kill("SIGKILL"));
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  // Interrupt once the rootfs is being written (a GiB of it: far from done), in the staging directory beside the target.
+  // Interrupt once the rootfs is being written (a GiB of it: far from done), in the staging directory
+  // beside the target.
   const staging = async () => (await readdir(dir)).find((name) => name.startsWith(`${STAGING_PREFIX}bundle-`));
   const stagingRootfs = async () => join(dir, (await staging()) ?? "none", "rootfs");
   for (let i = 0; i < 400 && !existsSync(join(await stagingRootfs(), "zeros-0")); i++)

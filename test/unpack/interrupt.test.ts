@@ -65,7 +65,7 @@ test("SIGINT at several moments: exit 130 within 0.5 s, nothing at the target, s
   t.diagnostic(timings.join("; "));
 });
 
-test("SIGKILL at several moments: the target stays as it was, the staging directory is named, a rerun works", async (t) => {
+test("SIGKILL at several moments: the target stays as it was, a named staging directory, a rerun works", async (t) => {
   const dir = await tempDir(t);
   const layout = join(dir, "layout");
   await writeManyFilesImage(layout);

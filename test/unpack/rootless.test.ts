@@ -40,7 +40,7 @@ async function asNobody(
   return { status: result.status, stderr: result.stderr, bundle };
 }
 
-test("rootless as nobody: read-only lower directories are written into, keep their modes, owners recorded", async (t) => {
+test("rootless as nobody: read-only lower directories written into, keep their modes, owners recorded", async (t) => {
   if (!isRoot()) {
     t.skip("switching to the nobody user needs root");
     return;
@@ -90,7 +90,7 @@ test("rootless as nobody: a failure after read-only directories still removes th
   assert.deepEqual(await readdir(dirname(result.bundle)), [], "so is the staging directory beside it");
 });
 
-test("rootless as nobody: the whole bundle, its config.json mapping nobody to root, follows the runtime-spec", async (t) => {
+test("rootless as nobody: the whole bundle follows the runtime-spec, nobody mapped to root", async (t) => {
   if (!isRoot()) {
     t.skip("switching to the nobody user needs root");
     return;
@@ -104,7 +104,7 @@ test("rootless as nobody: the whole bundle, its config.json mapping nobody to ro
   assert.deepEqual(await readdir(dirname(result.bundle)), ["bundle"], "no staging directory left");
 });
 
-test("as nobody into an empty directory of theirs whose parent they can't write: built inside it, stale staging removed", async (t) => {
+test("nobody's empty target in an unwritable parent: built inside it, stale staging gone", async (t) => {
   if (!isRoot()) {
     t.skip("switching to the nobody user needs root");
     return;

@@ -57,7 +57,8 @@ async function runBundle(runc: string, bundle: string, options: { asUser?: numbe
     const [program, args] = wrap([...rootArgs, "run", "--bundle", bundle, id]);
     return await runProgram(program, args, { timeoutMs: 60_000, env });
   } finally {
-    // Here rather than in an after hook: that could run after the temp dir is gone, and runc would recreate its state dir.
+    // Here rather than in an after hook: that could run after the temp dir is gone, and runc would
+    // recreate its state dir.
     const [program, args] = wrap([...rootArgs, "delete", "-f", id]);
     await runProgram(program, args, { env });
   }
@@ -122,7 +123,9 @@ test("a --rootless bundle runs under runc as an unprivileged user", async (t) =>
     "true",
   ]);
   if (probe.status !== 0) {
-    const why = `unprivileged user namespaces are not allowed on this machine (unshare -U as nobody: ${probe.stderr.trim()}); a rootless bundle cannot run here`;
+    const why =
+      `unprivileged user namespaces are not allowed on this machine (unshare -U as nobody: ${probe.stderr.trim()}); ` +
+      "a rootless bundle cannot run here";
     process.stderr.write(`\n*** SKIPPING rootless runc test: ${why} ***\n`);
     t.skip(why);
     return;

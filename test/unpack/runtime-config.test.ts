@@ -13,7 +13,8 @@ import { requireTool } from "../helpers/tools.js";
 
 const base: ImageConfig = { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } };
 const passwd =
-  "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\nweb:x:33:33::/var/www:/bin/false\nbroken line\n";
+  "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\n" +
+  "web:x:33:33::/var/www:/bin/false\nbroken line\n";
 const group = "root:x:0:\napp:x:1001:\nstaff:x:50:app,web\naudio:x:29: app \nweb:x:33:\n";
 
 test("args, env, cwd from the image config", () => {
@@ -167,7 +168,7 @@ test("the defaults are what `runc spec` and `runc spec --rootless` write", async
   }
 });
 
-test('no Entrypoint nor Cmd: args ["sh"]; no User: HOME from uid 0\'s passwd entry; both follow the runtime-spec', async (t) => {
+test('no Entrypoint nor Cmd: args ["sh"]; no User: root\'s HOME; the runtime-spec holds', async (t) => {
   for (const config of [{}, { Entrypoint: [], Cmd: [] }, { Env: ["A=1"] }]) {
     const runtime = toRuntimeConfig({ ...base, config }, { userDatabase: { passwd, group } });
     assert.deepEqual(runtime.process.args, ["sh"], JSON.stringify(config));

@@ -21,7 +21,7 @@ import { makeTreeWritable } from "../layer/make-tree-writable.js";
 export const STAGING_PREFIX = ".oci-image-unpack-";
 
 /** After an interrupt, the staging directory's removal holds the exit this long at most. */
-const INTERRUPTED_REMOVAL_MS = 100;
+const INTERRUPTED_REMOVAL_MS = 50;
 
 export interface Staging {
   path: string;

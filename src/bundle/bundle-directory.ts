@@ -61,7 +61,14 @@ export async function createStagingDirectory(bundle: string): Promise<Staging> {
     await mkdir(staging.path, { mode: 0o700 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (!(code === "EACCES" || code === "EPERM" || code === "EROFS") || !(await isDirectory(bundle))) throw error;
+    if (!(code === "EACCES" || code === "EPERM" || code === "EROFS")) throw error;
+    if (!(await isDirectory(bundle)))
+      throw new OciImageError(
+        "BUNDLE_NOT_WRITABLE",
+        `creating the bundle ${bundle}: ${parent} can't be written (${code}); ` +
+          "give a path in a directory you may write, or an empty directory of yours",
+        { where: parent, cause: error },
+      );
     staging = { path: join(bundle, name), inside: true };
     await mkdir(staging.path, { mode: 0o700 });
   }

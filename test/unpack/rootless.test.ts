@@ -25,12 +25,7 @@ async function asNobody(
   const dir = await tempDir(t, "oci-image-rootless-");
   await chmod(dir, 0o755);
   const layout = join(dir, "layout");
-  await writeTestImage(layout, { layers });
-  for (const path of await readdir(layout, { recursive: true })) {
-    const full = join(layout, path);
-    await chmod(full, (await lstat(full)).isDirectory() ? 0o755 : 0o644);
-  }
-  await chmod(layout, 0o755);
+  await writeReadableImage(layout, layers);
   const work = join(dir, "work");
   await mkdir(work);
   await chown(work, NOBODY, NOBODY);
@@ -112,12 +107,7 @@ test("nobody's empty target in an unwritable parent: built inside it, stale stag
   const dir = await tempDir(t, "oci-image-rootless-");
   await chmod(dir, 0o755);
   const layout = join(dir, "layout");
-  await writeTestImage(layout, { layers: [[{ name: "etc/hello", type: "file", content: "hi" }]] });
-  for (const path of await readdir(layout, { recursive: true })) {
-    const full = join(layout, path);
-    await chmod(full, (await lstat(full)).isDirectory() ? 0o755 : 0o644);
-  }
-  await chmod(layout, 0o755);
+  await writeReadableImage(layout, [[{ name: "etc/hello", type: "file", content: "hi" }]]);
   const bundle = join(dir, "bundle");
   await mkdir(bundle);
   // What a killed run into this directory left behind.
@@ -132,3 +122,29 @@ test("nobody's empty target in an unwritable parent: built inside it, stale stag
   assert.deepEqual((await readdir(dir)).sort(), ["bundle", "layout"], "nothing written beside it");
   await assertValidRuntimeConfig(t, bundle);
 });
+
+test("nobody unpacking into a directory they can't write: one line naming it, exit 1", async (t) => {
+  if (!isRoot()) {
+    t.skip("switching to the nobody user needs root");
+    return;
+  }
+  const dir = await tempDir(t, "oci-image-rootless-");
+  await chmod(dir, 0o755);
+  const layout = join(dir, "layout");
+  await writeReadableImage(layout, [[{ name: "etc/hello", type: "file", content: "hi" }]]);
+  const result = await runCliAs(NOBODY, NOBODY, ["unpack", layout, join(dir, "bundle")]);
+  assert.equal(result.status, 1, result.stderr);
+  assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+  assert.match(result.stderr, new RegExp(`creating the bundle .*: ${dir} can't be written \\(EACCES\\)`));
+  assert.deepEqual((await readdir(dir)).sort(), ["layout"]);
+});
+
+/** A test image whose layout the nobody user can read. */
+async function writeReadableImage(layout: string, layers: TarEntry[][]): Promise<void> {
+  await writeTestImage(layout, { layers });
+  for (const path of await readdir(layout, { recursive: true })) {
+    const full = join(layout, path);
+    await chmod(full, (await lstat(full)).isDirectory() ? 0o755 : 0o644);
+  }
+  await chmod(layout, 0o755);
+}

@@ -6,11 +6,11 @@
  * only after its blob digest and diff_id were found right; otherwise it errors
  * with the same error the main thread would have raised.
  */
-import { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { OciImageError, errorFromCode, type ErrorCode } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import type { LayerTar } from "../layer/layer-reader.js";
+import { PacedTarStream } from "./paced-tar-stream.js";
 
 export type DecoderRequest =
   | {
@@ -67,36 +67,24 @@ export class LayerDecoder {
     if (this.current) throw new Error("LayerDecoder: one layer at a time");
     const layer = ++this.layers;
     const send = (request: DecoderRequest) => this.worker.postMessage(request);
-    let taken = 0;
+    const stream = new PacedTarStream((bytes) => send({ type: "taken", layer, bytes }));
     let size = 0;
     let diffId: string | undefined;
-    const tar = new Readable({
-      highWaterMark: 1024 * 1024,
-      read: () => {
-        if (taken > 0) send({ type: "taken", layer, bytes: taken });
-        taken = 0;
-      },
-    });
     this.current = {
       data: (chunk) => {
         const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         size += buffer.length;
-        taken += buffer.length;
-        // Below the high-water mark the bytes count as taken now; above it, once read() asks for more.
-        if (tar.push(buffer)) {
-          send({ type: "taken", layer, bytes: taken });
-          taken = 0;
-        }
+        stream.add(buffer);
       },
       end: (reply) => {
         this.current = undefined;
         diffId = reply.diffId;
         size = reply.size;
-        tar.push(null);
+        stream.end();
       },
       fail: (error) => {
         this.current = undefined;
-        tar.destroy(error);
+        stream.fail(error);
       },
     };
     send({
@@ -107,7 +95,7 @@ export class LayerDecoder {
       ...options,
     });
     return {
-      tar,
+      tar: stream.tar,
       diffId: () => {
         if (diffId === undefined) throw new Error("LayerDecoder: the diff_id is known once the tar has ended");
         return diffId;

@@ -80,6 +80,11 @@ export function parseGroup(text: string): GroupEntry[] {
   return entries;
 }
 
+/** The home directory of uid 0 in /etc/passwd: HOME for an image with no User (as umoci). */
+export function rootHome(database: UserDatabase): string | undefined {
+  return parsePasswd(database.passwd ?? "").find((entry) => entry.uid === 0)?.home || undefined;
+}
+
 /** Resolves `User` (empty: root). Throws InvalidContentError for unknown names. */
 export function resolveUser(spec: string | undefined, database: UserDatabase): ProcessUser {
   const text = (spec ?? "").trim();
@@ -108,7 +113,9 @@ export function resolveUser(spec: string | undefined, database: UserDatabase): P
     if (!entry) {
       throw new InvalidContentError(
         "USER_UNKNOWN",
-        `the image's user "${userPart}" is not in the rootfs's /etc/passwd${database.passwd === undefined ? " (the rootfs has none)" : ""}; the image config's User must name a user of the image or be numeric`,
+        `the image's user "${userPart}" is not in the rootfs's /etc/passwd` +
+          `${database.passwd === undefined ? " (the rootfs has none)" : ""}; ` +
+          "the image config's User must name a user of the image or be numeric",
         { pointer: "/config/User" },
       );
     }
@@ -118,31 +125,37 @@ export function resolveUser(spec: string | undefined, database: UserDatabase): P
     home = entry.home;
   }
 
-  if (groupPart !== undefined && groupPart !== "") {
-    const numericGid = parseId(groupPart);
-    if (numericGid !== undefined) gid = numericGid;
-    else {
-      const entry = groups.find((candidate) => candidate.name === groupPart);
-      if (!entry) {
-        throw new InvalidContentError(
-          "GROUP_UNKNOWN",
-          `the image's group "${groupPart}" is not in the rootfs's /etc/group${database.group === undefined ? " (the rootfs has none)" : ""}`,
-          { pointer: "/config/User" },
-        );
-      }
-      gid = entry.gid;
-    }
-  }
+  if (groupPart !== undefined && groupPart !== "") gid = groupIdOf(groupPart, groups, database);
 
   const user: ProcessUser = { uid, gid };
   if (username !== undefined) user.username = username;
   if (home) user.home = home;
   // As runc's user lookup: supplementary groups only when no group was named.
   if (username !== undefined && (groupPart === undefined || groupPart === "")) {
-    const additional = [
-      ...new Set(groups.filter((group) => group.members.includes(username!)).map((group) => group.gid)),
-    ].filter((id) => id !== gid);
+    const additional = supplementaryGids(groups, username, gid);
     if (additional.length > 0) user.additionalGids = additional;
   }
   return user;
+}
+
+/** A group of `User` (`user:group`): numeric as is, a name from /etc/group. */
+function groupIdOf(groupPart: string, groups: GroupEntry[], database: UserDatabase): number {
+  const numericGid = parseId(groupPart);
+  if (numericGid !== undefined) return numericGid;
+  const entry = groups.find((candidate) => candidate.name === groupPart);
+  if (!entry) {
+    throw new InvalidContentError(
+      "GROUP_UNKNOWN",
+      `the image's group "${groupPart}" is not in the rootfs's /etc/group` +
+        `${database.group === undefined ? " (the rootfs has none)" : ""}`,
+      { pointer: "/config/User" },
+    );
+  }
+  return entry.gid;
+}
+
+/** The groups listing `username` as a member, but its primary group. */
+function supplementaryGids(groups: GroupEntry[], username: string, primary: number): number[] {
+  const gids = groups.filter((group) => group.members.includes(username)).map((group) => group.gid);
+  return [...new Set(gids)].filter((id) => id !== primary);
 }

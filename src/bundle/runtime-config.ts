@@ -4,8 +4,9 @@
  * `runc spec --rootless`) writes so that `runc run` can start the bundle.
  */
 import type { ImageConfig } from "../image/types.js";
-import { resolveUser, type ProcessUser, type UserDatabase } from "./resolve-user.js";
+import { resolveUser, rootHome, type ProcessUser, type UserDatabase } from "./resolve-user.js";
 import {
+  DEFAULT_ARGS,
   DEFAULT_CAPABILITIES,
   DEFAULT_PATH,
   DEFAULT_RLIMITS,
@@ -58,12 +59,16 @@ export function toRuntimeConfig(image: ImageConfig, options: RuntimeConfigOption
   const container = image.config ?? {};
   const rootless = options.rootless ?? false;
   const args = [...(container.Entrypoint ?? []), ...(container.Cmd ?? [])];
+  // An image that names no process gets runc's default (the caller warns: see hasProcessArgs).
+  if (args.length === 0) args.push(...DEFAULT_ARGS);
   const env = [...(container.Env ?? [])];
   if (!env.some((entry) => entry.startsWith("PATH="))) env.unshift(DEFAULT_PATH);
   if (options.tty && !env.some((entry) => entry.startsWith("TERM="))) env.push("TERM=xterm");
-  const user = resolveUser(container.User, options.userDatabase ?? {});
-  const { username: _name, home, ...processUser } = user;
-  // As runc and umoci do: HOME from the user's passwd entry unless the image sets it.
+  const database = options.userDatabase ?? {};
+  const user = resolveUser(container.User, database);
+  const { username: _name, home: userHome, ...processUser } = user;
+  // As runc and umoci do: HOME from the user's passwd entry unless the image sets it (no User: root's entry).
+  const home = userHome ?? ((container.User ?? "").trim() === "" ? rootHome(database) : undefined);
   if (home && !env.some((entry) => entry.startsWith("HOME="))) env.push(`HOME=${home}`);
 
   const capabilities = {
@@ -108,6 +113,11 @@ export function toRuntimeConfig(image: ImageConfig, options: RuntimeConfigOption
   const annotations = annotationsOf(image);
   if (Object.keys(annotations).length > 0) config.annotations = annotations;
   return config;
+}
+
+/** Whether the image names its process (Entrypoint or Cmd); without, config.json runs DEFAULT_ARGS. */
+export function hasProcessArgs(image: ImageConfig): boolean {
+  return (image.config?.Entrypoint ?? []).length + (image.config?.Cmd ?? []).length > 0;
 }
 
 /** conversion.md's annotations; the config's Labels are copied over them and win. */

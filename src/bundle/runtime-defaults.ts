@@ -11,6 +11,9 @@ export interface Mount {
   options?: string[];
 }
 
+/** The process `runc spec` writes; the runtime-spec wants at least one arg on POSIX. */
+export const DEFAULT_ARGS = ["sh"];
+
 export const DEFAULT_CAPABILITIES = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
 export function defaultMounts(rootless: boolean): Mount[] {

@@ -2,26 +2,33 @@
  * An image of a layout → a runtime bundle: `rootfs/` with the layers applied
  * in order and `config.json` converted from the image config. Everything that
  * can be checked is checked before the bundle is touched (ref, platform,
- * diff_id count, layer media types); on any failure after that the bundle is
- * removed, so a half-applied rootfs is never left looking complete.
+ * diff_id count, layer media types). The bundle is built beside the target and
+ * renamed onto it when complete (bundle-directory.ts): a failure, an interrupt
+ * or a kill never leaves a half-applied rootfs at the target.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, writeSync } from "node:fs";
-import { mkdir, readdir, rm, rmdir, chmod, lstat } from "node:fs/promises";
+import { chmod, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InvalidContentError, OciImageError } from "../errors.js";
 import { layerCompressionOf } from "../image/media-types.js";
 import { formatPlatform, hostPlatform, type PlatformSpec } from "../image/platform.js";
 import type { Descriptor, ImageConfig } from "../image/types.js";
 import { applyLayer } from "../layer/apply-layer.js";
-import { makeTreeWritable } from "../layer/make-tree-writable.js";
 import { ImageLayout } from "../layout/layout.js";
 import { refNameOf } from "../layout/refs.js";
 import { resolveImage } from "../layout/resolve-image.js";
+import {
+  checkBundleTarget,
+  commitBundle,
+  createStagingDirectory,
+  discardStaging,
+  removeTree,
+} from "./bundle-directory.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { LayerDecoder } from "./layer-decoder.js";
+import { OWNERS_FILE, OwnersLog } from "./owners-log.js";
 import { readRootfsFile } from "./read-rootfs-file.js";
-import { toRuntimeConfig } from "./runtime-config.js";
+import { hasProcessArgs, toRuntimeConfig } from "./runtime-config.js";
 
 export interface UnpackOptions {
   layout: string;
@@ -77,59 +84,70 @@ async function unpackWith(decoder: LayerDecoder, options: UnpackOptions, rootles
   );
 
   const bundle = resolve(options.bundle);
-  const createdBundle = await prepareBundle(bundle);
-  const rootfs = join(bundle, "rootfs");
+  await checkBundleTarget(bundle);
+  const staging = await createStagingDirectory(bundle);
   try {
-    // --config-only with a user name still needs the image's /etc/passwd: the layers go to a scratch rootfs.
-    const scratch =
-      options.configOnly && isUserName(config.config?.User)
-        ? join(bundle, `.rootfs-${randomBytes(4).toString("hex")}`)
-        : undefined;
-    const target = options.configOnly ? scratch : rootfs;
-    if (target) {
-      const ownersLog = rootless && !scratch ? new OwnersLog(join(bundle, OWNERS_FILE)) : undefined;
-      try {
-        await applyLayers(decoder, manifest.layers, config, target, {
-          ...options,
-          rootless: scratch ? true : rootless,
-          ownersLog,
-        });
-      } finally {
-        ownersLog?.close();
-      }
-    }
-    let configPath: string | undefined;
-    if (!options.rootfsOnly) {
-      const userDatabase = target
-        ? { passwd: await readRootfsFile(target, "/etc/passwd"), group: await readRootfsFile(target, "/etc/group") }
-        : {};
-      if (scratch) await removeTree(scratch);
-      const runtime = toRuntimeConfig(config, {
-        rootless,
-        hostUid: options.hostUid ?? process.getuid?.() ?? 0,
-        hostGid: options.hostGid ?? process.getgid?.() ?? 0,
-        tty: options.tty,
-        userDatabase,
-      });
-      if (runtime.process.args.length === 0)
-        options.onWarning?.(
-          "the image config has neither Entrypoint nor Cmd: set process.args in config.json before running the bundle",
-        );
-      configPath = join(bundle, "config.json");
-      await writeFileAtomic(configPath, `${JSON.stringify(runtime, null, 2)}\n`);
-    }
+    const written = await writeBundle(decoder, staging.path, manifest.layers, config, { ...options, rootless });
+    await commitBundle(staging, bundle, options.signal);
     return {
       ref: refNameOf(entry),
       digest: image.manifestDescriptor.digest,
       platform: formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant }),
       layers: manifest.layers.length,
-      rootfs: options.configOnly ? undefined : rootfs,
-      config: configPath,
+      rootfs: written.rootfs ? join(bundle, "rootfs") : undefined,
+      config: written.config ? join(bundle, "config.json") : undefined,
     };
   } catch (error) {
-    await removeBundle(bundle, createdBundle);
+    await discardStaging(staging.path, options.signal?.aborted === true);
     throw error;
   }
+}
+
+/** rootfs/ and config.json in the staging directory, as the options ask. */
+async function writeBundle(
+  decoder: LayerDecoder,
+  staging: string,
+  layers: Descriptor[],
+  config: ImageConfig,
+  options: UnpackOptions & { rootless: boolean },
+): Promise<{ rootfs: boolean; config: boolean }> {
+  // --config-only with a user name still needs the image's /etc/passwd: the layers go to a scratch rootfs.
+  const scratch =
+    options.configOnly && isUserName(config.config?.User)
+      ? join(staging, `.rootfs-${randomBytes(4).toString("hex")}`)
+      : undefined;
+  const target = options.configOnly ? scratch : join(staging, "rootfs");
+  if (target) {
+    const ownersLog = options.rootless && !scratch ? new OwnersLog(join(staging, OWNERS_FILE)) : undefined;
+    try {
+      await applyLayers(decoder, layers, config, target, {
+        ...options,
+        rootless: scratch ? true : options.rootless,
+        ownersLog,
+      });
+    } finally {
+      ownersLog?.close();
+    }
+  }
+  if (options.rootfsOnly) return { rootfs: true, config: false };
+  const userDatabase = target
+    ? { passwd: await readRootfsFile(target, "/etc/passwd"), group: await readRootfsFile(target, "/etc/group") }
+    : {};
+  if (scratch) await removeTree(scratch);
+  const runtime = toRuntimeConfig(config, {
+    rootless: options.rootless,
+    hostUid: options.hostUid ?? process.getuid?.() ?? 0,
+    hostGid: options.hostGid ?? process.getgid?.() ?? 0,
+    tty: options.tty,
+    userDatabase,
+  });
+  if (!hasProcessArgs(config))
+    options.onWarning?.(
+      `the image config has neither Entrypoint nor Cmd: config.json runs ${JSON.stringify(runtime.process.args)} ` +
+        "(as runc spec writes); set process.args to run something else",
+    );
+  await writeFileAtomic(join(staging, "config.json"), `${JSON.stringify(runtime, null, 2)}\n`);
+  return { rootfs: !options.configOnly, config: true };
 }
 
 /** Applies every layer, in order, onto `rootfs`, with the disk budget shared by all of them. */
@@ -163,29 +181,7 @@ function isUserName(user: string | undefined): boolean {
   return user !== undefined && user.trim() !== "" && !/^\d+(:\d+)?$/.test(user.trim());
 }
 
-/** Rootless: the owners the layers asked for and could not get, one `uid:gid<TAB>path` line each, in layer order. */
-export const OWNERS_FILE = "rootfs-owners.tsv";
-
-class OwnersLog {
-  private fd: number | undefined;
-  constructor(private readonly path: string) {}
-  add(entryPath: string, uid: number, gid: number): void {
-    this.fd ??= openSync(this.path, "wx", 0o644);
-    writeSync(
-      this.fd,
-      `${uid}:${gid}\t${entryPath.replace(/[\t\n\\]/g, (c) => (c === "\t" ? "\\t" : c === "\n" ? "\\n" : "\\\\"))}\n`,
-    );
-  }
-  close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
-}
-
-async function removeTree(path: string): Promise<void> {
-  await makeTreeWritable(path);
-  await rm(path, { recursive: true, force: true });
-}
+export { OWNERS_FILE } from "./owners-log.js";
 
 /** Refuses what can be known to fail before a byte is written. */
 function checkImage(config: ImageConfig, layers: { digest: string; mediaType: string }[]): void {
@@ -193,7 +189,8 @@ function checkImage(config: ImageConfig, layers: { digest: string; mediaType: st
   if (!Array.isArray(diffIds) || diffIds.length !== layers.length) {
     throw new InvalidContentError(
       "DIFF_ID_COUNT",
-      `the image config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} diff_ids for ${layers.length} layers; they must match one to one`,
+      `the image config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} diff_ids ` +
+        `for ${layers.length} layers; they must match one to one`,
       { pointer: "/rootfs/diff_ids" },
     );
   }
@@ -206,41 +203,4 @@ function checkImage(config: ImageConfig, layers: { digest: string; mediaType: st
       );
     }
   });
-}
-
-/** The bundle directory, empty or new, mode 0700. Returns whether it was created here. */
-async function prepareBundle(bundle: string): Promise<boolean> {
-  let existed = true;
-  try {
-    const stats = await lstat(bundle);
-    if (!stats.isDirectory())
-      throw new OciImageError(
-        "BUNDLE_NOT_EMPTY",
-        `${bundle} exists and is not a directory; give an empty or new directory for the bundle`,
-        { where: bundle },
-      );
-    if ((await readdir(bundle)).length > 0)
-      throw new OciImageError(
-        "BUNDLE_NOT_EMPTY",
-        `${bundle} is not empty; give an empty or new directory for the bundle`,
-        { where: bundle },
-      );
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    existed = false;
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
-  }
-  await chmod(bundle, 0o700);
-  return !existed;
-}
-
-/** On failure: the bundle goes (only its contents when it was there before). */
-async function removeBundle(bundle: string, created: boolean): Promise<void> {
-  try {
-    await makeTreeWritable(bundle);
-    for (const name of await readdir(bundle)) await rm(join(bundle, name), { recursive: true, force: true });
-    if (created) await rmdir(bundle);
-  } catch {
-    // Best effort: the original error is what matters.
-  }
 }

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { UnsafeLayerError } from "../errors.js";
 import type { ApplyMode } from "./apply-mode.js";
 import { DirectoryTimes } from "./directory-times.js";
+import type { EventLoopPacer } from "./event-loop-pacer.js";
 import { formatEntryPath } from "./entry-name.js";
 import { ParentCache } from "./parent-cache.js";
 import { lstatOrUndefined, type ResolvedPath } from "./root-resolver.js";
@@ -39,10 +40,11 @@ export class ApplyContext {
     readonly root: string,
     readonly label: string,
     readonly mode: ApplyMode,
+    pacer: EventLoopPacer,
     private readonly onWarning?: (message: string) => void,
   ) {
     this.parents = new ParentCache(root);
-    this.times = new DirectoryTimes(root);
+    this.times = new DirectoryTimes(root, pacer);
     this.whiteouts = new WhiteoutTracker(this);
   }
 

@@ -10,11 +10,12 @@
  * number of entries, never with their size.
  */
 import type { Readable } from "node:stream";
-import { AbortedError, UnsafeLayerError } from "../errors.js";
+import { UnsafeLayerError } from "../errors.js";
 import { ApplyContext } from "./apply-context.js";
 import { RootlessMode, rootMode } from "./apply-mode.js";
 import { deviceNumbersOf, metadataOf, xattrNamesOf } from "./entry-metadata.js";
 import { interpretEntry } from "./entry-policy.js";
+import { EventLoopPacer } from "./event-loop-pacer.js";
 import { writeDirectory, writeFile, writeHardlink, writeSpecial, writeSymlink } from "./entry-writers.js";
 import { TarReader, type TarEntry } from "./tar-reader.js";
 
@@ -42,12 +43,13 @@ export interface ApplyLayerResult {
 export async function applyLayer(tar: Readable, rootfs: string, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
   const label = options.label ?? "layer";
   const mode = options.rootless ? new RootlessMode(options.onOwner) : rootMode();
-  const context = new ApplyContext(rootfs, label, mode, options.onWarning);
+  const pacer = new EventLoopPacer(options.signal);
+  const context = new ApplyContext(rootfs, label, mode, pacer, options.onWarning);
   const reader = new TarReader(tar, { label, signal: options.signal });
   try {
     let globalHeaders = 0;
     for await (const entry of reader) {
-      if (options.signal?.aborted) throw new AbortedError();
+      await pacer.pace();
       if (reader.end.globalHeaders > globalHeaders) {
         // Their records would otherwise reach later entries (a path, a size).
         context.warn("it has a PAX global header; its records are ignored");

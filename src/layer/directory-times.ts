@@ -7,13 +7,17 @@
  */
 import { chmodSync } from "node:fs";
 import { applyTimes, type EntryMetadata } from "./entry-metadata.js";
+import type { EventLoopPacer } from "./event-loop-pacer.js";
 import { resolveInRoot, type ResolvedPath } from "./root-resolver.js";
 
 export class DirectoryTimes {
   private readonly directories = new Map<string, { parts: string[]; metadata: EntryMetadata }>();
   private readonly touched = new Map<string, { parts: string[]; atime: Date; mtime: Date }>();
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly pacer: EventLoopPacer,
+  ) {}
 
   /** A directory entry of this layer: its mode and times are applied at the end (the last entry for a path wins). */
   defer(parts: string[], metadata: EntryMetadata): void {
@@ -32,6 +36,7 @@ export class DirectoryTimes {
   async finish(): Promise<void> {
     const directories = [...this.directories.values()].sort((a, b) => b.parts.length - a.parts.length);
     for (const { parts, metadata } of directories) {
+      await this.pacer.pace();
       const resolved = await this.resolveDirectory(parts);
       if (!resolved) continue;
       chmodSync(resolved, metadata.mode & 0o7777);
@@ -39,6 +44,7 @@ export class DirectoryTimes {
     }
     for (const [key, { parts, atime, mtime }] of this.touched) {
       if (this.directories.has(key)) continue;
+      await this.pacer.pace();
       const resolved = await this.resolveDirectory(parts);
       if (resolved) applyTimes(resolved, { mode: 0, uid: 0, gid: 0, atime, mtime });
     }

@@ -10,8 +10,10 @@ import { pack } from "tar-stream";
 import { DigestingStream } from "../../src/image/digest.js";
 import { MediaType } from "../../src/image/media-types.js";
 import { ImageLayout } from "../../src/layout/layout.js";
+import { STAGING_PREFIX } from "../../src/bundle/bundle-directory.js";
 import { BIN, hasStackTrace, runOciImage } from "../helpers/cli.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { tempDir } from "../helpers/temp.js";
 
 const layer: TarEntry[] = [
@@ -44,6 +46,7 @@ test("unpacks the only image without a tag; --json gives the result", async (t) 
   assert.deepEqual(config.process.args, ["/bin/sh"]);
   assert.equal(config.process.terminal, false);
   assert.equal(config.root.path, "rootfs");
+  await assertValidRuntimeConfig(t, bundle);
 });
 
 test("--rootfs-only and --config-only write one half; both at once is a usage error", async (t) => {
@@ -62,6 +65,7 @@ test("--rootfs-only and --config-only write one half; both at once is a usage er
   assert.equal(configOnly.status, 0, configOnly.stderr);
   assert.deepEqual(await readdir(join(dir, "b")), ["config.json"]);
   assert.equal(JSON.parse(await readFile(join(dir, "b", "config.json"), "utf8")).process.terminal, true);
+  await assertValidRuntimeConfig(t, join(dir, "b"));
   const both = await runOciImage([
     "unpack",
     "--rootfs-only",
@@ -108,6 +112,7 @@ test("a platform that is not in the index is refused, listing those that are", a
   const right = await runOciImage(["unpack", "--json", "-p", "linux/amd64", `${layout}:multi`, join(dir, "b")]);
   assert.equal(right.status, 0, right.stderr);
   assert.equal(JSON.parse(right.stdout).digest, image.manifestDescriptor.digest);
+  await assertValidRuntimeConfig(t, join(dir, "b"));
   const bad = await runOciImage(["unpack", "-p", "linux", `${layout}:multi`, join(dir, "c")]);
   assert.equal(bad.status, 2);
 });
@@ -129,6 +134,7 @@ test("a non-empty bundle directory is refused and left as it was", async (t) => 
   const ok = await runOciImage(["unpack", join(dir, "layout"), empty]);
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal((await stat(empty)).mode & 0o777, 0o700);
+  await assertValidRuntimeConfig(t, empty);
 });
 
 test("a layer media type that cannot be applied is refused before anything is written", async (t) => {
@@ -163,6 +169,7 @@ test("an unsafe layer fails with exit 1, a clear message, no stack trace, and no
   assert.match(result.stderr, /\/f\/x needs \/f to be a directory/);
   assert.equal(hasStackTrace(result.stderr), false);
   assert.equal(existsSync(join(dir, "bundle")), false);
+  assert.deepEqual(await readdir(dir), ["layout"], "no staging directory left");
 });
 
 test("an unknown image user is an error naming it", async (t) => {
@@ -194,6 +201,7 @@ test("--config-only resolves a user name from the image's own /etc/passwd, leavi
   assert.deepEqual(await readdir(join(dir, "bundle")), ["config.json"]);
   const config = JSON.parse(await readFile(join(dir, "bundle", "config.json"), "utf8"));
   assert.deepEqual(config.process.user, { uid: 501, gid: 502, additionalGids: [600] });
+  await assertValidRuntimeConfig(t, join(dir, "bundle"));
 });
 
 test("SIGINT while a layer is applied: exit 130 and no bundle left", async (t) => {
@@ -205,15 +213,38 @@ test("SIGINT while a layer is applied: exit 130 and no bundle left", async (t) =
   t.after(() => child.kill("SIGKILL"));
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  // Interrupt once the rootfs is being written (a GiB of it: far from done).
-  for (let i = 0; i < 400 && !existsSync(join(bundle, "rootfs", "zeros-0")); i++)
+  // Interrupt once the rootfs is being written (a GiB of it: far from done), in the staging directory
+  // beside the target.
+  const staging = async () => (await readdir(dir)).find((name) => name.startsWith(`${STAGING_PREFIX}bundle-`));
+  const stagingRootfs = async () => join(dir, (await staging()) ?? "none", "rootfs");
+  for (let i = 0; i < 400 && !existsSync(join(await stagingRootfs(), "zeros-0")); i++)
     await new Promise((resolve) => setTimeout(resolve, 25));
-  assert.ok(existsSync(join(bundle, "rootfs")), "the unpack started");
+  assert.ok(existsSync(await stagingRootfs()), "the unpack started");
+  assert.equal(existsSync(bundle), false, "the target holds nothing while the bundle is built");
   child.kill("SIGINT");
   const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
   assert.equal(status, 130, stderr);
   assert.match(stderr, /interrupted/);
   assert.equal(existsSync(bundle), false, "the partial bundle is removed");
+  for (let i = 0; i < 400 && (await staging()) !== undefined; i++)
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.equal(await staging(), undefined, "the staging directory is removed");
+});
+
+test("an image with neither Entrypoint nor Cmd runs runc's default sh, with a warning", async (t) => {
+  const dir = await tempDir(t);
+  await writeTestImage(join(dir, "layout"), {
+    layers: [[{ name: "etc/passwd", type: "file", content: "root:x:0:0:root:/root:/bin/sh\n" }]],
+    config: { config: { Env: ["PATH=/bin"] } },
+  });
+  const bundle = join(dir, "bundle");
+  const result = await runOciImage(["unpack", join(dir, "layout"), bundle]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /neither Entrypoint nor Cmd: config.json runs \["sh"\]/);
+  const config = JSON.parse(await readFile(join(bundle, "config.json"), "utf8"));
+  assert.deepEqual(config.process.args, ["sh"]);
+  assert.ok(config.process.env.includes("HOME=/root"), "no User: HOME from root's passwd entry");
+  await assertValidRuntimeConfig(t, bundle);
 });
 
 /** An image of one gzip layer holding `count` files of zeros, streamed (never whole in memory). */

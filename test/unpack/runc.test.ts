@@ -14,6 +14,7 @@ import { runOciImage, runProgram } from "../helpers/cli.js";
 import { runCliAs } from "../helpers/as-user.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 import { tempDir } from "../helpers/temp.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { isRoot, requireTool } from "../helpers/tools.js";
 
 const NOBODY = 65534;
@@ -56,7 +57,8 @@ async function runBundle(runc: string, bundle: string, options: { asUser?: numbe
     const [program, args] = wrap([...rootArgs, "run", "--bundle", bundle, id]);
     return await runProgram(program, args, { timeoutMs: 60_000, env });
   } finally {
-    // Here rather than in an after hook: that could run after the temp dir is gone, and runc would recreate its state dir.
+    // Here rather than in an after hook: that could run after the temp dir is gone, and runc would
+    // recreate its state dir.
     const [program, args] = wrap([...rootArgs, "delete", "-f", id]);
     await runProgram(program, args, { env });
   }
@@ -90,6 +92,7 @@ test("a bundle of a busybox image runs under runc as root with the image's args,
   const result = JSON.parse(unpack.stdout);
   assert.equal(result.ok, true);
   assert.equal(result.layers, 2);
+  await assertValidRuntimeConfig(t, bundle);
   const run = await runBundle(runc, bundle);
   assert.equal(run.status, 0, `runc run failed: ${run.stderr}`);
   assert.deepEqual(run.stdout.trim().split("\n"), [
@@ -120,7 +123,9 @@ test("a --rootless bundle runs under runc as an unprivileged user", async (t) =>
     "true",
   ]);
   if (probe.status !== 0) {
-    const why = `unprivileged user namespaces are not allowed on this machine (unshare -U as nobody: ${probe.stderr.trim()}); a rootless bundle cannot run here`;
+    const why =
+      `unprivileged user namespaces are not allowed on this machine (unshare -U as nobody: ${probe.stderr.trim()}); ` +
+      "a rootless bundle cannot run here";
     process.stderr.write(`\n*** SKIPPING rootless runc test: ${why} ***\n`);
     t.skip(why);
     return;
@@ -148,6 +153,7 @@ test("a --rootless bundle runs under runc as an unprivileged user", async (t) =>
     [{ containerID: 0, hostID: NOBODY, size: 1 }],
     "rootless is the default when not root",
   );
+  await assertValidRuntimeConfig(t, bundle);
   const stateDir = join(work, "runc-state");
   const run = await runBundle(runc, bundle, { asUser: NOBODY, stateDir });
   assert.equal(run.status, 0, `rootless runc run failed: ${run.stderr}`);

@@ -7,12 +7,14 @@ import { resolveUser } from "../../src/bundle/resolve-user.js";
 import { annotationsOf, toRuntimeConfig } from "../../src/bundle/runtime-config.js";
 import type { ImageConfig } from "../../src/image/types.js";
 import { runProgram } from "../helpers/cli.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
 
 const base: ImageConfig = { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } };
 const passwd =
-  "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\nweb:x:33:33::/var/www:/bin/false\nbroken line\n";
+  "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1001::/home/app:/bin/sh\n" +
+  "web:x:33:33::/var/www:/bin/false\nbroken line\n";
 const group = "root:x:0:\napp:x:1001:\nstaff:x:50:app,web\naudio:x:29: app \nweb:x:33:\n";
 
 test("args, env, cwd from the image config", () => {
@@ -158,5 +160,40 @@ test("the defaults are what `runc spec` and `runc spec --rootless` write", async
       defaultsOf(theirs),
       rootless ? "runc spec --rootless" : "runc spec",
     );
+    assert.deepEqual(
+      toRuntimeConfig({ ...base, config: {} }, { rootless }).process.args,
+      theirs.process.args,
+      "no Entrypoint nor Cmd: runc spec's args",
+    );
   }
+});
+
+test('no Entrypoint nor Cmd: args ["sh"]; no User: root\'s HOME; the runtime-spec holds', async (t) => {
+  for (const config of [{}, { Entrypoint: [], Cmd: [] }, { Env: ["A=1"] }]) {
+    const runtime = toRuntimeConfig({ ...base, config }, { userDatabase: { passwd, group } });
+    assert.deepEqual(runtime.process.args, ["sh"], JSON.stringify(config));
+    assert.ok(runtime.process.env.includes("HOME=/root"), `HOME for ${JSON.stringify(config)}`);
+    await assertValidRuntimeConfig(t, JSON.parse(JSON.stringify(runtime)));
+  }
+  const noPasswd = toRuntimeConfig({ ...base, config: { Cmd: ["x"] } });
+  assert.equal(noPasswd.process.env.filter((entry) => entry.startsWith("HOME=")).length, 0, "no passwd: no HOME");
+  const ownHome = toRuntimeConfig(
+    { ...base, config: { Cmd: ["x"], Env: ["HOME=/mine"] } },
+    { userDatabase: { passwd } },
+  );
+  assert.deepEqual(
+    ownHome.process.env.filter((entry) => entry.startsWith("HOME=")),
+    ["HOME=/mine"],
+  );
+  const numeric = toRuntimeConfig({ ...base, config: { Cmd: ["x"], User: "1234" } }, { userDatabase: { passwd } });
+  assert.equal(numeric.process.env.filter((entry) => entry.startsWith("HOME=")).length, 0, "uid without an entry");
+  for (const rootless of [false, true])
+    await assertValidRuntimeConfig(
+      t,
+      JSON.parse(
+        JSON.stringify(
+          toRuntimeConfig({ ...base, config: { Cmd: ["sh"] } }, { rootless, hostUid: 1000, hostGid: 1000 }),
+        ),
+      ),
+    );
 });

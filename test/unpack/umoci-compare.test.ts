@@ -14,6 +14,7 @@ import { unpackImage } from "../../src/bundle/unpack-image.js";
 import { runProgram } from "../helpers/cli.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 import { tempDir } from "../helpers/temp.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { isRoot, requireTool } from "../helpers/tools.js";
 import { diffSnapshots, snapshotTree } from "../helpers/tree-snapshot.js";
 
@@ -100,6 +101,7 @@ test("unpack gives the same rootfs as umoci unpack", async (t) => {
 
   const ours = join(dirPath, "our-bundle");
   await unpackImage({ layout, tag: "cmp", bundle: ours, rootless: false });
+  await assertValidRuntimeConfig(t, ours);
 
   const expected = await snapshotTree(join(theirs, "rootfs"), { mtimes: "all" });
   const actual = await snapshotTree(join(ours, "rootfs"), { mtimes: "all" });
@@ -148,6 +150,7 @@ test("config.json agrees with umoci's on what both take from the image config", 
   assert.equal(umociRun.status, 0, `umoci unpack failed: ${umociRun.stderr}`);
   const ours = join(dirPath, "our-bundle");
   await unpackImage({ layout, tag: "cfg", bundle: ours });
+  await assertValidRuntimeConfig(t, ours);
   const expected = JSON.parse(await readFile(join(theirs, "config.json"), "utf8"));
   const actual = JSON.parse(await readFile(join(ours, "config.json"), "utf8"));
   const pick = (config: BundleConfig) => ({

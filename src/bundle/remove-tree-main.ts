@@ -1,0 +1,13 @@
+/**
+ * `node remove-tree-main.js <staging-dir>`: finishes removing an interrupted
+ * unpack's staging directory after the unpack has exited (bundle-directory.ts).
+ * Refuses any path that is not a staging directory.
+ */
+import { basename } from "node:path";
+import { removeTree, STAGING_PREFIX } from "./bundle-directory.js";
+
+const path = process.argv[2];
+if (path && basename(path).startsWith(STAGING_PREFIX)) {
+  // Two tries: the interrupted process may still have been removing entries when this one started.
+  await removeTree(path).catch(() => removeTree(path).catch(() => undefined));
+}

@@ -1,6 +1,7 @@
 /** `oci-image fetch <image> <layout>[:<tag>]`: registry → layout. */
 import { Command, InvalidArgumentError } from "commander";
 import type { Readable } from "node:stream";
+import type { Advice } from "../registry/advice.js";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 
 interface FetchFlags {
@@ -55,14 +56,13 @@ async function runFetch(
   flags: FetchFlags,
 ): Promise<void> {
   const { UsageError } = await import("../errors.js");
-  const { parseReference, formatReference } = await import("../registry/reference.js");
+  const { parseReference } = await import("../registry/reference.js");
   const { parseLayoutArgument } = await import("../layout/refs.js");
-  const { parsePlatform, hostPlatform } = await import("../image/platform.js");
-  const { CONTAINERD_NAME_ANNOTATION } = await import("../image/types.js");
+  const { parsePlatform } = await import("../image/platform.js");
   const output = outputFor(context, flags);
   const reference = parseReference(image);
   const target = parseLayoutArgument(layoutArgument);
-  const platform = flags.platform === "all" ? "all" : flags.platform ? parsePlatform(flags.platform) : hostPlatform();
+  const platform = flags.platform === "all" ? "all" : flags.platform ? parsePlatform(flags.platform) : undefined;
   if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
   if (flags.username && !flags.passwordStdin)
     throw new UsageError(
@@ -72,34 +72,29 @@ async function runFetch(
     ? { username: flags.username, password: await readPassword(context.stdin) }
     : undefined;
 
-  const { RegistryClient } = await import("../registry/client.js");
   const { findCredentials } = await import("../registry/credentials.js");
-  const { pullImage } = await import("../registry/pull.js");
+  const { fetchImage } = await import("../transfer/fetch-image.js");
   const { createProgress, formatBytes } = await import("../ui/progress.js");
   const retryDelay = Number(context.env.OCI_IMAGE_RETRY_DELAY_MS);
-  const client = new RegistryClient({
-    registry: reference.registry,
-    credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
-    plainHttp: flags.plainHttp ? true : undefined,
-    insecure: flags.insecure,
-    retries: flags.retries,
-    timeoutMs: Math.round(flags.timeout * 1000),
-    retryDelayMs: Number.isFinite(retryDelay) && retryDelay >= 0 ? retryDelay : undefined,
-    signal: context.signal,
-    onRetry: (message) => output.warn(message),
-  });
-  const { openLayoutLazily } = await import("../layout/lazy-layout.js");
-  const layout = await openLayoutLazily(target.path);
   const progress = await createProgress(output);
   const short = (digest: string) => digest.slice(0, 19);
   try {
-    const result = await pullImage({
-      client,
+    const result = await fetchImage({
       reference,
-      sink: layout,
+      layout: target.path,
+      ref: target.tag,
       platform,
       jobs: flags.jobs,
       signal: context.signal,
+      connection: {
+        credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
+        plainHttp: flags.plainHttp ? true : undefined,
+        insecure: flags.insecure,
+        retries: flags.retries,
+        timeoutMs: Math.round(flags.timeout * 1000),
+        retryDelayMs: Number.isFinite(retryDelay) && retryDelay >= 0 ? retryDelay : undefined,
+        onRetry: (message) => output.warn(message),
+      },
       events: {
         blobStarted(descriptor) {
           const task = progress.start(short(descriptor.digest));
@@ -114,36 +109,45 @@ async function runFetch(
       },
     });
     progress.stop();
-    const fullName = formatReference(reference);
-    const refName = target.tag ?? reference.tag;
-    const descriptor = {
-      ...result.descriptor,
-      annotations: { ...result.descriptor.annotations, [CONTAINERD_NAME_ANNOTATION]: fullName },
-    };
-    const store = await layout.materialize();
-    const { replaced } = await store.addRef(descriptor, refName, context.signal);
-    if (replaced && refName) output.info(`replaced ref "${refName}" (was ${replaced.digest})`);
+    const { descriptor, ref, replaced } = result;
+    if (replaced && ref) output.info(`replaced ref "${ref}" (was ${replaced.digest})`);
     const { fetched, skipped, bytes } = result.blobs;
+    // A converted image's digest is not the registry's: say which one to pin.
+    const source = result.sourceDigest !== descriptor.digest ? `; registry digest ${result.sourceDigest}` : "";
     output.result(
       {
         ok: true,
-        reference: fullName,
+        reference: result.reference,
         digest: descriptor.digest,
         mediaType: descriptor.mediaType,
         platform: result.platform,
-        ref: refName ?? null,
+        ref: ref ?? null,
         sourceDigest: result.sourceDigest,
         converted: result.converted,
         blobs: { fetched, skipped, bytes },
       },
       [
-        `${fullName} → ${target.path}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)})`,
+        `${result.reference} → ${target.path}${ref ? `:${ref}` : ""} ${descriptor.digest} (${result.platform}${source}; ${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)})`,
       ],
     );
+  } catch (error) {
+    throw await withHint(error);
   } finally {
     progress.stop();
-    await client.close();
   }
+}
+
+/** The command's advice on a registry error, in its own flags. */
+async function withHint(error: unknown): Promise<unknown> {
+  const { adviceOf } = await import("../registry/advice.js");
+  const hints: Record<Advice, string> = {
+    "log-in": ": log in (docker login) or pass -u and --password-stdin",
+    "skip-tls-check": " (use --insecure to skip the check)",
+    "choose-platform": " (choose with --platform, or --platform all)",
+  };
+  const advice = adviceOf(error);
+  if (advice) (error as Error).message += hints[advice];
+  return error;
 }
 
 async function readPassword(stdin: Readable): Promise<string> {

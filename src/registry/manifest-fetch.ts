@@ -10,7 +10,8 @@ import { digestOf, digestProblem, parseDigest } from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import { MediaType, isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
 import { readLimitedBytes, type RegistryClient } from "./client.js";
-import { headerValue, isRetryableNetworkError, describeNetworkError } from "./http-errors.js";
+import { headerValue } from "./http-errors.js";
+import { unreadableManifest } from "./manifest-clues.js";
 
 export const MANIFEST_ACCEPT = [
   MediaType.ociManifest,
@@ -39,41 +40,32 @@ export interface ManifestRequest {
 }
 
 export async function fetchManifest(client: RegistryClient, request: ManifestRequest): Promise<FetchedManifest> {
-  const what = `fetching manifest ${request.name} from ${client.registry}`;
+  const what = `fetching manifest ${request.name} from ${client.host}`;
   const path = `/v2/${request.repository}/manifests/${request.reference}`;
-  let bytes: Buffer;
-  let contentType: string | undefined;
-  let headerDigest: string | undefined;
-  for (let attempt = 0; ; attempt++) {
-    const response = await client.get(path, request.repository, what, { accept: MANIFEST_ACCEPT });
-    const declared = Number(headerValue(response.headers, "content-length"));
-    if (Number.isFinite(declared) && declared > MAX_DOCUMENT_SIZE) {
-      response.body.destroy();
-      throw new RegistryError(
-        "DOCUMENT_TOO_LARGE",
-        `${what}: the manifest is ${declared} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit`,
-      );
-    }
-    try {
-      bytes = await readLimitedBytes(response.body, MAX_DOCUMENT_SIZE, what);
-    } catch (error) {
-      if (error instanceof RegistryError || !isRetryableNetworkError(error) || attempt >= client.retries) {
-        if (error instanceof RegistryError) throw error;
-        throw client.networkFailure(what, error, attempt);
+  const answer = { accept: MANIFEST_ACCEPT };
+  const fetched = await client.request(
+    { path, repository: request.repository, headers: answer, what },
+    async (response) => {
+      const declared = Number(headerValue(response.headers, "content-length"));
+      if (Number.isFinite(declared) && declared > MAX_DOCUMENT_SIZE) {
+        response.body.destroy();
+        throw new RegistryError(
+          "DOCUMENT_TOO_LARGE",
+          `${what}: the manifest is ${declared} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit`,
+        );
       }
-      client.notifyRetry(`${what}: ${describeNetworkError(error, client.timeoutMs)}; retrying`);
-      continue;
-    }
-    contentType = headerValue(response.headers, "content-type")?.split(";")[0]?.trim().toLowerCase();
-    headerDigest = headerValue(response.headers, "docker-content-digest")?.trim();
-    break;
-  }
-  return checkManifest(bytes, {
-    contentType,
-    headerDigest,
+      const bytes = await readLimitedBytes(response.body, MAX_DOCUMENT_SIZE, what, client.timeoutMs);
+      return { bytes, headers: response.headers };
+    },
+  );
+  return checkManifest(fetched.bytes, {
+    contentType: headerValue(fetched.headers, "content-type")?.split(";")[0]?.trim().toLowerCase(),
+    contentEncoding: headerValue(fetched.headers, "content-encoding")?.trim().toLowerCase(),
+    headerDigest: headerValue(fetched.headers, "docker-content-digest")?.trim(),
     expected: request.expected,
     askedDigest: isDigest(request.reference) ? request.reference : undefined,
     where: request.name,
+    source: client.host,
   });
 }
 
@@ -83,6 +75,9 @@ function isDigest(reference: string): boolean {
 
 export interface ManifestFacts {
   contentType?: string;
+  contentEncoding?: string;
+  /** The host it came from, for messages. */
+  source?: string;
   headerDigest?: string;
   askedDigest?: string;
   expected?: { digest: string; size?: number; mediaType?: string };
@@ -123,7 +118,12 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
       );
     }
   }
-  const document = parseJsonDocument(bytes, where);
+  let document: unknown;
+  try {
+    document = parseJsonDocument(bytes, where);
+  } catch (error) {
+    throw unreadableManifest(error, bytes, facts);
+  }
   if (typeof document !== "object" || document === null || Array.isArray(document))
     throw mismatch("the manifest is not a JSON object");
   const doc = document as Record<string, unknown>;

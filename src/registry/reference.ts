@@ -30,6 +30,8 @@ export function parseReference(text: string): ImageReference {
   };
   if (text.length === 0) fail("it is empty");
   if (/\s/.test(text)) fail("it contains white space");
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text);
+  if (scheme) fail(`references take no scheme: write "${text.slice(scheme[0].length)}", not "${scheme[1]}://…"`);
 
   let rest = text;
   let digest: string | undefined;

@@ -39,7 +39,9 @@ export function checkImageConfig(
   if (!Array.isArray(diffIds) || diffIds.some((id) => typeof id !== "string"))
     throw bad(`is not an image config: "rootfs.diff_ids" must be an array of digests`);
   if (diffIds.length !== layerCount)
-    throw bad(`lists ${diffIds.length} diff_ids, but the manifest has ${layerCount} layers`);
+    throw bad(
+      `lists ${diffIds.length} diff_ids, but the manifest has ${layerCount} layer${layerCount === 1 ? "" : "s"}`,
+    );
   const platform = formatPlatform(doc as Platform);
   if (wanted && !platformMatches(wanted, doc as Platform)) {
     const error = new NotFoundError(

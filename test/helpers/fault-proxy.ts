@@ -2,7 +2,8 @@
  * A fault-injecting HTTP proxy in front of a real registry, for what Docker Hub
  * does and a local registry doesn't: blob redirects to another host (a "CDN"
  * listening on 127.0.0.2), 429 with Retry-After and rate-limit headers, 5xx,
- * connections reset mid-blob, wrong bytes, stalled answers, Range ignored.
+ * connections reset mid-blob, wrong bytes, stalled or trickling answers, Range
+ * ignored.
  */
 import {
   createServer,
@@ -16,13 +17,15 @@ import { closeServer } from "./token-server.js";
 
 export type Fault =
   /** Answer this status (with headers and body) without asking the registry. */
-  | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: "status"; status: number; headers?: Record<string, string>; body?: string | Buffer }
   /** Forward, but cut the connection after this many body bytes. */
   | { kind: "reset"; afterBytes: number }
   /** Forward, with one byte of the body changed. */
   | { kind: "corrupt" }
   /** Forward the headers (and `afterBytes` of the body), then send nothing more. */
   | { kind: "stall"; afterBytes?: number }
+  /** Forward the headers (and `afterBytes` of the body), then the rest `bytesPerSecond` at a time (default 10/s). */
+  | { kind: "trickle"; afterBytes?: number; bytesPerSecond?: number }
   /** Redirect (307) to the CDN host, which serves the same path from the registry. */
   | { kind: "redirect"; status?: number; location?: string }
   /** Forward without the client's Range header (a server without range support). */
@@ -166,6 +169,10 @@ function forward(
         answer.pipe(response);
         return;
       }
+      if (fault.kind === "trickle") {
+        trickle(answer, response, status, answerHeaders, fault);
+        return;
+      }
       if (fault.kind === "corrupt") {
         const chunks: Buffer[] = [];
         answer.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -201,4 +208,35 @@ function forward(
   );
   outgoing.on("error", () => response.destroy());
   request.pipe(outgoing);
+}
+
+/** The whole answer read from upstream, then dripped to the client until it is sent or the client goes. */
+function trickle(
+  answer: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  headers: IncomingMessage["headers"],
+  fault: { afterBytes?: number; bytesPerSecond?: number },
+): void {
+  const chunks: Buffer[] = [];
+  answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+  answer.on("end", () => {
+    const body = Buffer.concat(chunks);
+    let sent = Math.min(fault.afterBytes ?? 0, body.length);
+    response.writeHead(status, headers);
+    response.write(body.subarray(0, sent));
+    const timer = setInterval(
+      () => {
+        if (sent >= body.length) {
+          clearInterval(timer);
+          response.end();
+          return;
+        }
+        response.write(body.subarray(sent, sent + 1));
+        sent++;
+      },
+      1000 / (fault.bytesPerSecond ?? 10),
+    );
+    response.on("close", () => clearInterval(timer));
+  });
 }

@@ -197,3 +197,48 @@ export async function pushImage(
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+export interface RawImage {
+  config: Buffer;
+  /** Default: the OCI image config type. */
+  configMediaType?: string;
+  layers: { bytes: Buffer; mediaType: string }[];
+}
+
+/**
+ * Pushes blobs and an OCI manifest straight through the distribution API (no
+ * auth), for images no well-behaved tool would push; returns the manifest digest.
+ */
+export async function pushRawImage(
+  registry: RunningRegistry,
+  repository: string,
+  tag: string,
+  image: RawImage,
+): Promise<string> {
+  const { createHash } = await import("node:crypto");
+  const digestOf = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const upload = async (bytes: Buffer) => {
+    const digest = digestOf(bytes);
+    const started = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/`, { method: "POST" });
+    const location = new URL(started.headers.get("location")!, registry.url);
+    location.searchParams.set("digest", digest);
+    const done = await fetch(location, { method: "PUT", body: bytes });
+    if (done.status !== 201) throw new Error(`blob upload answered ${done.status}: ${await done.text()}`);
+    return { digest, size: bytes.length };
+  };
+  const config = {
+    mediaType: image.configMediaType ?? "application/vnd.oci.image.config.v1+json",
+    ...(await upload(image.config)),
+  };
+  const layers = [];
+  for (const layer of image.layers) layers.push({ mediaType: layer.mediaType, ...(await upload(layer.bytes)) });
+  const mediaType = "application/vnd.oci.image.manifest.v1+json";
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config, layers }));
+  const put = await fetch(`${registry.url}/v2/${repository}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "content-type": mediaType },
+    body: manifest,
+  });
+  if (put.status !== 201) throw new Error(`manifest push answered ${put.status}: ${await put.text()}`);
+  return digestOf(manifest);
+}

@@ -9,6 +9,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { gzipSync } from "node:zlib";
+import { ImageLayout } from "../../src/layout/layout.js";
+import { RegistryClient } from "../../src/registry/client.js";
+import { pullImage } from "../../src/registry/pull.js";
+import { parseReference } from "../../src/registry/reference.js";
 import { hasStackTrace, runOciImage, type CliResult } from "../helpers/cli.js";
 import { startFaultProxy, type FaultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { buildTar } from "../helpers/image-builder.js";
@@ -224,4 +228,39 @@ test("a reference with a scheme is a usage error that says so", async (t) => {
   const result = await fetchVia(t, [], ["https://HOST/test/app:oci"]);
   assert.equal(result.status, 2);
   assert.match(result.stderr, /references take no scheme: write "127\.0\.0\.1:\d+\/test\/app:oci"/);
+});
+
+test("blobsPlanned names config and layers of each image before any of them downloads", async (t) => {
+  if (!registry) return t.skip("no registry");
+  const layout = await ImageLayout.openOrCreate(join(await tempDir(t), "images"));
+  const client = new RegistryClient({ registry: registry.host });
+  t.after(() => client.close());
+  const events: string[] = [];
+  const planned: string[][] = [];
+  await pullImage({
+    client,
+    reference: parseReference(`${registry.host}/${images.ociIndex}`),
+    sink: layout,
+    platform: "all",
+    events: {
+      blobsPlanned: (descriptors) => {
+        planned.push(descriptors.map((descriptor) => descriptor.digest));
+        events.push(...descriptors.map((descriptor) => `planned ${descriptor.digest}`));
+      },
+      blobStarted: (descriptor) => {
+        events.push(`started ${descriptor.digest}`);
+        return { update: () => {}, done: () => {}, failed: () => {} };
+      },
+    },
+  });
+  assert.equal(planned.length, 2, "once per image of the index");
+  assert.ok(
+    planned.every((digests) => digests.length === 2),
+    "a config and a layer each",
+  );
+  for (const digest of planned.flat()) {
+    const started = events.indexOf(`started ${digest}`);
+    assert.ok(started === -1 || events.indexOf(`planned ${digest}`) < started, `${digest} planned first`);
+  }
+  assert.ok(events.some((event) => event.startsWith("started")));
 });

@@ -1,0 +1,138 @@
+/**
+ * The registry transport's steps at unit level (undici's MockAgent standing in
+ * for hosts that aren't on this machine): the throughput floor, the retry
+ * budget, general requests through authentication, the host named in messages.
+ */
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { test } from "node:test";
+import { MockAgent } from "undici";
+import { RegistryClient } from "../../src/registry/client.js";
+import { fetchManifest } from "../../src/registry/manifest-fetch.js";
+import { RetryableStatus, withRetries, type RetryPolicy } from "../../src/registry/transport/retry.js";
+import { guardedChunks, STALL_CODE } from "../../src/registry/transport/stall.js";
+
+function trickle(bytes: number, everyMs: number): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let i = 0; i < bytes; i++) {
+        await sleep(everyMs);
+        yield Buffer.from("x");
+      }
+    })(),
+  );
+}
+
+async function drain(source: AsyncIterable<Buffer>, perChunkMs = 0): Promise<number> {
+  let size = 0;
+  for await (const chunk of source) {
+    size += chunk.length;
+    if (perChunkMs) await sleep(perChunkMs);
+  }
+  return size;
+}
+
+test("the throughput floor: a trickle fails as a stall, a slow reader does not", async () => {
+  const started = Date.now();
+  await assert.rejects(
+    drain(guardedChunks(trickle(1000, 20), 300)),
+    (error: Error & { code?: string }) => error.code === STALL_CODE,
+  );
+  assert.ok(Date.now() - started < 1500, "failed after one window, not at the end");
+  const fast = Readable.from([Buffer.alloc(64 * 1024), Buffer.alloc(64 * 1024), Buffer.alloc(1)]);
+  assert.equal(await drain(guardedChunks(fast, 100), 150), 128 * 1024 + 1, "time spent reading does not count");
+});
+
+const policy = (messages: string[], retries = 2): RetryPolicy => ({
+  retries,
+  delayMs: 1,
+  maxRetryAfterMs: 5_000,
+  timeoutMs: 1_000,
+  where: "https://registry.example.com",
+  onRetry: (message) => messages.push(message),
+});
+
+test("the retry budget: Retry-After is honoured and named; the last failure counts the attempts", async () => {
+  const messages: string[] = [];
+  let calls = 0;
+  const started = Date.now();
+  const value = await withRetries(policy(messages), "fetching x", async () => {
+    if (++calls === 1) throw new RetryableStatus(429, { "retry-after": "1" }, "");
+    return "done";
+  });
+  assert.equal(value, "done");
+  assert.ok(Date.now() - started >= 1000);
+  assert.deepEqual(messages, ["fetching x: 429 Too Many Requests; retrying in 1 s (1/2)"]);
+
+  await assert.rejects(
+    withRetries(policy([]), "fetching y", async () => {
+      throw new RetryableStatus(503, {}, "");
+    }),
+    /fetching y: 503 Service Unavailable after 3 attempts$/,
+  );
+  await assert.rejects(
+    withRetries(policy([]), "fetching z", async () => {
+      throw new RetryableStatus(429, { "retry-after": "3600" }, "");
+    }),
+    /fetching z: 429 Too Many Requests; the registry asks to retry after 60 min/,
+  );
+});
+
+test("a PUT with a body goes through a Basic challenge, its body sent again; 201 is the expected answer", async () => {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  const registry = agent.get("https://registry.example.com");
+  const seen: { authorization?: string; body: string }[] = [];
+  registry
+    .intercept({ path: "/v2/a/manifests/v1", method: "PUT" })
+    .reply((options) => {
+      const headers = options.headers as Record<string, string>;
+      seen.push({ authorization: headers.authorization, body: String(options.body) });
+      return headers.authorization
+        ? { statusCode: 201, data: "" }
+        : { statusCode: 401, data: "", responseOptions: { headers: { "www-authenticate": 'Basic realm="r"' } } };
+    })
+    .times(2);
+  const client = new RegistryClient({
+    registry: "registry.example.com",
+    dispatcher: agent,
+    credentials: async () => ({ username: "user", password: "pw" }),
+  });
+  const status = await client.request(
+    {
+      method: "PUT",
+      path: "/v2/a/manifests/v1",
+      repository: "a",
+      actions: "pull,push",
+      body: "{}",
+      expect: [201],
+      what: "pushing",
+    },
+    async (response) => response.status,
+  );
+  assert.equal(status, 201);
+  assert.deepEqual(
+    seen.map((request) => [request.authorization?.split(" ")[0], request.body]),
+    [
+      [undefined, "{}"],
+      ["Basic", "{}"],
+    ],
+  );
+  await agent.close();
+});
+
+test("Docker Hub's failures name the host contacted, registry-1.docker.io", async () => {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  const client = new RegistryClient({ registry: "docker.io", dispatcher: agent, retries: 0 });
+  await assert.rejects(
+    fetchManifest(client, {
+      repository: "library/alpine",
+      reference: "latest",
+      name: "docker.io/library/alpine:latest",
+    }),
+    /^.*fetching manifest docker\.io\/library\/alpine:latest from registry-1\.docker\.io: /,
+  );
+  await agent.close();
+});

@@ -6,9 +6,9 @@
  * verifies size and digest of the whole; this stream never yields more than
  * the descriptor's size.
  */
-import { Readable } from "node:stream";
-import { DigestMismatchError, OciImageError, RegistryError } from "../errors.js";
-import { parseDigest } from "../image/digest.js";
+import { pipeline, Readable } from "node:stream";
+import { OciImageError, RegistryError } from "../errors.js";
+import { VerifyingStream } from "../image/digest.js";
 import type { RegistryClient, RegistryResponse } from "./client.js";
 import { describeNetworkError, headerValue, isRetryableNetworkError } from "./http-errors.js";
 import { networkFailure, type Classifier } from "./transport/retry.js";
@@ -27,8 +27,8 @@ export function blobWhat(client: RegistryClient, blob: { digest: string; name: s
 }
 
 export function openBlobStream(client: RegistryClient, blob: BlobRequest): Readable {
-  parseDigest(blob.digest, blob.digest);
-  return Readable.from(blobChunks(client, blob), { objectMode: false });
+  const verifying = new VerifyingStream({ digest: blob.digest, size: blob.size }, blob.digest);
+  return pipeline(Readable.from(blobChunks(client, blob), { objectMode: false }), verifying, () => {});
 }
 
 async function* blobChunks(client: RegistryClient, blob: BlobRequest): AsyncGenerator<Buffer> {
@@ -52,10 +52,6 @@ async function* blobChunks(client: RegistryClient, blob: BlobRequest): AsyncGene
           skip -= dropped;
           if (data.length === 0) continue;
         }
-        if (offset + data.length > blob.size)
-          throw new DigestMismatchError(`the registry sent more than the ${blob.size} bytes the descriptor declares`, {
-            where: blob.digest,
-          });
         offset += data.length;
         yield data;
       }

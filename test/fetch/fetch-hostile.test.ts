@@ -145,7 +145,7 @@ test("a blob error names the blob once", async (t) => {
   );
   assert.equal(tooLong.status, 1);
   const line = lastLine(tooLong.stderr);
-  assert.match(line, /sent more than the \d+ bytes the descriptor declares \(2 attempts\); nothing of it was kept/);
+  assert.match(line, /more than the \d+ bytes its descriptor declares \(2 attempts\); nothing of it was kept/);
   assert.equal(line.split("fetching blob").length, 2, line);
 
   const reset = await fetchVia(

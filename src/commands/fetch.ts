@@ -1,7 +1,9 @@
 /** `oci-image fetch <image> <layout>[:<tag>]`: registry → layout. */
 import { Command, InvalidArgumentError } from "commander";
+import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import type { Advice } from "../registry/advice.js";
+import type { FetchImageResult } from "../transfer/fetch-image.js";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 
 interface FetchFlags {
@@ -42,7 +44,9 @@ export function createFetchCommand(context: CommandContext): Command {
     .option("-q, --quiet", "print nothing but errors on stderr")
     .addHelpText(
       "after",
-      "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",
+      "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n" +
+        "  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n" +
+        "  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",
     )
     .action(async (image: string, layoutArgument: string, flags: FetchFlags) =>
       runFetch(context, image, layoutArgument, flags),
@@ -55,7 +59,6 @@ async function runFetch(
   layoutArgument: string,
   flags: FetchFlags,
 ): Promise<void> {
-  const { UsageError } = await import("../errors.js");
   const { parseReference } = await import("../registry/reference.js");
   const { parseLayoutArgument } = await import("../layout/refs.js");
   const { parsePlatform } = await import("../image/platform.js");
@@ -63,25 +66,17 @@ async function runFetch(
   const reference = parseReference(image);
   const target = parseLayoutArgument(layoutArgument);
   const platform = flags.platform === "all" ? "all" : flags.platform ? parsePlatform(flags.platform) : undefined;
-  if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  if (flags.username && !flags.passwordStdin)
-    throw new UsageError(
-      "--username needs --password-stdin (the password is read from stdin, never from the command line)",
-    );
-  const explicit = flags.username
-    ? { username: flags.username, password: await readPassword(context.stdin) }
-    : undefined;
+  const explicit = await explicitCredentials(flags, context.stdin);
 
   const { findCredentials } = await import("../registry/credentials.js");
   const { fetchImage } = await import("../transfer/fetch-image.js");
   const { createProgress, formatBytes } = await import("../ui/progress.js");
-  const retryDelay = Number(context.env.OCI_IMAGE_RETRY_DELAY_MS);
   const progress = await createProgress(output);
   const short = (digest: string) => digest.slice(0, 19);
   try {
     const result = await fetchImage({
       reference,
-      layout: target.path,
+      layout: resolve(context.cwd, target.path),
       ref: target.tag,
       platform,
       jobs: flags.jobs,
@@ -92,7 +87,7 @@ async function runFetch(
         insecure: flags.insecure,
         retries: flags.retries,
         timeoutMs: Math.round(flags.timeout * 1000),
-        retryDelayMs: Number.isFinite(retryDelay) && retryDelay >= 0 ? retryDelay : undefined,
+        retryDelayMs: retryDelayFrom(context.env),
         onRetry: (message) => output.warn(message),
       },
       events: {
@@ -109,32 +104,48 @@ async function runFetch(
       },
     });
     progress.stop();
-    const { descriptor, ref, replaced } = result;
-    if (replaced && ref) output.info(`replaced ref "${ref}" (was ${replaced.digest})`);
-    const { fetched, skipped, bytes } = result.blobs;
-    // A converted image's digest is not the registry's: say which one to pin.
-    const source = result.sourceDigest !== descriptor.digest ? `; registry digest ${result.sourceDigest}` : "";
-    output.result(
-      {
-        ok: true,
-        reference: result.reference,
-        digest: descriptor.digest,
-        mediaType: descriptor.mediaType,
-        platform: result.platform,
-        ref: ref ?? null,
-        sourceDigest: result.sourceDigest,
-        converted: result.converted,
-        blobs: { fetched, skipped, bytes },
-      },
-      [
-        `${result.reference} → ${target.path}${ref ? `:${ref}` : ""} ${descriptor.digest} (${result.platform}${source}; ${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)})`,
-      ],
-    );
+    printResult(output, result, target.path, formatBytes);
   } catch (error) {
     throw await withHint(error);
   } finally {
     progress.stop();
   }
+}
+
+function printResult(
+  output: ReturnType<typeof outputFor>,
+  result: FetchImageResult,
+  layoutPath: string,
+  formatBytes: (bytes: number) => string,
+): void {
+  const { descriptor, ref, replaced } = result;
+  if (replaced && ref) output.info(`replaced ref "${ref}" (was ${replaced.digest})`);
+  const { fetched, skipped, bytes } = result.blobs;
+  // A converted image's digest is not the registry's: say which one to pin.
+  const source = result.sourceDigest !== descriptor.digest ? `; registry digest ${result.sourceDigest}` : "";
+  const counts = `${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)}`;
+  output.result(
+    {
+      ok: true,
+      reference: result.reference,
+      digest: descriptor.digest,
+      mediaType: descriptor.mediaType,
+      platform: result.platform,
+      ref: ref ?? null,
+      sourceDigest: result.sourceDigest,
+      converted: result.converted,
+      blobs: { fetched, skipped, bytes },
+    },
+    [
+      `${result.reference} → ${layoutPath}${ref ? `:${ref}` : ""} ${descriptor.digest} ` +
+        `(${result.platform}${source}; ${counts})`,
+    ],
+  );
+}
+
+function retryDelayFrom(env: CommandContext["env"]): number | undefined {
+  const delay = Number(env.OCI_IMAGE_RETRY_DELAY_MS);
+  return Number.isFinite(delay) && delay >= 0 ? delay : undefined;
 }
 
 /** The command's advice on a registry error, in its own flags. */
@@ -148,6 +159,20 @@ async function withHint(error: unknown): Promise<unknown> {
   const advice = adviceOf(error);
   if (advice) (error as Error).message += hints[advice];
   return error;
+}
+
+/** `-u` with the password from stdin; each without the other is a usage error. */
+async function explicitCredentials(
+  flags: FetchFlags,
+  stdin: Readable,
+): Promise<{ username: string; password: string } | undefined> {
+  const { UsageError } = await import("../errors.js");
+  if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
+  if (flags.username && !flags.passwordStdin)
+    throw new UsageError(
+      "--username needs --password-stdin (the password is read from stdin, never from the command line)",
+    );
+  return flags.username ? { username: flags.username, password: await readPassword(stdin) } : undefined;
 }
 
 async function readPassword(stdin: Readable): Promise<string> {

@@ -107,7 +107,8 @@ export function describeRateLimit(headers: IncomingHttpHeaders): string | undefi
   const seconds = /w=(\d+)/.exec(window ?? "")?.[1];
   const left = remaining?.split(";")[0];
   const per = seconds ? ` per ${formatDuration(Number(seconds) * 1000)}` : "";
-  return `rate limit: ratelimit-remaining ${left ?? "?"} of ratelimit-limit ${count || "?"}${per}; log in to raise the limit`;
+  const counts = `ratelimit-remaining ${left ?? "?"} of ratelimit-limit ${count || "?"}${per}`;
+  return `rate limit: ${counts}; log in to raise the limit`;
 }
 
 /** `Retry-After` as milliseconds (seconds or an HTTP date), or undefined. */
@@ -186,7 +187,8 @@ export function describeNetworkError(error: unknown, timeoutMs: number): string 
       return `no data for ${formatDuration(timeoutMs)}`;
     case STALL_CODE: {
       const { bytes, windowMs } = error as { bytes: number; windowMs: number };
-      return `transfer slower than ${FLOOR_BYTES_PER_SECOND / 1024} KiB/s (${bytes} bytes in ${formatDuration(windowMs)})`;
+      const floor = `${FLOOR_BYTES_PER_SECOND / 1024} KiB/s`;
+      return `transfer slower than ${floor} (${bytes} bytes in ${formatDuration(windowMs)})`;
     }
     case "UND_ERR_CONNECT_TIMEOUT":
       return "connection timed out";

@@ -16,14 +16,18 @@ export interface ManifestOrigin {
 export function unreadableManifest(error: unknown, bytes: Buffer, origin: ManifestOrigin): Error {
   if (!(error instanceof OciImageError)) return error as Error;
   const from = origin.source ? ` from ${origin.source}` : "";
-  const message = `fetching manifest ${origin.where}${from}: the answer is not a manifest: ${error.message}${clue(bytes, origin)}`;
+  const what = `fetching manifest ${origin.where}${from}`;
+  const message = `${what}: the answer is not a manifest: ${error.message}${clue(bytes, origin)}`;
   return new InvalidContentError(error.code, message, { where: origin.where, cause: error });
 }
 
 function clue(bytes: Buffer, origin: ManifestOrigin): string {
   const encoding = origin.contentEncoding;
   if (encoding && encoding !== "identity")
-    return ` (the registry sent it ${encoding}-encoded, Content-Encoding: ${encoding}, though no encoding was asked for)`;
+    return (
+      ` (the registry sent it ${encoding}-encoded, Content-Encoding: ${encoding}, ` +
+      "though no encoding was asked for)"
+    );
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return " (the bytes are gzip-compressed)";
   const start = bytes.subarray(0, 512).toString("utf8").trimStart().toLowerCase();
   if (origin.contentType === "text/html" || start.startsWith("<!doctype html") || start.startsWith("<html"))

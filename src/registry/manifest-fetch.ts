@@ -5,7 +5,7 @@
  * `mediaType`, the Content-Type, its shape) so that one document can't pass as
  * both a manifest and an index (CVE-2021-41190).
  */
-import { InvalidContentError, RegistryError } from "../errors.js";
+import { DigestMismatchError, InvalidContentError, RegistryError } from "../errors.js";
 import { digestOf, digestProblem, parseDigest } from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import { MediaType, isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
@@ -84,40 +84,56 @@ export interface ManifestFacts {
   where: string;
 }
 
+type Mismatch = (message: string) => InvalidContentError;
+type Shape = "manifest" | "index";
+
 /** The pure checks on a fetched manifest's bytes; exported for unit tests. */
 export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManifest {
   const { where } = facts;
   const mismatch = (message: string) => new InvalidContentError("MANIFEST_INVALID", `${where}: ${message}`, { where });
+  const digest = checkDigests(bytes, facts, mismatch);
+  const doc = parseManifest(bytes, facts, mismatch);
+  const shape = shapeOf(doc, mismatch);
+  const mediaType = resolveMediaType(doc, shape, facts, mismatch);
+  if (shape === "index" && !Array.isArray(doc.manifests)) throw mismatch(`"manifests" is not an array`);
+  if (shape === "manifest" && (typeof doc.config !== "object" || doc.config === null || !Array.isArray(doc.layers)))
+    throw mismatch(`"config" must be an object and "layers" an array`);
+  return { bytes, digest, mediaType, kind: shape, document: doc };
+}
+
+/** The digest of the bytes, checked against the descriptor, the digest asked for and Docker-Content-Digest. */
+function checkDigests(bytes: Buffer, facts: ManifestFacts, mismatch: Mismatch): string {
+  const { where } = facts;
   const expectedDigest = facts.askedDigest ?? facts.expected?.digest;
   const algorithm = expectedDigest ? parseDigest(expectedDigest, where).algorithm : "sha256";
   const digest = digestOf(bytes, algorithm);
-  if (facts.expected?.size !== undefined && bytes.length !== facts.expected.size) {
-    throw new InvalidContentError(
-      "DIGEST_MISMATCH",
-      `${where}: the manifest is ${bytes.length} bytes, but its descriptor declares ${facts.expected.size}`,
+  const declared = facts.expected?.size;
+  if (declared !== undefined && bytes.length !== declared)
+    throw new DigestMismatchError(
+      `${where}: the manifest is ${bytes.length} bytes, but its descriptor declares ${declared}`,
       { where },
     );
-  }
-  if (expectedDigest && digest !== expectedDigest) {
-    throw new InvalidContentError(
-      "DIGEST_MISMATCH",
+  if (expectedDigest && digest !== expectedDigest)
+    throw new DigestMismatchError(
       `${where}: the registry sent a manifest whose digest is ${digest}, not the ${expectedDigest} asked for`,
       { where },
     );
-  }
-  if (facts.headerDigest) {
-    if (digestProblem(facts.headerDigest))
-      throw mismatch(`Docker-Content-Digest "${facts.headerDigest.slice(0, 100)}" is not a valid digest`);
-    const { algorithm: headerAlgorithm } = parseDigest(facts.headerDigest, where);
-    const actual = digestOf(bytes, headerAlgorithm);
-    if (actual !== facts.headerDigest) {
-      throw new InvalidContentError(
-        "DIGEST_MISMATCH",
-        `${where}: the manifest's digest is ${actual}, but the registry's Docker-Content-Digest says ${facts.headerDigest}`,
+  const header = facts.headerDigest;
+  if (header) {
+    if (digestProblem(header)) throw mismatch(`Docker-Content-Digest "${header.slice(0, 100)}" is not a valid digest`);
+    const actual = digestOf(bytes, parseDigest(header, where).algorithm);
+    if (actual !== header)
+      throw new DigestMismatchError(
+        `${where}: the manifest's digest is ${actual}, but the registry's Docker-Content-Digest says ${header}`,
         { where },
       );
-    }
   }
+  return digest;
+}
+
+/** Strict JSON, an object, schema 2. */
+function parseManifest(bytes: Buffer, facts: ManifestFacts, mismatch: Mismatch): Record<string, unknown> {
+  const { where } = facts;
   let document: unknown;
   try {
     document = parseJsonDocument(bytes, where);
@@ -128,14 +144,19 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
     throw mismatch("the manifest is not a JSON object");
   const doc = document as Record<string, unknown>;
   const own = typeof doc.mediaType === "string" ? doc.mediaType : undefined;
-  if (doc.schemaVersion === 1 || isSchema1(own) || isSchema1(facts.contentType)) {
+  if (doc.schemaVersion === 1 || isSchema1(own) || isSchema1(facts.contentType))
     throw new InvalidContentError(
       "MANIFEST_SCHEMA1",
-      `${where}: this is a Docker schema 1 manifest, which is deprecated and not supported; push the image again with a current Docker or registry (schema 2 or OCI)`,
+      `${where}: this is a Docker schema 1 manifest, which is deprecated and not supported; ` +
+        `push the image again with a current Docker or registry (schema 2 or OCI)`,
       { where },
     );
-  }
   if (doc.schemaVersion !== 2) throw mismatch(`schemaVersion is ${JSON.stringify(doc.schemaVersion)}, not 2`);
+  return doc;
+}
+
+/** An index has `manifests`, a manifest `config`/`layers`; never both (CVE-2021-41190). */
+function shapeOf(doc: Record<string, unknown>, mismatch: Mismatch): Shape {
   const hasManifests = "manifests" in doc;
   const hasImageParts = "config" in doc || "layers" in doc;
   if (hasManifests && hasImageParts)
@@ -144,7 +165,12 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
     );
   if (!hasManifests && !hasImageParts)
     throw mismatch(`the document is neither a manifest (config, layers) nor an index (manifests)`);
-  const shape: "manifest" | "index" = hasManifests ? "index" : "manifest";
+  return hasManifests ? "index" : "manifest";
+}
+
+/** Its own mediaType, the Content-Type and the descriptor's must agree with each other and with the shape. */
+function resolveMediaType(doc: Record<string, unknown>, shape: Shape, facts: ManifestFacts, mismatch: Mismatch) {
+  const own = typeof doc.mediaType === "string" ? doc.mediaType : undefined;
   const knownType = (type: string | undefined) =>
     isManifestMediaType(type) || isIndexMediaType(type) ? type : undefined;
   const headerType = knownType(facts.contentType);
@@ -157,15 +183,13 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
     own ?? headerType ?? descriptorType ?? (shape === "index" ? MediaType.ociIndex : MediaType.ociManifest);
   if (descriptorType && descriptorType !== mediaType)
     throw mismatch(`its mediaType is ${mediaType}, but the descriptor pointing at it says ${descriptorType}`);
-  const typeShape = isIndexMediaType(mediaType) ? "index" : "manifest";
+  const typeShape: Shape = isIndexMediaType(mediaType) ? "index" : "manifest";
+  const article = (kind: Shape) => (kind === "index" ? "an index" : "a manifest");
   if (typeShape !== shape)
     throw mismatch(
-      `its media type ${mediaType} says ${typeShape === "index" ? "an index" : "a manifest"}, but the document is shaped as ${shape === "index" ? "an index" : "a manifest"}`,
+      `its media type ${mediaType} says ${article(typeShape)}, but the document is shaped as ${article(shape)}`,
     );
-  if (shape === "index" && !Array.isArray(doc.manifests)) throw mismatch(`"manifests" is not an array`);
-  if (shape === "manifest" && (typeof doc.config !== "object" || doc.config === null || !Array.isArray(doc.layers)))
-    throw mismatch(`"config" must be an object and "layers" an array`);
-  return { bytes, digest, mediaType, kind: shape, document: doc };
+  return mediaType;
 }
 
 function isSchema1(type: string | undefined): boolean {

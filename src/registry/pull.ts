@@ -179,7 +179,8 @@ class Puller {
     const blobs = [config, ...layers].filter((layer) => {
       if (/foreign|nondistributable/.test(layer.mediaType)) {
         this.options.events?.warning?.(
-          `${this.name}: layer ${layer.digest} is a foreign layer (${layer.mediaType}); it is not downloaded and its urls are not followed`,
+          `${this.name}: layer ${layer.digest} is a foreign layer (${layer.mediaType}); ` +
+            "it is not downloaded and its urls are not followed",
         );
         return false;
       }

@@ -85,14 +85,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const cdnHost = `${cdnAddress}:${(cdn.address() as AddressInfo).port}`;
   const proxy = createServer((request, response) => {
     const path = request.url ?? "/";
-    const rule = rules.find(
-      (candidate) =>
-        (candidate.method ?? request.method) === request.method &&
-        candidate.path.test(path) &&
-        (candidate.times === undefined || candidate.times > 0),
-    );
-    if (rule && rule.times !== undefined) rule.times--;
-    const fault = rule?.fault;
+    const fault = takeFault(rules, request.method ?? "GET", path);
     requests.push({
       server: "proxy",
       method: request.method ?? "GET",
@@ -103,14 +96,12 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
     if (fault?.kind === "status") {
       response.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
       response.end(fault.body ?? "");
-      return;
-    }
-    if (fault?.kind === "redirect") {
+    } else if (fault?.kind === "redirect") {
       response.writeHead(fault.status ?? 307, { location: fault.location ?? `http://${cdnHost}/cdn${path}` });
       response.end();
-      return;
+    } else {
+      forward(upstream, request, response, path, undefined, fault);
     }
-    forward(upstream, request, response, path, undefined, fault);
   });
   await listen(proxy, "127.0.0.1");
   const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
@@ -133,6 +124,18 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       await Promise.all([closeServer(proxy), closeServer(cdn)]);
     },
   };
+}
+
+/** The fault of the first rule matching the request that has uses left (one use taken). */
+function takeFault(rules: FaultRule[], method: string, path: string): Fault | undefined {
+  const rule = rules.find(
+    (candidate) =>
+      (candidate.method ?? method) === method &&
+      candidate.path.test(path) &&
+      (candidate.times === undefined || candidate.times > 0),
+  );
+  if (rule && rule.times !== undefined) rule.times--;
+  return rule?.fault;
 }
 
 function listen(server: Server, address: string): Promise<void> {
@@ -173,42 +176,58 @@ function forward(
         trickle(answer, response, status, answerHeaders, fault);
         return;
       }
-      if (fault.kind === "corrupt") {
-        const chunks: Buffer[] = [];
-        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
-        answer.on("end", () => {
-          const body = Buffer.concat(chunks);
-          if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
-          response.writeHead(status, answerHeaders);
-          response.end(body);
-        });
-        return;
-      }
-      const limit = fault.kind === "reset" ? fault.afterBytes : fault.kind === "stall" ? (fault.afterBytes ?? 0) : 0;
-      response.writeHead(status, answerHeaders);
-      let sent = 0;
-      answer.on("data", (chunk: Buffer) => {
-        if (sent >= limit) return;
-        const part = chunk.subarray(0, limit - sent);
-        sent += part.length;
-        if (sent >= limit) {
-          answer.destroy();
-          // "reset": cut once the bytes are out; "stall": keep the connection open and silent.
-          response.write(part, () => {
-            if (fault.kind === "reset") response.socket?.destroy();
-          });
-        } else {
-          response.write(part);
-        }
-      });
-      answer.on("end", () => {
-        if (sent < limit) response.end();
-      });
+      if (fault.kind === "corrupt") corrupt(answer, response, status, answerHeaders);
+      else if (fault.kind === "reset" || fault.kind === "stall") cut(answer, response, status, answerHeaders, fault);
+      else answer.pipe(response.writeHead(status, answerHeaders));
     },
   );
   outgoing.on("error", () => response.destroy());
   request.pipe(outgoing);
 }
+
+/** The answer with one byte of its body changed. */
+function corrupt(answer: IncomingMessage, response: ServerResponse, status: number, headers: Headers): void {
+  const chunks: Buffer[] = [];
+  answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+  answer.on("end", () => {
+    const body = Buffer.concat(chunks);
+    if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
+    response.writeHead(status, headers);
+    response.end(body);
+  });
+}
+
+/** The first bytes of the answer, then a reset connection ("reset") or silence ("stall"). */
+function cut(
+  answer: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  headers: Headers,
+  fault: { kind: "reset"; afterBytes: number } | { kind: "stall"; afterBytes?: number },
+): void {
+  const limit = fault.kind === "reset" ? fault.afterBytes : (fault.afterBytes ?? 0);
+  response.writeHead(status, headers);
+  let sent = 0;
+  answer.on("data", (chunk: Buffer) => {
+    if (sent >= limit) return;
+    const part = chunk.subarray(0, limit - sent);
+    sent += part.length;
+    if (sent >= limit) {
+      answer.destroy();
+      // "reset": cut once the bytes are out; "stall": keep the connection open and silent.
+      response.write(part, () => {
+        if (fault.kind === "reset") response.socket?.destroy();
+      });
+    } else {
+      response.write(part);
+    }
+  });
+  answer.on("end", () => {
+    if (sent < limit) response.end();
+  });
+}
+
+type Headers = IncomingMessage["headers"];
 
 /** The whole answer read from upstream, then dripped to the client until it is sent or the client goes. */
 function trickle(

@@ -5,6 +5,12 @@
  * HTTP with idle timeouts. Bodies are read under a throughput floor
  * (`transport/stall.ts`). Requests are general (method, headers, body, the
  * statuses expected) so that uploads stand on the same transport.
+ *
+ * undici's own `interceptors.redirect` and `interceptors.retry` were weighed
+ * and left: the redirect handler follows https → http, and the retry handler
+ * gives up on a server that answers a Range request with the whole blob (this
+ * tool reads it again, skipping what it had), cannot report why it retries,
+ * and knows nothing of the throughput floor or of re-downloading wrong bytes.
  */
 import type { Dispatcher } from "undici";
 import { httpError, readErrorBody } from "./http-errors.js";

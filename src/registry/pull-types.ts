@@ -26,7 +26,8 @@ export interface PullEvents {
   /**
    * The config and layers of one image are known, before any of them downloads
    * (already stored ones included: they get `blobSkipped`). Called once per
-   * image, so several times for an index.
+   * image, so several times for an index (and once for an index's entries that
+   * are plain blobs).
    */
   blobsPlanned?(descriptors: Descriptor[]): void;
   /** A blob download begins (again, on a retry). */

@@ -130,9 +130,12 @@ class Puller {
       throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
     const children = checkDescriptors(index.document.manifests, "/manifests", this.name);
     const replacements = new Map<string, Descriptor>();
+    const isDocument = (child: Descriptor) => isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType);
+    const others = children.filter((child) => !isDocument(child));
+    if (others.length > 0) this.options.events?.blobsPlanned?.(others);
     await this.blobs.all(
       children.map(async (child) => {
-        if (isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType)) {
+        if (isDocument(child)) {
           const fetched = await this.fetchChild(child);
           const stored =
             fetched.kind === "index"

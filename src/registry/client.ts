@@ -28,7 +28,7 @@ import {
   type Classifier,
   type RetryPolicy,
 } from "./transport/retry.js";
-import type { Method, Send, TransportResponse } from "./transport/types.js";
+import type { Method, RequestBody, Send, TransportResponse } from "./transport/types.js";
 
 export { readLimited, readLimitedBytes } from "./transport/body.js";
 
@@ -65,7 +65,7 @@ export interface RegistryRequest {
   /** Token scope actions (default "pull"; uploads ask for "pull,push"). */
   actions?: string;
   headers?: Record<string, string>;
-  body?: string | Buffer;
+  body?: RequestBody;
   /** Statuses that are an answer (default: any 2xx); others are errors, retried when worth it. */
   expect?: number[];
   /** What is being done, for messages. */

@@ -4,6 +4,8 @@
  * budget, general requests through authentication, the host named in messages.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
@@ -120,6 +122,47 @@ test("a PUT with a body goes through a Basic challenge, its body sent again; 201
     ],
   );
   await agent.close();
+});
+
+test("a streamed upload body is opened afresh for each send (here: after a Basic challenge)", async (t) => {
+  const bodies: string[] = [];
+  const server = createServer((request, response) => {
+    if (!request.headers.authorization) {
+      request.resume();
+      response.writeHead(401, { "www-authenticate": 'Basic realm="r"' }).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      bodies.push(Buffer.concat(chunks).toString());
+      response.writeHead(201, { location: "/v2/a/blobs/x" }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const client = new RegistryClient({
+    registry: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    credentials: async () => ({ username: "user", password: "pw" }),
+  });
+  t.after(() => client.close());
+  let opened = 0;
+  const request = {
+    method: "PUT" as const,
+    path: "/v2/a/blobs/uploads/1?digest=sha256:x",
+    repository: "a",
+    actions: "pull,push",
+    body: () => {
+      opened++;
+      return Readable.from([Buffer.from("layer "), Buffer.from("bytes")]);
+    },
+    expect: [201],
+    what: "uploading",
+  };
+  const location = await client.request(request, async (response) => response.headers.location);
+  assert.equal(location, "/v2/a/blobs/x");
+  assert.equal(opened, 2, "once for the challenge, once with credentials");
+  assert.deepEqual(bodies, ["layer bytes"]);
 });
 
 test("Docker Hub's failures name the host contacted, registry-1.docker.io", async () => {

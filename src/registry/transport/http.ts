@@ -10,7 +10,7 @@ export function httpStep(dispatcher: Dispatcher, timeoutMs: number, signal?: Abo
       path: `${request.url.pathname}${request.url.search}`,
       method: request.method,
       headers: { "user-agent": "oci-image", ...request.headers },
-      body: request.body,
+      body: typeof request.body === "function" ? request.body() : request.body,
       signal,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

@@ -133,7 +133,7 @@ export class RegistryClient {
   }
 
   /** One attempt of `request`, no retry: an expected answer, or a RetryableStatus / RegistryError. */
-  async exchange(request: RegistryRequest): Promise<RegistryResponse> {
+  private async exchange(request: RegistryRequest): Promise<RegistryResponse> {
     const scope = `repository:${request.repository}:${request.actions ?? "pull"}`;
     const response = await this.send({
       method: request.method ?? "GET",

@@ -155,6 +155,7 @@ async function withHint(error: unknown): Promise<unknown> {
     "log-in": ": log in (docker login) or pass -u and --password-stdin",
     "skip-tls-check": " (use --insecure to skip the check)",
     "choose-platform": " (choose with --platform, or --platform all)",
+    "single-platform": " (without --platform it is fetched as it is)",
   };
   const advice = adviceOf(error);
   if (advice) (error as Error).message += hints[advice];

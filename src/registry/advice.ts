@@ -3,7 +3,7 @@
  * into its own words (`-u`, `--insecure`, `--platform`): the library names no
  * command-line flag.
  */
-export type Advice = "log-in" | "skip-tls-check" | "choose-platform";
+export type Advice = "log-in" | "skip-tls-check" | "choose-platform" | "single-platform";
 
 const ADVICE = Symbol("oci-image.advice");
 

@@ -49,7 +49,7 @@ export function checkImageConfig(
       `${where} is a single-platform image for ${platform}, not ${formatPlatform(wanted)}`,
       { where },
     );
-    throw withAdvice(error, "choose-platform");
+    throw withAdvice(error, "single-platform");
   }
   return platform;
 }

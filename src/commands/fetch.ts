@@ -39,7 +39,12 @@ export function createFetchCommand(context: CommandContext): Command {
       wholeNumber("--retries", 0, 100),
       3,
     )
-    .option("--timeout <seconds>", "give up on a request that sends nothing for this long", seconds("--timeout"), 30)
+    .option(
+      "--timeout <seconds>",
+      "give up on a transfer that sends nothing, or under 1 KiB/s, for this long",
+      seconds("--timeout"),
+      30,
+    )
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing but errors on stderr")
     .addHelpText(

@@ -91,6 +91,7 @@ export { formatReference, parseReference, type ImageReference } from "./registry
 export { findCredentials, type Credentials, type CredentialSources } from "./registry/credentials.js";
 export { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
 export { pullImage, type BlobSink, type PullEvents, type PullOptions, type PullResult } from "./registry/pull.js";
+export { fetchImage, type FetchImageOptions, type FetchImageResult } from "./transfer/fetch-image.js";
 
 // Validation: documents against the image-spec schemas and rules, and whole layouts.
 export {

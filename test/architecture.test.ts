@@ -8,11 +8,24 @@ import { REPO_ROOT } from "./helpers/cli.js";
 /** What each part of src/ may import (besides itself and Node's modules). */
 const ALLOWED: Record<string, string[]> = {
   "cli.ts": ["commands", "ui", "errors.ts", "util"],
-  "index.ts": ["validate", "create", "bundle", "registry", "layout", "layer", "schema", "image", "errors.ts", "util"],
+  "index.ts": [
+    "validate",
+    "create",
+    "bundle",
+    "transfer",
+    "registry",
+    "layout",
+    "layer",
+    "schema",
+    "image",
+    "errors.ts",
+    "util",
+  ],
   commands: [
     "validate",
     "create",
     "bundle",
+    "transfer",
     "registry",
     "layout",
     "layer",
@@ -26,6 +39,7 @@ const ALLOWED: Record<string, string[]> = {
   validate: ["layout", "layer", "schema", "image", "errors.ts", "util"],
   bundle: ["layer", "layout", "image", "errors.ts", "util"],
   create: ["layer", "layout", "image", "errors.ts", "util"],
+  transfer: ["registry", "layout", "image", "errors.ts", "util"],
   registry: ["image", "errors.ts", "util"],
   layout: ["schema", "image", "errors.ts", "util"],
   layer: ["image", "errors.ts", "util"],

@@ -41,7 +41,7 @@ test("the README's test section lists every Debian package .ci/run installs", as
   const readme = await readFile(join(REPO_ROOT, "README.md"), "utf8");
   const ci = await readFile(join(REPO_ROOT, ".ci", "run"), "utf8");
   const listed = /^apt-get install (.+)$/m.exec(readme)?.[1]?.split(" ");
-  const installed = /^packages=\(([^)]*)\)$/m.exec(ci)?.[1]?.split(" ");
+  const installed = /^packages=\(([^)]*)\)$/m.exec(ci)?.[1]?.split(/\s+/).filter(Boolean);
   assert.ok(listed && installed, "both lists are found");
   assert.deepEqual([...listed].sort(), [...installed].sort());
   assert.ok(listed.includes("busybox-static") && !listed.includes("busybox"), "the static busybox");

@@ -2,6 +2,8 @@
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import type { Readable } from "node:stream";
+import type { Advice } from "../registry/advice.js";
+import type { FetchImageResult } from "../transfer/fetch-image.js";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 
 interface FetchFlags {
@@ -37,12 +39,19 @@ export function createFetchCommand(context: CommandContext): Command {
       wholeNumber("--retries", 0, 100),
       3,
     )
-    .option("--timeout <seconds>", "give up on a request that sends nothing for this long", seconds("--timeout"), 30)
+    .option(
+      "--timeout <seconds>",
+      "give up on a transfer that sends nothing, or under 1 KiB/s, for this long",
+      seconds("--timeout"),
+      30,
+    )
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing but errors on stderr")
     .addHelpText(
       "after",
-      "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",
+      "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n" +
+        "  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n" +
+        "  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",
     )
     .action(async (image: string, layoutArgument: string, flags: FetchFlags) =>
       runFetch(context, image, layoutArgument, flags),
@@ -55,52 +64,37 @@ async function runFetch(
   layoutArgument: string,
   flags: FetchFlags,
 ): Promise<void> {
-  const { UsageError } = await import("../errors.js");
-  const { parseReference, formatReference } = await import("../registry/reference.js");
+  const { parseReference } = await import("../registry/reference.js");
   const { parseLayoutArgument } = await import("../layout/refs.js");
-  const { parsePlatform, hostPlatform } = await import("../image/platform.js");
-  const { CONTAINERD_NAME_ANNOTATION } = await import("../image/types.js");
+  const { parsePlatform } = await import("../image/platform.js");
   const output = outputFor(context, flags);
   const reference = parseReference(image);
   const target = parseLayoutArgument(layoutArgument);
-  const platform = flags.platform === "all" ? "all" : flags.platform ? parsePlatform(flags.platform) : hostPlatform();
-  if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  if (flags.username && !flags.passwordStdin)
-    throw new UsageError(
-      "--username needs --password-stdin (the password is read from stdin, never from the command line)",
-    );
-  const explicit = flags.username
-    ? { username: flags.username, password: await readPassword(context.stdin) }
-    : undefined;
+  const platform = flags.platform === "all" ? "all" : flags.platform ? parsePlatform(flags.platform) : undefined;
+  const explicit = await explicitCredentials(flags, context.stdin);
 
-  const { RegistryClient } = await import("../registry/client.js");
   const { findCredentials } = await import("../registry/credentials.js");
-  const { pullImage } = await import("../registry/pull.js");
+  const { fetchImage } = await import("../transfer/fetch-image.js");
   const { createProgress, formatBytes } = await import("../ui/progress.js");
-  const retryDelay = Number(context.env.OCI_IMAGE_RETRY_DELAY_MS);
-  const client = new RegistryClient({
-    registry: reference.registry,
-    credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
-    plainHttp: flags.plainHttp ? true : undefined,
-    insecure: flags.insecure,
-    retries: flags.retries,
-    timeoutMs: Math.round(flags.timeout * 1000),
-    retryDelayMs: Number.isFinite(retryDelay) && retryDelay >= 0 ? retryDelay : undefined,
-    signal: context.signal,
-    onRetry: (message) => output.warn(message),
-  });
-  const { openLayoutLazily } = await import("../layout/lazy-layout.js");
-  const layout = await openLayoutLazily(resolve(context.cwd, target.path));
   const progress = await createProgress(output);
   const short = (digest: string) => digest.slice(0, 19);
   try {
-    const result = await pullImage({
-      client,
+    const result = await fetchImage({
       reference,
-      sink: layout,
+      layout: resolve(context.cwd, target.path),
+      ref: target.tag,
       platform,
       jobs: flags.jobs,
       signal: context.signal,
+      connection: {
+        credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
+        plainHttp: flags.plainHttp ? true : undefined,
+        insecure: flags.insecure,
+        retries: flags.retries,
+        timeoutMs: Math.round(flags.timeout * 1000),
+        retryDelayMs: retryDelayFrom(context.env),
+        onRetry: (message) => output.warn(message),
+      },
       events: {
         blobStarted(descriptor) {
           const task = progress.start(short(descriptor.digest));
@@ -115,36 +109,76 @@ async function runFetch(
       },
     });
     progress.stop();
-    const fullName = formatReference(reference);
-    const refName = target.tag ?? reference.tag;
-    const descriptor = {
-      ...result.descriptor,
-      annotations: { ...result.descriptor.annotations, [CONTAINERD_NAME_ANNOTATION]: fullName },
-    };
-    const store = await layout.materialize();
-    const { replaced } = await store.addRef(descriptor, refName, context.signal);
-    if (replaced && refName) output.info(`replaced ref "${refName}" (was ${replaced.digest})`);
-    const { fetched, skipped, bytes } = result.blobs;
-    output.result(
-      {
-        ok: true,
-        reference: fullName,
-        digest: descriptor.digest,
-        mediaType: descriptor.mediaType,
-        platform: result.platform,
-        ref: refName ?? null,
-        sourceDigest: result.sourceDigest,
-        converted: result.converted,
-        blobs: { fetched, skipped, bytes },
-      },
-      [
-        `${fullName} → ${target.path}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)})`,
-      ],
-    );
+    printResult(output, result, target.path, formatBytes);
+  } catch (error) {
+    throw await withHint(error);
   } finally {
     progress.stop();
-    await client.close();
   }
+}
+
+function printResult(
+  output: ReturnType<typeof outputFor>,
+  result: FetchImageResult,
+  layoutPath: string,
+  formatBytes: (bytes: number) => string,
+): void {
+  const { descriptor, ref, replaced } = result;
+  if (replaced && ref) output.info(`replaced ref "${ref}" (was ${replaced.digest})`);
+  const { fetched, skipped, bytes } = result.blobs;
+  // A converted image's digest is not the registry's: say which one to pin.
+  const source = result.sourceDigest !== descriptor.digest ? `; registry digest ${result.sourceDigest}` : "";
+  const counts = `${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)}`;
+  output.result(
+    {
+      ok: true,
+      reference: result.reference,
+      digest: descriptor.digest,
+      mediaType: descriptor.mediaType,
+      platform: result.platform,
+      ref: ref ?? null,
+      sourceDigest: result.sourceDigest,
+      converted: result.converted,
+      blobs: { fetched, skipped, bytes },
+    },
+    [
+      `${result.reference} → ${layoutPath}${ref ? `:${ref}` : ""} ${descriptor.digest} ` +
+        `(${result.platform}${source}; ${counts})`,
+    ],
+  );
+}
+
+function retryDelayFrom(env: CommandContext["env"]): number | undefined {
+  const delay = Number(env.OCI_IMAGE_RETRY_DELAY_MS);
+  return Number.isFinite(delay) && delay >= 0 ? delay : undefined;
+}
+
+/** The command's advice on a registry error, in its own flags. */
+async function withHint(error: unknown): Promise<unknown> {
+  const { adviceOf } = await import("../registry/advice.js");
+  const hints: Record<Advice, string> = {
+    "log-in": ": log in (docker login) or pass -u and --password-stdin",
+    "skip-tls-check": " (use --insecure to skip the check)",
+    "choose-platform": " (choose with --platform, or --platform all)",
+    "single-platform": " (without --platform it is fetched as it is)",
+  };
+  const advice = adviceOf(error);
+  if (advice) (error as Error).message += hints[advice];
+  return error;
+}
+
+/** `-u` with the password from stdin; each without the other is a usage error. */
+async function explicitCredentials(
+  flags: FetchFlags,
+  stdin: Readable,
+): Promise<{ username: string; password: string } | undefined> {
+  const { UsageError } = await import("../errors.js");
+  if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
+  if (flags.username && !flags.passwordStdin)
+    throw new UsageError(
+      "--username needs --password-stdin (the password is read from stdin, never from the command line)",
+    );
+  return flags.username ? { username: flags.username, password: await readPassword(stdin) } : undefined;
 }
 
 async function readPassword(stdin: Readable): Promise<string> {

@@ -1,17 +1,18 @@
 /**
- * A blob as one stream of bytes across reconnects: when the connection drops
- * or stalls mid-blob, the rest is asked for with `Range: bytes=N-`; a 206 whose
- * `Content-Range` starts at N continues the stream, a 200 (no range support)
- * is read from the start with its first N bytes skipped. The consumer verifies
- * size and digest of the whole; this stream never yields more than the
- * descriptor's size.
+ * A blob as one stream of bytes across reconnects: when the connection drops,
+ * stalls or trickles mid-blob, the rest is asked for with `Range: bytes=N-`; a
+ * 206 whose `Content-Range` starts at N continues the stream, a 200 (no range
+ * support) is read from the start with its first N bytes skipped. The consumer
+ * verifies size and digest of the whole; this stream never yields more than
+ * the descriptor's size.
  */
-import { Readable } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
-import { DigestMismatchError, RegistryError } from "../errors.js";
-import { parseDigest } from "../image/digest.js";
-import type { RegistryClient } from "./client.js";
-import { describeNetworkError, formatDuration, headerValue, isRetryableNetworkError } from "./http-errors.js";
+import { pipeline, Readable } from "node:stream";
+import { OciImageError, RegistryError } from "../errors.js";
+import { VerifyingStream } from "../image/digest.js";
+import type { RegistryClient, RegistryResponse } from "./client.js";
+import { describeNetworkError, headerValue, isRetryableNetworkError } from "./http-errors.js";
+import { networkFailure, type Classifier } from "./transport/retry.js";
+import { guardedChunks } from "./transport/stall.js";
 
 export interface BlobRequest {
   repository: string;
@@ -21,51 +22,35 @@ export interface BlobRequest {
   name: string;
 }
 
+export function blobWhat(client: RegistryClient, blob: { digest: string; name: string }): string {
+  return `fetching blob ${blob.digest} of ${blob.name} from ${client.host}`;
+}
+
 export function openBlobStream(client: RegistryClient, blob: BlobRequest): Readable {
-  parseDigest(blob.digest, blob.digest);
-  return Readable.from(blobChunks(client, blob), { objectMode: false });
+  const verifying = new VerifyingStream({ digest: blob.digest, size: blob.size }, blob.digest);
+  return pipeline(Readable.from(blobChunks(client, blob), { objectMode: false }), verifying, () => {});
 }
 
 async function* blobChunks(client: RegistryClient, blob: BlobRequest): AsyncGenerator<Buffer> {
-  const what = `fetching blob ${blob.digest} of ${blob.name} from ${client.registry}`;
+  const what = blobWhat(client, blob);
   const path = `/v2/${blob.repository}/blobs/${blob.digest}`;
   let offset = 0;
-  let drops = 0;
+  const budget = client.retryBudget(
+    what,
+    resumeVerdict(client, what, blob, () => offset),
+  );
   for (;;) {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const response = await client.get(path, blob.repository, what, headers);
-    let skip = 0;
-    if (offset > 0) {
-      if (response.status === 206) {
-        const start = /^bytes (\d+)-/.exec(headerValue(response.headers, "content-range") ?? "")?.[1];
-        if (start === undefined || Number(start) !== offset) {
-          response.body.destroy();
-          throw new RegistryError(
-            "BLOB_RANGE_INVALID",
-            `${what}: asked to resume at byte ${offset}, got Content-Range "${headerValue(response.headers, "content-range") ?? ""}"`,
-          );
-        }
-      } else {
-        skip = offset; // The whole blob again: drop what was already passed on.
-      }
-    }
-    const body = response.body;
+    const response = await client.request({ path, repository: blob.repository, headers, what }, async (r) => r);
+    let skip = offset > 0 ? bytesToSkip(response, offset, what) : 0;
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      for await (const chunk of guardedChunks(response.body, client.timeoutMs)) {
         let data = chunk;
         if (skip > 0) {
-          if (data.length <= skip) {
-            skip -= data.length;
-            continue;
-          }
-          data = data.subarray(skip);
-          skip = 0;
-        }
-        if (offset + data.length > blob.size) {
-          throw new DigestMismatchError(
-            `${what}: the registry sent more than the ${blob.size} bytes the descriptor declares`,
-            { where: blob.digest },
-          );
+          const dropped = Math.min(skip, data.length);
+          data = data.subarray(dropped);
+          skip -= dropped;
+          if (data.length === 0) continue;
         }
         offset += data.length;
         yield data;
@@ -74,18 +59,37 @@ async function* blobChunks(client: RegistryClient, blob: BlobRequest): AsyncGene
       // Ended cleanly but short: resume like a dropped connection.
       throw Object.assign(new Error("the response ended early"), { code: "UND_ERR_RES_CONTENT_LENGTH_MISMATCH" });
     } catch (error) {
-      if (error instanceof DigestMismatchError || !isRetryableNetworkError(error) || client.retries <= drops) {
-        if (error instanceof DigestMismatchError || !isRetryableNetworkError(error)) throw error;
-        throw client.networkFailure(`${what} (at byte ${offset} of ${blob.size})`, error, drops);
-      }
-      drops++;
-      const delay = client.backoff(drops - 1);
-      client.notifyRetry(
-        `${what}: ${describeNetworkError(error, client.timeoutMs)} at byte ${offset} of ${blob.size}; resuming in ${formatDuration(delay)} (${drops}/${client.retries})`,
-      );
-      await sleep(delay, undefined, { signal: client.signal });
+      await budget.afterFailure(error);
     } finally {
-      body.destroy();
+      response.body.destroy();
     }
   }
+}
+
+/** A resumed answer: 206 from the offset asked for, or 200 read again from the start (bytes to skip). */
+function bytesToSkip(response: RegistryResponse, offset: number, what: string): number {
+  if (response.status !== 206) return offset;
+  const range = headerValue(response.headers, "content-range") ?? "";
+  const start = /^bytes (\d+)-/.exec(range)?.[1];
+  if (start === undefined || Number(start) !== offset) {
+    response.body.destroy();
+    throw new RegistryError(
+      "BLOB_RANGE_INVALID",
+      `${what}: asked to resume at byte ${offset}, got Content-Range "${range}"`,
+    );
+  }
+  return 0;
+}
+
+function resumeVerdict(client: RegistryClient, what: string, blob: BlobRequest, offset: () => number): Classifier {
+  return (error) => {
+    if (error instanceof OciImageError) return undefined;
+    const at = `at byte ${offset()} of ${blob.size}`;
+    return {
+      retry: isRetryableNetworkError(error),
+      reason: `${describeNetworkError(error, client.timeoutMs)} ${at}`,
+      action: "resuming",
+      fail: (attempts) => networkFailure(`${what} (${at})`, error, client.policy, attempts),
+    };
+  };
 }

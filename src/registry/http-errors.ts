@@ -1,6 +1,7 @@
 /** Turning registry answers and network failures into messages that say what was asked. */
 import type { IncomingHttpHeaders } from "node:http";
 import { RegistryError, type RegistryCode } from "../errors.js";
+import { FLOOR_BYTES_PER_SECOND, STALL_CODE } from "./transport/stall.js";
 
 /** distribution-spec error codes worth a stable code of their own. */
 const KNOWN_CODES: ReadonlySet<string> = new Set<RegistryCode>([
@@ -106,7 +107,8 @@ export function describeRateLimit(headers: IncomingHttpHeaders): string | undefi
   const seconds = /w=(\d+)/.exec(window ?? "")?.[1];
   const left = remaining?.split(";")[0];
   const per = seconds ? ` per ${formatDuration(Number(seconds) * 1000)}` : "";
-  return `rate limit: ratelimit-remaining ${left ?? "?"} of ratelimit-limit ${count || "?"}${per}; log in to raise the limit`;
+  const counts = `ratelimit-remaining ${left ?? "?"} of ratelimit-limit ${count || "?"}${per}`;
+  return `rate limit: ${counts}; log in to raise the limit`;
 }
 
 /** `Retry-After` as milliseconds (seconds or an HTTP date), or undefined. */
@@ -141,6 +143,7 @@ const RETRYABLE_NETWORK_CODES = new Set([
   "EHOSTUNREACH",
   "ECONNABORTED",
   "ENETDOWN",
+  STALL_CODE,
 ]);
 
 /** Whether a thrown network error is worth another attempt. */
@@ -182,6 +185,11 @@ export function describeNetworkError(error: unknown, timeoutMs: number): string 
       return `no answer within ${formatDuration(timeoutMs)}`;
     case "UND_ERR_BODY_TIMEOUT":
       return `no data for ${formatDuration(timeoutMs)}`;
+    case STALL_CODE: {
+      const { bytes, windowMs } = error as { bytes: number; windowMs: number };
+      const floor = `${FLOOR_BYTES_PER_SECOND / 1024} KiB/s`;
+      return `transfer slower than ${floor} (${bytes} bytes in ${formatDuration(windowMs)})`;
+    }
     case "UND_ERR_CONNECT_TIMEOUT":
       return "connection timed out";
     case "UND_ERR_SOCKET":
@@ -191,7 +199,7 @@ export function describeNetworkError(error: unknown, timeoutMs: number): string 
     default: {
       const message = (error as Error)?.message ?? String(error);
       if (/self[- ]signed|certificate|CERT_|UNABLE_TO_VERIFY/i.test(message + (code ?? "")))
-        return `TLS certificate problem: ${message} (use --insecure to skip the check)`;
+        return `TLS certificate problem: ${message}`;
       return code ? `${message} (${code})` : message;
     }
   }

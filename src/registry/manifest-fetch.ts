@@ -10,7 +10,8 @@ import { digestOf, digestProblem, parseDigest } from "../image/digest.js";
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import { MediaType, isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
 import { readLimitedBytes, type RegistryClient } from "./client.js";
-import { headerValue, isRetryableNetworkError, describeNetworkError } from "./http-errors.js";
+import { headerValue } from "./http-errors.js";
+import { unreadableManifest } from "./manifest-clues.js";
 
 export const MANIFEST_ACCEPT = [
   MediaType.ociManifest,
@@ -39,41 +40,32 @@ export interface ManifestRequest {
 }
 
 export async function fetchManifest(client: RegistryClient, request: ManifestRequest): Promise<FetchedManifest> {
-  const what = `fetching manifest ${request.name} from ${client.registry}`;
+  const what = `fetching manifest ${request.name} from ${client.host}`;
   const path = `/v2/${request.repository}/manifests/${request.reference}`;
-  let bytes: Buffer;
-  let contentType: string | undefined;
-  let headerDigest: string | undefined;
-  for (let attempt = 0; ; attempt++) {
-    const response = await client.get(path, request.repository, what, { accept: MANIFEST_ACCEPT });
-    const declared = Number(headerValue(response.headers, "content-length"));
-    if (Number.isFinite(declared) && declared > MAX_DOCUMENT_SIZE) {
-      response.body.destroy();
-      throw new RegistryError(
-        "DOCUMENT_TOO_LARGE",
-        `${what}: the manifest is ${declared} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit`,
-      );
-    }
-    try {
-      bytes = await readLimitedBytes(response.body, MAX_DOCUMENT_SIZE, what);
-    } catch (error) {
-      if (error instanceof RegistryError || !isRetryableNetworkError(error) || attempt >= client.retries) {
-        if (error instanceof RegistryError) throw error;
-        throw client.networkFailure(what, error, attempt);
+  const answer = { accept: MANIFEST_ACCEPT };
+  const fetched = await client.request(
+    { path, repository: request.repository, headers: answer, what },
+    async (response) => {
+      const declared = Number(headerValue(response.headers, "content-length"));
+      if (Number.isFinite(declared) && declared > MAX_DOCUMENT_SIZE) {
+        response.body.destroy();
+        throw new RegistryError(
+          "DOCUMENT_TOO_LARGE",
+          `${what}: the manifest is ${declared} bytes, over the ${MAX_DOCUMENT_SIZE}-byte limit`,
+        );
       }
-      client.notifyRetry(`${what}: ${describeNetworkError(error, client.timeoutMs)}; retrying`);
-      continue;
-    }
-    contentType = headerValue(response.headers, "content-type")?.split(";")[0]?.trim().toLowerCase();
-    headerDigest = headerValue(response.headers, "docker-content-digest")?.trim();
-    break;
-  }
-  return checkManifest(bytes, {
-    contentType,
-    headerDigest,
+      const bytes = await readLimitedBytes(response.body, MAX_DOCUMENT_SIZE, what, client.timeoutMs);
+      return { bytes, headers: response.headers };
+    },
+  );
+  return checkManifest(fetched.bytes, {
+    contentType: headerValue(fetched.headers, "content-type")?.split(";")[0]?.trim().toLowerCase(),
+    contentEncoding: headerValue(fetched.headers, "content-encoding")?.trim().toLowerCase(),
+    headerDigest: headerValue(fetched.headers, "docker-content-digest")?.trim(),
     expected: request.expected,
     askedDigest: isDigest(request.reference) ? request.reference : undefined,
     where: request.name,
+    source: client.host,
   });
 }
 
@@ -83,56 +75,88 @@ function isDigest(reference: string): boolean {
 
 export interface ManifestFacts {
   contentType?: string;
+  contentEncoding?: string;
+  /** The host it came from, for messages. */
+  source?: string;
   headerDigest?: string;
   askedDigest?: string;
   expected?: { digest: string; size?: number; mediaType?: string };
   where: string;
 }
 
+type Mismatch = (message: string) => InvalidContentError;
+type Shape = "manifest" | "index";
+
 /** The pure checks on a fetched manifest's bytes; exported for unit tests. */
 export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManifest {
   const { where } = facts;
   const mismatch = (message: string) => new InvalidContentError("MANIFEST_INVALID", `${where}: ${message}`, { where });
+  const digest = checkDigests(bytes, facts, mismatch);
+  const doc = parseManifest(bytes, facts, mismatch);
+  const shape = shapeOf(doc, mismatch);
+  const mediaType = resolveMediaType(doc, shape, facts, mismatch);
+  if (shape === "index" && !Array.isArray(doc.manifests)) throw mismatch(`"manifests" is not an array`);
+  if (shape === "manifest" && (typeof doc.config !== "object" || doc.config === null || !Array.isArray(doc.layers)))
+    throw mismatch(`"config" must be an object and "layers" an array`);
+  return { bytes, digest, mediaType, kind: shape, document: doc };
+}
+
+/** The digest of the bytes, checked against the descriptor, the digest asked for and Docker-Content-Digest. */
+function checkDigests(bytes: Buffer, facts: ManifestFacts, mismatch: Mismatch): string {
+  const { where } = facts;
   const expectedDigest = facts.askedDigest ?? facts.expected?.digest;
   const algorithm = expectedDigest ? parseDigest(expectedDigest, where).algorithm : "sha256";
   const digest = digestOf(bytes, algorithm);
-  if (facts.expected?.size !== undefined && bytes.length !== facts.expected.size) {
+  const declared = facts.expected?.size;
+  if (declared !== undefined && bytes.length !== declared)
     throw new DigestMismatchError(
-      `${where}: the manifest is ${bytes.length} bytes, but its descriptor declares ${facts.expected.size}`,
+      `${where}: the manifest is ${bytes.length} bytes, but its descriptor declares ${declared}`,
       { where },
     );
-  }
-  if (expectedDigest && digest !== expectedDigest) {
+  if (expectedDigest && digest !== expectedDigest)
     throw new DigestMismatchError(
       `${where}: the registry sent a manifest whose digest is ${digest}, not the ${expectedDigest} asked for`,
       { where },
     );
-  }
-  if (facts.headerDigest) {
-    if (digestProblem(facts.headerDigest))
-      throw mismatch(`Docker-Content-Digest "${facts.headerDigest.slice(0, 100)}" is not a valid digest`);
-    const { algorithm: headerAlgorithm } = parseDigest(facts.headerDigest, where);
-    const actual = digestOf(bytes, headerAlgorithm);
-    if (actual !== facts.headerDigest) {
+  const header = facts.headerDigest;
+  if (header) {
+    if (digestProblem(header)) throw mismatch(`Docker-Content-Digest "${header.slice(0, 100)}" is not a valid digest`);
+    const actual = digestOf(bytes, parseDigest(header, where).algorithm);
+    if (actual !== header)
       throw new DigestMismatchError(
-        `${where}: the manifest's digest is ${actual}, but the registry's Docker-Content-Digest says ${facts.headerDigest}`,
+        `${where}: the manifest's digest is ${actual}, but the registry's Docker-Content-Digest says ${header}`,
         { where },
       );
-    }
   }
-  const document = parseJsonDocument(bytes, where);
+  return digest;
+}
+
+/** Strict JSON, an object, schema 2. */
+function parseManifest(bytes: Buffer, facts: ManifestFacts, mismatch: Mismatch): Record<string, unknown> {
+  const { where } = facts;
+  let document: unknown;
+  try {
+    document = parseJsonDocument(bytes, where);
+  } catch (error) {
+    throw unreadableManifest(error, bytes, facts);
+  }
   if (typeof document !== "object" || document === null || Array.isArray(document))
     throw mismatch("the manifest is not a JSON object");
   const doc = document as Record<string, unknown>;
   const own = typeof doc.mediaType === "string" ? doc.mediaType : undefined;
-  if (doc.schemaVersion === 1 || isSchema1(own) || isSchema1(facts.contentType)) {
+  if (doc.schemaVersion === 1 || isSchema1(own) || isSchema1(facts.contentType))
     throw new InvalidContentError(
       "MANIFEST_SCHEMA1",
-      `${where}: this is a Docker schema 1 manifest, which is deprecated and not supported; push the image again with a current Docker or registry (schema 2 or OCI)`,
+      `${where}: this is a Docker schema 1 manifest, which is deprecated and not supported; ` +
+        `push the image again with a current Docker or registry (schema 2 or OCI)`,
       { where },
     );
-  }
   if (doc.schemaVersion !== 2) throw mismatch(`schemaVersion is ${JSON.stringify(doc.schemaVersion)}, not 2`);
+  return doc;
+}
+
+/** An index has `manifests`, a manifest `config`/`layers`; never both (CVE-2021-41190). */
+function shapeOf(doc: Record<string, unknown>, mismatch: Mismatch): Shape {
   const hasManifests = "manifests" in doc;
   const hasImageParts = "config" in doc || "layers" in doc;
   if (hasManifests && hasImageParts)
@@ -141,7 +165,12 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
     );
   if (!hasManifests && !hasImageParts)
     throw mismatch(`the document is neither a manifest (config, layers) nor an index (manifests)`);
-  const shape: "manifest" | "index" = hasManifests ? "index" : "manifest";
+  return hasManifests ? "index" : "manifest";
+}
+
+/** Its own mediaType, the Content-Type and the descriptor's must agree with each other and with the shape. */
+function resolveMediaType(doc: Record<string, unknown>, shape: Shape, facts: ManifestFacts, mismatch: Mismatch) {
+  const own = typeof doc.mediaType === "string" ? doc.mediaType : undefined;
   const knownType = (type: string | undefined) =>
     isManifestMediaType(type) || isIndexMediaType(type) ? type : undefined;
   const headerType = knownType(facts.contentType);
@@ -154,15 +183,13 @@ export function checkManifest(bytes: Buffer, facts: ManifestFacts): FetchedManif
     own ?? headerType ?? descriptorType ?? (shape === "index" ? MediaType.ociIndex : MediaType.ociManifest);
   if (descriptorType && descriptorType !== mediaType)
     throw mismatch(`its mediaType is ${mediaType}, but the descriptor pointing at it says ${descriptorType}`);
-  const typeShape = isIndexMediaType(mediaType) ? "index" : "manifest";
+  const typeShape: Shape = isIndexMediaType(mediaType) ? "index" : "manifest";
+  const article = (kind: Shape) => (kind === "index" ? "an index" : "a manifest");
   if (typeShape !== shape)
     throw mismatch(
-      `its media type ${mediaType} says ${typeShape === "index" ? "an index" : "a manifest"}, but the document is shaped as ${shape === "index" ? "an index" : "a manifest"}`,
+      `its media type ${mediaType} says ${article(typeShape)}, but the document is shaped as ${article(shape)}`,
     );
-  if (shape === "index" && !Array.isArray(doc.manifests)) throw mismatch(`"manifests" is not an array`);
-  if (shape === "manifest" && (typeof doc.config !== "object" || doc.config === null || !Array.isArray(doc.layers)))
-    throw mismatch(`"config" must be an object and "layers" an array`);
-  return { bytes, digest, mediaType, kind: shape, document: doc };
+  return mediaType;
 }
 
 function isSchema1(type: string | undefined): boolean {

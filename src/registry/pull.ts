@@ -5,66 +5,20 @@
  * documents last so that whatever is stored is complete. The caller adds the
  * returned descriptor to its index; nothing here knows about layouts.
  */
-import type { Readable } from "node:stream";
-import { DigestMismatchError, InvalidContentError, NotFoundError, RegistryError } from "../errors.js";
+import { InvalidContentError, NotFoundError } from "../errors.js";
 import { convertDockerManifest, convertDockerManifestList, isDockerMediaType } from "../image/docker-to-oci.js";
-import { digestProblem, isRegisteredAlgorithm } from "../image/digest.js";
 import { MediaType, isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
-import { formatPlatform, platformMatches, type PlatformSpec } from "../image/platform.js";
-import type { Descriptor, Platform } from "../image/types.js";
-import { openBlobStream } from "./blob-source.js";
-import type { RegistryClient } from "./client.js";
+import { formatPlatform, hostPlatform, platformMatches, type PlatformSpec } from "../image/platform.js";
+import type { Descriptor } from "../image/types.js";
+import { withAdvice } from "./advice.js";
+import { BlobDownloader } from "./blob-download.js";
+import { checkDescriptors } from "./descriptors.js";
+import { checkImageConfig, isImageConfig } from "./image-config-check.js";
 import { fetchManifest, type FetchedManifest } from "./manifest-fetch.js";
-import { formatName, formatReference, type ImageReference } from "./reference.js";
+import type { PullOptions, PullResult } from "./pull-types.js";
+import { formatName, formatReference } from "./reference.js";
 
-/** Where pulled blobs go; an ImageLayout is one. */
-export interface BlobSink {
-  hasBlob(digest: string, size?: number): Promise<boolean>;
-  putBlob(
-    source: Readable,
-    options: { expected: { digest: string; size: number }; signal?: AbortSignal; onProgress?: (bytes: number) => void },
-  ): Promise<{ digest: string; size: number; existed: boolean }>;
-  putBlobBytes(bytes: Uint8Array): Promise<{ digest: string; size: number; existed: boolean }>;
-  readBlob(descriptor: { digest: string; size: number }): Promise<Buffer>;
-}
-
-export interface BlobProgress {
-  update(bytes: number, total: number): void;
-  done(): void;
-  failed(): void;
-}
-
-export interface PullEvents {
-  /** A blob download begins (again, on a retry). */
-  blobStarted?(descriptor: Descriptor): BlobProgress;
-  /** A blob was already stored and is not downloaded. */
-  blobSkipped?(descriptor: Descriptor): void;
-  warning?(message: string): void;
-}
-
-export interface PullOptions {
-  client: RegistryClient;
-  reference: ImageReference;
-  sink: BlobSink;
-  /** Which image of an index to keep, or "all" for the whole index. */
-  platform: PlatformSpec | "all";
-  /** Blobs downloaded at once (default 4). */
-  jobs?: number;
-  signal?: AbortSignal;
-  events?: PullEvents;
-}
-
-export interface PullResult {
-  /** The entry to add to index.json (OCI media type; with `platform` when one was chosen from an index). */
-  descriptor: Descriptor;
-  /** The digest the registry serves for the reference (before any conversion). */
-  sourceDigest: string;
-  sourceMediaType: string;
-  /** `os/arch[/variant]` of the image stored, or "all". */
-  platform: string;
-  converted: boolean;
-  blobs: { fetched: number; skipped: number; bytes: number };
-}
+export type { BlobProgress, BlobSink, PullEvents, PullOptions, PullResult } from "./pull-types.js";
 
 const MAX_INDEX_DEPTH = 4;
 
@@ -73,20 +27,29 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
 }
 
 class Puller {
-  private readonly blobs = { fetched: 0, skipped: 0, bytes: 0 };
-  private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly limit: Limiter;
+  private readonly blobs: BlobDownloader;
   private readonly stop = new AbortController();
   private readonly name: string;
   private converted = false;
 
   constructor(private readonly options: PullOptions) {
-    this.limit = new Limiter(Math.max(1, options.jobs ?? 4));
     this.name = formatReference(options.reference);
+    this.blobs = new BlobDownloader(options, this.name, this.stop);
     options.signal?.addEventListener("abort", () => this.stop.abort(options.signal!.reason), { once: true });
   }
 
   async run(): Promise<PullResult> {
+    const { signal } = this.options;
+    const forward = () => this.stop.abort(signal!.reason);
+    signal?.addEventListener("abort", forward, { once: true });
+    try {
+      return await this.pull();
+    } finally {
+      signal?.removeEventListener("abort", forward);
+    }
+  }
+
+  private async pull(): Promise<PullResult> {
     const { reference, platform } = this.options;
     const top = await fetchManifest(this.options.client, {
       repository: reference.repository,
@@ -99,13 +62,13 @@ class Puller {
       descriptor = await this.storeIndex(top, 0);
       platformText = "all";
     } else if (top.kind === "index") {
-      const wanted = platform as PlatformSpec;
+      const wanted = platform && platform !== "all" ? platform : hostPlatform();
       const { fetched, entry } = await this.choosePlatform(top, wanted, 0);
       const stored = await this.storeImage(fetched);
       descriptor = { ...stored.descriptor, ...(entry.platform ? { platform: entry.platform } : {}) };
       platformText = stored.platform ?? formatPlatform(entry.platform ?? wanted);
     } else {
-      const stored = await this.storeImage(top);
+      const stored = await this.storeImage(top, platform === "all" ? undefined : platform);
       descriptor = stored.descriptor;
       platformText = stored.platform ?? "unknown";
     }
@@ -115,7 +78,7 @@ class Puller {
       sourceMediaType: top.mediaType,
       platform: platformText,
       converted: this.converted,
-      blobs: { ...this.blobs },
+      blobs: { ...this.blobs.stats },
     };
   }
 
@@ -135,11 +98,12 @@ class Puller {
       const available = [
         ...new Set(children.filter((child) => child.platform).map((child) => formatPlatform(child.platform!))),
       ];
-      throw new NotFoundError(
+      const error = new NotFoundError(
         "PLATFORM_UNKNOWN",
-        `${this.name} has no image for ${formatPlatform(platform)}; available: ${available.join(", ") || "none named"} (choose with --platform, or --platform all)`,
+        `${this.name} has no image for ${formatPlatform(platform)}; available: ${available.join(", ") || "none named"}`,
         { where: this.name },
       );
+      throw withAdvice(error, "choose-platform");
     }
     const fetched = await this.fetchChild(entry);
     if (fetched.kind === "index") {
@@ -166,9 +130,12 @@ class Puller {
       throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
     const children = checkDescriptors(index.document.manifests, "/manifests", this.name);
     const replacements = new Map<string, Descriptor>();
-    await this.all(
+    const isDocument = (child: Descriptor) => isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType);
+    const others = children.filter((child) => !isDocument(child));
+    if (others.length > 0) this.options.events?.blobsPlanned?.(others);
+    await this.blobs.all(
       children.map(async (child) => {
-        if (isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType)) {
+        if (isDocument(child)) {
           const fetched = await this.fetchChild(child);
           const stored =
             fetched.kind === "index"
@@ -178,7 +145,7 @@ class Puller {
             replacements.set(child.digest, stored);
         } else {
           // Not a document this tool reads: keep it as a blob, byte for byte.
-          await this.fetchBlob(child);
+          await this.blobs.fetch(child);
         }
       }),
     );
@@ -202,20 +169,34 @@ class Puller {
     return { mediaType, digest: stored.digest, size: stored.size };
   }
 
-  /** Config and layers, then the manifest (converted when Docker's). */
-  private async storeImage(manifest: FetchedManifest): Promise<{ descriptor: Descriptor; platform?: string }> {
+  /**
+   * The config first (checked: an image config with a diff_id per layer, of the
+   * platform named), then the layers, then the manifest (converted when Docker's).
+   */
+  private async storeImage(
+    manifest: FetchedManifest,
+    wanted?: PlatformSpec,
+  ): Promise<{ descriptor: Descriptor; platform?: string }> {
     const config = checkDescriptors([manifest.document.config], "/config", this.name)[0]!;
     const layers = checkDescriptors(manifest.document.layers, "/layers", this.name);
-    const wanted = [config, ...layers].filter((layer) => {
+    const blobs = [config, ...layers].filter((layer) => {
       if (/foreign|nondistributable/.test(layer.mediaType)) {
         this.options.events?.warning?.(
-          `${this.name}: layer ${layer.digest} is a foreign layer (${layer.mediaType}); it is not downloaded and its urls are not followed`,
+          `${this.name}: layer ${layer.digest} is a foreign layer (${layer.mediaType}); ` +
+            "it is not downloaded and its urls are not followed",
         );
         return false;
       }
       return true;
     });
-    await this.all(wanted.map((blob) => this.fetchBlob(blob)));
+    this.options.events?.blobsPlanned?.(blobs);
+    await this.blobs.all([this.blobs.fetch(config)]);
+    let platform: string | undefined;
+    if (isImageConfig(config)) {
+      const bytes = await this.options.sink.readBlob(config);
+      platform = checkImageConfig(bytes, config, layers.length, this.name, wanted);
+    }
+    await this.blobs.all(blobs.filter((blob) => blob !== config).map((blob) => this.blobs.fetch(blob)));
     let bytes = manifest.bytes;
     let mediaType = manifest.mediaType;
     if (isDockerMediaType(manifest.mediaType)) {
@@ -226,138 +207,6 @@ class Puller {
     const stored = await this.options.sink.putBlobBytes(bytes);
     const descriptor: Descriptor = { mediaType, digest: stored.digest, size: stored.size };
     if (typeof manifest.document.artifactType === "string") descriptor.artifactType = manifest.document.artifactType;
-    return { descriptor, platform: await this.platformOfConfig(config) };
-  }
-
-  private async platformOfConfig(config: Descriptor): Promise<string | undefined> {
-    if (config.mediaType !== MediaType.ociConfig && config.mediaType !== MediaType.dockerConfig) return undefined;
-    try {
-      const parsed = JSON.parse((await this.options.sink.readBlob(config)).toString("utf8")) as Partial<Platform>;
-      if (typeof parsed.os === "string" && typeof parsed.architecture === "string")
-        return formatPlatform(parsed as Platform);
-    } catch {
-      // The platform is only reported; validate judges the config.
-    }
-    return undefined;
-  }
-
-  /** Downloads one blob unless stored already; one download per digest however often it is named. */
-  private fetchBlob(descriptor: Descriptor): Promise<void> {
-    const existing = this.inFlight.get(descriptor.digest);
-    if (existing) return existing;
-    const job = this.limit.run(() => this.downloadBlob(descriptor));
-    this.inFlight.set(descriptor.digest, job);
-    return job;
-  }
-
-  private async downloadBlob(descriptor: Descriptor): Promise<void> {
-    const { sink, client, events, reference } = this.options;
-    this.stop.signal.throwIfAborted();
-    if (await sink.hasBlob(descriptor.digest, descriptor.size)) {
-      this.blobs.skipped++;
-      events?.blobSkipped?.(descriptor);
-      return;
-    }
-    for (let attempt = 0; ; attempt++) {
-      const progress = events?.blobStarted?.(descriptor);
-      try {
-        const source = openBlobStream(client, {
-          repository: reference.repository,
-          digest: descriptor.digest,
-          size: descriptor.size,
-          name: this.name,
-        });
-        const stored = await sink.putBlob(source, {
-          expected: { digest: descriptor.digest, size: descriptor.size },
-          signal: this.stop.signal,
-          onProgress: progress ? (bytes) => progress.update(bytes, descriptor.size) : undefined,
-        });
-        if (stored.existed) this.blobs.skipped++;
-        else {
-          this.blobs.fetched++;
-          this.blobs.bytes += stored.size;
-        }
-        progress?.done();
-        return;
-      } catch (error) {
-        progress?.failed();
-        if (error instanceof DigestMismatchError && !this.stop.signal.aborted) {
-          const message = `fetching blob ${descriptor.digest} of ${this.name} from ${client.registry}: ${error.message}`;
-          if (attempt < client.retries) {
-            client.notifyRetry(`${message}; downloading it again (${attempt + 1}/${client.retries})`);
-            continue;
-          }
-          throw new DigestMismatchError(
-            `${message}${attempt > 0 ? ` (${attempt + 1} attempts)` : ""}; nothing of it was kept`,
-            { where: descriptor.digest, cause: error },
-          );
-        }
-        if (error instanceof RegistryError && error.code === "BLOB_RANGE_INVALID" && attempt < client.retries) continue;
-        throw error;
-      }
-    }
-  }
-
-  /** Like Promise.all, but the first failure stops the other downloads. */
-  private async all(jobs: Promise<unknown>[]): Promise<void> {
-    const settled = await Promise.allSettled(
-      jobs.map((job) =>
-        job.catch((error: unknown) => {
-          if (!this.stop.signal.aborted) this.stop.abort(error);
-          throw error;
-        }),
-      ),
-    );
-    const failure = settled.find(
-      (result): result is PromiseRejectedResult => result.status === "rejected" && !isAbort(result.reason),
-    );
-    if (failure) throw failure.reason;
-    const any = settled.find((result): result is PromiseRejectedResult => result.status === "rejected");
-    if (any) throw any.reason;
-  }
-}
-
-function isAbort(error: unknown): boolean {
-  return (error as Error)?.name === "AbortError" || (error as { code?: string })?.code === "ABORT_ERR";
-}
-
-/** The descriptors of a fetched document, checked before any digest reaches a URL or a path. */
-function checkDescriptors(value: unknown, pointer: string, where: string): Descriptor[] {
-  const list = value;
-  if (!Array.isArray(list))
-    throw new InvalidContentError("MANIFEST_INVALID", `${where}: ${pointer} is not an array`, { where, pointer });
-  return list.map((item, i) => {
-    const at = pointer === "/config" ? pointer : `${pointer}/${i}`;
-    const bad = (why: string) =>
-      new InvalidContentError("DESCRIPTOR_INVALID", `${where}: ${at}: ${why}`, { where, pointer: at });
-    if (typeof item !== "object" || item === null) throw bad("not a descriptor object");
-    const d = item as Record<string, unknown>;
-    if (typeof d.mediaType !== "string" || !d.mediaType) throw bad("mediaType is missing");
-    const problem = digestProblem(d.digest);
-    if (problem) throw bad(problem);
-    if (!isRegisteredAlgorithm(d.digest as string))
-      throw bad(`digest algorithm of ${String(d.digest).slice(0, 80)} is not supported`);
-    if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0)
-      throw bad(`size ${JSON.stringify(d.size)} is not a whole number of bytes`);
-    return d as unknown as Descriptor;
-  });
-}
-
-/** Runs at most `size` tasks at once. */
-class Limiter {
-  private active = 0;
-  private readonly queue: (() => void)[] = [];
-
-  constructor(private readonly size: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.size) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
+    return { descriptor, platform };
   }
 }

@@ -23,6 +23,12 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 
+/** `https://host/x` is a URL, not a reference: say so rather than fail on a port. */
+function refuseScheme(text: string, fail: (why: string) => never): void {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text);
+  if (scheme) fail(`references take no scheme: write "${text.slice(scheme[0].length)}", not "${scheme[1]}://…"`);
+}
+
 /** Parses and normalises a reference; malformed ones are usage errors (exit 2). */
 export function parseReference(text: string): ImageReference {
   const fail = (why: string): never => {
@@ -30,6 +36,7 @@ export function parseReference(text: string): ImageReference {
   };
   if (text.length === 0) fail("it is empty");
   if (/\s/.test(text)) fail("it contains white space");
+  refuseScheme(text, fail);
 
   let rest = text;
   let digest: string | undefined;
@@ -72,7 +79,8 @@ export function parseReference(text: string): ImageReference {
       fail("repository names must be lower case");
     if (!PATH_COMPONENT.test(component))
       fail(
-        `"${component}" is not a valid repository name component (lower-case letters and digits, separated by . _ __ or -)`,
+        `"${component}" is not a valid repository name component ` +
+          "(lower-case letters and digits, separated by . _ __ or -)",
       );
   }
   if (registry === "index.docker.io") registry = DOCKER_HUB;
@@ -116,7 +124,8 @@ export function formatName(reference: ImageReference): string {
 
 /** The full normalised reference: `docker.io/library/alpine:3.20`, `ghcr.io/x/y@sha256:…`. */
 export function formatReference(reference: ImageReference): string {
-  return `${formatName(reference)}${reference.tag ? `:${reference.tag}` : ""}${reference.digest ? `@${reference.digest}` : ""}`;
+  const tag = reference.tag ? `:${reference.tag}` : "";
+  return `${formatName(reference)}${tag}${reference.digest ? `@${reference.digest}` : ""}`;
 }
 
 /** The host[:port] to talk to: Docker Hub's API lives on registry-1.docker.io. */

@@ -81,6 +81,9 @@ const invalid: [string, RegExp][] = [
   ["localhost:5000/", /repository name is missing/],
   ["a b", /white space/],
   [`r.io/${"a".repeat(260)}`, /longer than 255/],
+  ["https://host/x", /references take no scheme: write "host\/x", not "https:\/\/…"/],
+  ["http://localhost:5000/a:1", /references take no scheme: write "localhost:5000\/a:1"/],
+  ["oci://host/x", /take no scheme/],
 ];
 
 for (const [input, message] of invalid) {

@@ -2,7 +2,8 @@
  * A fault-injecting HTTP proxy in front of a real registry, for what Docker Hub
  * does and a local registry doesn't: blob redirects to another host (a "CDN"
  * listening on 127.0.0.2), 429 with Retry-After and rate-limit headers, 5xx,
- * connections reset mid-blob, wrong bytes, stalled answers, Range ignored.
+ * connections reset mid-blob, wrong bytes, stalled or trickling answers, Range
+ * ignored.
  */
 import {
   createServer,
@@ -16,13 +17,15 @@ import { closeServer } from "./token-server.js";
 
 export type Fault =
   /** Answer this status (with headers and body) without asking the registry. */
-  | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
+  | { kind: "status"; status: number; headers?: Record<string, string>; body?: string | Buffer }
   /** Forward, but cut the connection after this many body bytes. */
   | { kind: "reset"; afterBytes: number }
   /** Forward, with one byte of the body changed. */
   | { kind: "corrupt" }
   /** Forward the headers (and `afterBytes` of the body), then send nothing more. */
   | { kind: "stall"; afterBytes?: number }
+  /** Forward the headers (and `afterBytes` of the body), then the rest `bytesPerSecond` at a time (default 10/s). */
+  | { kind: "trickle"; afterBytes?: number; bytesPerSecond?: number }
   /** Redirect (307) to the CDN host, which serves the same path from the registry. */
   | { kind: "redirect"; status?: number; location?: string }
   /** Forward without the client's Range header (a server without range support). */
@@ -82,14 +85,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const cdnHost = `${cdnAddress}:${(cdn.address() as AddressInfo).port}`;
   const proxy = createServer((request, response) => {
     const path = request.url ?? "/";
-    const rule = rules.find(
-      (candidate) =>
-        (candidate.method ?? request.method) === request.method &&
-        candidate.path.test(path) &&
-        (candidate.times === undefined || candidate.times > 0),
-    );
-    if (rule && rule.times !== undefined) rule.times--;
-    const fault = rule?.fault;
+    const fault = takeFault(rules, request.method ?? "GET", path);
     requests.push({
       server: "proxy",
       method: request.method ?? "GET",
@@ -100,14 +96,12 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
     if (fault?.kind === "status") {
       response.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
       response.end(fault.body ?? "");
-      return;
-    }
-    if (fault?.kind === "redirect") {
+    } else if (fault?.kind === "redirect") {
       response.writeHead(fault.status ?? 307, { location: fault.location ?? `http://${cdnHost}/cdn${path}` });
       response.end();
-      return;
+    } else {
+      forward(upstream, request, response, path, undefined, fault);
     }
-    forward(upstream, request, response, path, undefined, fault);
   });
   await listen(proxy, "127.0.0.1");
   const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
@@ -130,6 +124,18 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       await Promise.all([closeServer(proxy), closeServer(cdn)]);
     },
   };
+}
+
+/** The fault of the first rule matching the request that has uses left (one use taken). */
+function takeFault(rules: FaultRule[], method: string, path: string): Fault | undefined {
+  const rule = rules.find(
+    (candidate) =>
+      (candidate.method ?? method) === method &&
+      candidate.path.test(path) &&
+      (candidate.times === undefined || candidate.times > 0),
+  );
+  if (rule && rule.times !== undefined) rule.times--;
+  return rule?.fault;
 }
 
 function listen(server: Server, address: string): Promise<void> {
@@ -166,39 +172,90 @@ function forward(
         answer.pipe(response);
         return;
       }
-      if (fault.kind === "corrupt") {
-        const chunks: Buffer[] = [];
-        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
-        answer.on("end", () => {
-          const body = Buffer.concat(chunks);
-          if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
-          response.writeHead(status, answerHeaders);
-          response.end(body);
-        });
+      if (fault.kind === "trickle") {
+        trickle(answer, response, status, answerHeaders, fault);
         return;
       }
-      const limit = fault.kind === "reset" ? fault.afterBytes : fault.kind === "stall" ? (fault.afterBytes ?? 0) : 0;
-      response.writeHead(status, answerHeaders);
-      let sent = 0;
-      answer.on("data", (chunk: Buffer) => {
-        if (sent >= limit) return;
-        const part = chunk.subarray(0, limit - sent);
-        sent += part.length;
-        if (sent >= limit) {
-          answer.destroy();
-          // "reset": cut once the bytes are out; "stall": keep the connection open and silent.
-          response.write(part, () => {
-            if (fault.kind === "reset") response.socket?.destroy();
-          });
-        } else {
-          response.write(part);
-        }
-      });
-      answer.on("end", () => {
-        if (sent < limit) response.end();
-      });
+      if (fault.kind === "corrupt") corrupt(answer, response, status, answerHeaders);
+      else if (fault.kind === "reset" || fault.kind === "stall") cut(answer, response, status, answerHeaders, fault);
+      else answer.pipe(response.writeHead(status, answerHeaders));
     },
   );
   outgoing.on("error", () => response.destroy());
   request.pipe(outgoing);
+}
+
+/** The answer with one byte of its body changed. */
+function corrupt(answer: IncomingMessage, response: ServerResponse, status: number, headers: Headers): void {
+  const chunks: Buffer[] = [];
+  answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+  answer.on("end", () => {
+    const body = Buffer.concat(chunks);
+    if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
+    response.writeHead(status, headers);
+    response.end(body);
+  });
+}
+
+/** The first bytes of the answer, then a reset connection ("reset") or silence ("stall"). */
+function cut(
+  answer: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  headers: Headers,
+  fault: { kind: "reset"; afterBytes: number } | { kind: "stall"; afterBytes?: number },
+): void {
+  const limit = fault.kind === "reset" ? fault.afterBytes : (fault.afterBytes ?? 0);
+  response.writeHead(status, headers);
+  let sent = 0;
+  answer.on("data", (chunk: Buffer) => {
+    if (sent >= limit) return;
+    const part = chunk.subarray(0, limit - sent);
+    sent += part.length;
+    if (sent >= limit) {
+      answer.destroy();
+      // "reset": cut once the bytes are out; "stall": keep the connection open and silent.
+      response.write(part, () => {
+        if (fault.kind === "reset") response.socket?.destroy();
+      });
+    } else {
+      response.write(part);
+    }
+  });
+  answer.on("end", () => {
+    if (sent < limit) response.end();
+  });
+}
+
+type Headers = IncomingMessage["headers"];
+
+/** The whole answer read from upstream, then dripped to the client until it is sent or the client goes. */
+function trickle(
+  answer: IncomingMessage,
+  response: ServerResponse,
+  status: number,
+  headers: IncomingMessage["headers"],
+  fault: { afterBytes?: number; bytesPerSecond?: number },
+): void {
+  const chunks: Buffer[] = [];
+  answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+  answer.on("end", () => {
+    const body = Buffer.concat(chunks);
+    let sent = Math.min(fault.afterBytes ?? 0, body.length);
+    response.writeHead(status, headers);
+    response.write(body.subarray(0, sent));
+    const timer = setInterval(
+      () => {
+        if (sent >= body.length) {
+          clearInterval(timer);
+          response.end();
+          return;
+        }
+        response.write(body.subarray(sent, sent + 1));
+        sent++;
+      },
+      1000 / (fault.bytesPerSecond ?? 10),
+    );
+    response.on("close", () => clearInterval(timer));
+  });
 }

@@ -44,49 +44,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Star
   const dir = await mkdtemp(join(tmpdir(), "oci-image-registry-"));
   const dataDir = options.dataDir ?? join(dir, "data");
   await mkdir(dataDir, { recursive: true });
-  let tokenServer: RunningTokenServer | undefined;
-  let authYaml = "";
-  if (auth === "htpasswd") {
-    const lines = Object.entries(users).map(([user, pass]) =>
-      execFileSync("htpasswd", ["-nbB", user, pass], { encoding: "utf8" }).trim(),
-    );
-    await writeFile(join(dir, "htpasswd"), lines.join("\n") + "\n");
-    authYaml = `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, "htpasswd")}\n`;
-  } else if (auth === "token") {
-    tokenServer = await startTokenServer({
-      dir,
-      issuer: "oci-image-test-issuer",
-      service: "oci-image-test-registry",
-      users,
-      refreshTokens: options.refreshTokens,
-    });
-    authYaml = `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: oci-image-test-registry\n    issuer: oci-image-test-issuer\n    rootcertbundle: ${tokenServer.certPath}\n`;
-  }
-
+  const { authYaml, tokenServer } = await setUpAuth(auth, dir, users, options);
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const config = [
-      "version: 0.1",
-      "log:",
-      "  level: error",
-      "  accesslog:",
-      "    disabled: true",
-      "storage:",
-      "  filesystem:",
-      `    rootdirectory: ${dataDir}`,
-      "  delete:",
-      "    enabled: true",
-      "  maintenance:",
-      "    uploadpurging:",
-      "      enabled: false",
-      "http:",
-      `  addr: 127.0.0.1:${port}`,
-      "  secret: oci-image-test-secret",
-      authYaml,
-    ].join("\n");
     const configPath = join(dir, "config.yml");
-    await writeFile(configPath, config);
+    await writeFile(configPath, registryConfig(dataDir, port, authYaml));
     const child = spawn(REGISTRY_BINARY, ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr!.on("data", (chunk: Buffer) => {
@@ -120,6 +83,62 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Star
   await tokenServer?.stop();
   await rm(dir, { recursive: true, force: true });
   throw lastError instanceof Error ? lastError : new Error("the registry did not start");
+}
+
+/** The `auth:` section of the registry's configuration, and the token server it needs. */
+async function setUpAuth(
+  auth: "none" | "htpasswd" | "token",
+  dir: string,
+  users: Record<string, string>,
+  options: RegistryOptions,
+): Promise<{ authYaml: string; tokenServer?: RunningTokenServer }> {
+  if (auth === "htpasswd") {
+    const lines = Object.entries(users).map(([user, pass]) =>
+      execFileSync("htpasswd", ["-nbB", user, pass], { encoding: "utf8" }).trim(),
+    );
+    await writeFile(join(dir, "htpasswd"), lines.join("\n") + "\n");
+    return { authYaml: `auth:\n  htpasswd:\n    realm: test-realm\n    path: ${join(dir, "htpasswd")}\n` };
+  }
+  if (auth !== "token") return { authYaml: "" };
+  const tokenServer = await startTokenServer({
+    dir,
+    issuer: "oci-image-test-issuer",
+    service: "oci-image-test-registry",
+    users,
+    refreshTokens: options.refreshTokens,
+  });
+  const authYaml = [
+    "auth:",
+    "  token:",
+    `    realm: ${tokenServer.realm}`,
+    "    service: oci-image-test-registry",
+    "    issuer: oci-image-test-issuer",
+    `    rootcertbundle: ${tokenServer.certPath}`,
+    "",
+  ].join("\n");
+  return { authYaml, tokenServer };
+}
+
+function registryConfig(dataDir: string, port: number, authYaml: string): string {
+  return [
+    "version: 0.1",
+    "log:",
+    "  level: error",
+    "  accesslog:",
+    "    disabled: true",
+    "storage:",
+    "  filesystem:",
+    `    rootdirectory: ${dataDir}`,
+    "  delete:",
+    "    enabled: true",
+    "  maintenance:",
+    "    uploadpurging:",
+    "      enabled: false",
+    "http:",
+    `  addr: 127.0.0.1:${port}`,
+    "  secret: oci-image-test-secret",
+    authYaml,
+  ].join("\n");
 }
 
 async function waitForRegistry(url: string, child: ChildProcess): Promise<void> {
@@ -196,4 +215,49 @@ export async function pushImage(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+export interface RawImage {
+  config: Buffer;
+  /** Default: the OCI image config type. */
+  configMediaType?: string;
+  layers: { bytes: Buffer; mediaType: string }[];
+}
+
+/**
+ * Pushes blobs and an OCI manifest straight through the distribution API (no
+ * auth), for images no well-behaved tool would push; returns the manifest digest.
+ */
+export async function pushRawImage(
+  registry: RunningRegistry,
+  repository: string,
+  tag: string,
+  image: RawImage,
+): Promise<string> {
+  const { createHash } = await import("node:crypto");
+  const digestOf = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const upload = async (bytes: Buffer) => {
+    const digest = digestOf(bytes);
+    const started = await fetch(`${registry.url}/v2/${repository}/blobs/uploads/`, { method: "POST" });
+    const location = new URL(started.headers.get("location")!, registry.url);
+    location.searchParams.set("digest", digest);
+    const done = await fetch(location, { method: "PUT", body: bytes });
+    if (done.status !== 201) throw new Error(`blob upload answered ${done.status}: ${await done.text()}`);
+    return { digest, size: bytes.length };
+  };
+  const config = {
+    mediaType: image.configMediaType ?? "application/vnd.oci.image.config.v1+json",
+    ...(await upload(image.config)),
+  };
+  const layers = [];
+  for (const layer of image.layers) layers.push({ mediaType: layer.mediaType, ...(await upload(layer.bytes)) });
+  const mediaType = "application/vnd.oci.image.manifest.v1+json";
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType, config, layers }));
+  const put = await fetch(`${registry.url}/v2/${repository}/manifests/${tag}`, {
+    method: "PUT",
+    headers: { "content-type": mediaType },
+    body: manifest,
+  });
+  if (put.status !== 201) throw new Error(`manifest push answered ${put.status}: ${await put.text()}`);
+  return digestOf(manifest);
 }

@@ -41,6 +41,8 @@ export interface UnpackOptions {
   onWarning?: (message: string) => void;
   /** One line per finished step. */
   onStep?: (message: string) => void;
+  /** The layers to apply, in order, before the first is (for progress). */
+  onLayersPlanned?: (layers: readonly Descriptor[]) => void;
 }
 
 export interface UnpackResult {
@@ -143,6 +145,7 @@ async function applyLayers(
   await mkdir(rootfs, { mode: 0o755 });
   await chmod(rootfs, 0o755);
   let budget = options.maxSize;
+  options.onLayersPlanned?.(layers);
   for (const [index, layer] of layers.entries()) {
     const label = `layer ${index + 1}/${layers.length} (${layer.digest.slice(0, 19)}…)`;
     const tar = decoder.decode(layer, { expectedDiffId: config.rootfs.diff_ids[index], maxUncompressedBytes: budget });

@@ -75,8 +75,11 @@ async function runFetch(
   const { RegistryClient } = await import("../registry/client.js");
   const { findCredentials } = await import("../registry/credentials.js");
   const { pullImage } = await import("../registry/pull.js");
-  const { createProgress, formatBytes } = await import("../ui/progress.js");
+  const { createLiveArea } = await import("../ui/live-area.js");
+  const { createTransferDisplay } = await import("../ui/transfer-display.js");
+  const { count, formatBytes } = await import("../ui/format.js");
   const retryDelay = Number(context.env.OCI_IMAGE_RETRY_DELAY_MS);
+  const area = await createLiveArea(output);
   const client = new RegistryClient({
     registry: reference.registry,
     credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
@@ -86,12 +89,11 @@ async function runFetch(
     timeoutMs: Math.round(flags.timeout * 1000),
     retryDelayMs: Number.isFinite(retryDelay) && retryDelay >= 0 ? retryDelay : undefined,
     signal: context.signal,
-    onRetry: (message) => output.warn(message),
+    onRetry: (message) => area.warn(message),
   });
   const { openLayoutLazily } = await import("../layout/lazy-layout.js");
   const layout = await openLayoutLazily(target.path);
-  const progress = await createProgress(output);
-  const short = (digest: string) => digest.slice(0, 19);
+  const display = createTransferDisplay(area, { doing: "fetching", done: "fetched" });
   try {
     const result = await pullImage({
       client,
@@ -101,19 +103,16 @@ async function runFetch(
       jobs: flags.jobs,
       signal: context.signal,
       events: {
+        blobsPlanned: (descriptors) => display.planned(descriptors),
         blobStarted(descriptor) {
-          const task = progress.start(short(descriptor.digest));
-          return {
-            update: (bytes, total) => task.update(bytes, total),
-            done: () => task.succeed(`${short(descriptor.digest)} fetched (${formatBytes(descriptor.size)})`),
-            failed: () => task.fail(`${short(descriptor.digest)} failed`),
-          };
+          const task = display.started(descriptor);
+          return { update: (bytes) => task.update(bytes), done: () => task.done(), failed: () => task.failed() };
         },
-        blobSkipped: (descriptor) => output.info(`${short(descriptor.digest)} already present`),
-        warning: (message) => output.warn(message),
+        blobSkipped: (descriptor) => display.skipped(descriptor),
+        warning: (message) => area.warn(message),
       },
     });
-    progress.stop();
+    display.stop();
     const fullName = formatReference(reference);
     const refName = target.tag ?? reference.tag;
     const descriptor = {
@@ -137,11 +136,11 @@ async function runFetch(
         blobs: { fetched, skipped, bytes },
       },
       [
-        `${fullName} → ${target.path}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)})`,
+        `${fullName} → ${target.path}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${count(fetched, "blob")} fetched, ${skipped} already present, ${formatBytes(bytes)})`,
       ],
     );
   } finally {
-    progress.stop();
+    display.stop();
     await client.close();
   }
 }

@@ -4,6 +4,7 @@ import { outputFor, wholeNumber, usageArgument, type CommandContext } from "./co
 import { parseLayoutArgument } from "../layout/refs.js";
 import { parsePlatform } from "../image/platform.js";
 import { resolve } from "node:path";
+import type { MeterDisplay } from "../ui/meter-display.js";
 
 interface UnpackFlags {
   platform?: ReturnType<typeof parsePlatform>;
@@ -56,21 +57,36 @@ Examples:
         throw new UsageError("--rootfs-only and --config-only exclude each other; give at most one");
       }
       const { unpackImage } = await import("../bundle/unpack-image.js");
+      const { createLiveArea } = await import("../ui/live-area.js");
+      const { createMeterDisplay } = await import("../ui/meter-display.js");
+      const { count } = await import("../ui/format.js");
+      const area = await createLiveArea(output);
+      const display = createMeterDisplay(area, { title: "unpacking layers", item: "layer" });
+      const layers = layerProgress(display);
       const bundle = resolve(context.cwd, bundleDir);
-      const result = await unpackImage({
-        layout: resolve(context.cwd, layoutArgument.path),
-        tag: layoutArgument.tag,
-        bundle,
-        platform: flags.platform,
-        rootless: flags.rootless ? true : undefined,
-        rootfsOnly: flags.rootfsOnly,
-        configOnly: flags.configOnly,
-        tty: flags.tty,
-        maxSize: flags.maxSize,
-        signal: context.signal,
-        onWarning: (message) => output.warn(message),
-        onStep: (message) => output.info(message),
-      });
+      let result;
+      try {
+        result = await unpackImage({
+          layout: resolve(context.cwd, layoutArgument.path),
+          tag: layoutArgument.tag,
+          bundle,
+          platform: flags.platform,
+          rootless: flags.rootless ? true : undefined,
+          rootfsOnly: flags.rootfsOnly,
+          configOnly: flags.configOnly,
+          tty: flags.tty,
+          maxSize: flags.maxSize,
+          signal: context.signal,
+          onWarning: (message) => area.warn(message),
+          onLayersPlanned: layers.planned,
+          onStep: (message) => {
+            layers.applied();
+            display.persist(message);
+          },
+        });
+      } finally {
+        display.stop();
+      }
       output.result(
         {
           ok: true,
@@ -81,7 +97,27 @@ Examples:
           rootfs: result.rootfs ?? null,
           config: result.config ?? null,
         },
-        [`unpacked ${result.ref ?? result.digest} (${result.platform}, ${result.layers} layers) into ${bundle}`],
+        [
+          `unpacked ${result.ref ?? result.digest} (${result.platform}, ${count(result.layers, "layer")}) into ${bundle}`,
+        ],
       );
     });
+}
+
+/** Layer n/N with the layers' bytes applied so far. */
+function layerProgress(display: MeterDisplay) {
+  let sizes: number[] = [];
+  let done = 0;
+  let bytes = 0;
+  return {
+    planned: (layers: readonly { size: number }[]) => {
+      sizes = layers.map((layer) => layer.size);
+      display.totals({ bytes: sizes.reduce((a, b) => a + b, 0), items: sizes.length });
+      display.progress(0, 0);
+    },
+    applied: () => {
+      bytes += sizes[done] ?? 0;
+      display.progress(bytes, ++done);
+    },
+  };
 }

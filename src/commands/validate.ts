@@ -1,6 +1,7 @@
 /** `oci-image validate [options] <path>...`: layouts, documents or stdin against the image-spec. */
 import { Command, Option } from "commander";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
+import type { MeterDisplay } from "../ui/meter-display.js";
 
 interface ValidateFlags {
   type?: "layout" | "manifest" | "index" | "config" | "descriptor" | "oci-layout";
@@ -42,20 +43,26 @@ Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
     .action(async (paths: string[], flags: ValidateFlags) => {
       const output = outputFor(context, flags);
       const { validatePaths } = await import("../validate/validate-paths.js");
-      const { formatBytes } = await import("../ui/progress.js");
-      const result = await validatePaths(paths, {
-        type: flags.type,
-        fast: flags.fast,
-        concurrency: flags.jobs,
-        cwd: context.cwd,
-        stdin: context.stdin,
-        signal: context.signal,
-        // Live progress on a terminal only; pipes and CI get just the result.
-        onLayer: output.interactive
-          ? (digest, bytes) =>
-              output.info(`checked layer ${digest.slice(0, 19)}... (${formatBytes(bytes)} uncompressed)`)
-          : undefined,
-      });
+      const { createLiveArea } = await import("../ui/live-area.js");
+      const { createMeterDisplay } = await import("../ui/meter-display.js");
+      const { count } = await import("../ui/format.js");
+      const area = await createLiveArea(output);
+      const display = createMeterDisplay(area, { title: "checking layers", item: "layer" });
+      let result;
+      try {
+        result = await validatePaths(paths, {
+          type: flags.type,
+          fast: flags.fast,
+          concurrency: flags.jobs,
+          cwd: context.cwd,
+          stdin: context.stdin,
+          signal: context.signal,
+          // Live progress on a terminal only; pipes and CI get just the result.
+          ...(area.live ? layerProgress(display) : {}),
+        });
+      } finally {
+        display.stop();
+      }
       const strip = ({
         where,
         pointer,
@@ -79,7 +86,7 @@ Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
         for (const entry of result.checked) {
           const what =
             entry.type === "layout"
-              ? `layout: ${entry.refs?.length ?? 0} refs, ${entry.blobs ?? 0} blobs, ${entry.layers ?? 0} layers read`
+              ? `layout: ${count(entry.refs?.length ?? 0, "ref")}, ${count(entry.blobs ?? 0, "blob")}, ${count(entry.layers ?? 0, "layer")} read`
               : (entry.type ?? "unknown kind");
           lines.push(
             `${entry.path}: ${entry.valid ? "valid" : "INVALID"} (${what}; ${count(entry.errors, "error")}, ${count(entry.warnings, "warning")})`,
@@ -100,6 +107,20 @@ Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
     });
 }
 
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+/** Layer n/N with the layers' bytes read so far, as each is checked. */
+function layerProgress(display: MeterDisplay) {
+  const sizes = new Map<string, number>();
+  let bytes = 0;
+  let done = 0;
+  return {
+    onLayersPlanned(layers: readonly { digest: string; size: number }[]) {
+      for (const layer of layers) sizes.set(layer.digest, layer.size);
+      display.totals({ bytes: [...sizes.values()].reduce((a, b) => a + b, 0), items: sizes.size });
+      display.progress(bytes, done);
+    },
+    onLayer(digest: string) {
+      bytes += sizes.get(digest) ?? 0;
+      display.progress(bytes, ++done);
+    },
+  };
 }

@@ -35,6 +35,8 @@ export interface BlobProgress {
 }
 
 export interface PullEvents {
+  /** The blobs of an image are known (before any is downloaded); with `all` platforms, once per image. */
+  blobsPlanned?(descriptors: readonly Descriptor[]): void;
   /** A blob download begins (again, on a retry). */
   blobStarted?(descriptor: Descriptor): BlobProgress;
   /** A blob was already stored and is not downloaded. */
@@ -215,6 +217,7 @@ class Puller {
       }
       return true;
     });
+    this.options.events?.blobsPlanned?.(wanted);
     await this.all(wanted.map((blob) => this.fetchBlob(blob)));
     let bytes = manifest.bytes;
     let mediaType = manifest.mediaType;

@@ -38,6 +38,8 @@ export interface ValidateLayoutOptions {
   name?: string;
   /** Called as each layer has been read, e.g. for progress. */
   onLayer?: (digest: string, uncompressedBytes: number) => void;
+  /** The layers that will be read, before the first is (for progress). */
+  onLayersPlanned?: (layers: readonly Descriptor[]) => void;
 }
 
 export interface LayoutReport {
@@ -271,6 +273,7 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
     const jobs: (() => Promise<void>)[] = [];
     // Each job's problems go in its own slot, so the report's order does not depend on timing.
     const found: Problem[][] = [];
+    options.onLayersPlanned?.([...layerJobs.values()].map((job) => job.descriptor));
     for (const job of layerJobs.values()) {
       const slot: Problem[] = [];
       found.push(slot);

@@ -34,6 +34,7 @@ export interface ValidatePathsOptions {
   stdin?: Readable;
   signal?: AbortSignal;
   onLayer?: (digest: string, uncompressedBytes: number) => void;
+  onLayersPlanned?: (layers: readonly { digest: string; size: number }[]) => void;
 }
 
 export interface CheckedPath {
@@ -125,6 +126,7 @@ async function validateOne(
       concurrency: options.concurrency,
       signal: options.signal,
       onLayer: options.onLayer,
+      onLayersPlanned: options.onLayersPlanned,
     });
     return summarize("layout", report.problems, { refs: report.refs, blobs: report.blobs, layers: report.layers });
   }

@@ -1,0 +1,49 @@
+/** Inputs big enough that a command is still running when a key is typed, and checks of what it left. */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { runOciImage } from "../helpers/cli.js";
+import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
+
+/** A tree of `big` files of `bigBytes` random bytes (slow to compress) and `small` small files. */
+export async function makeTree(dir: string, big = 40, bigBytes = 3_000_000, small = 2000): Promise<void> {
+  await mkdir(join(dir, "small"), { recursive: true });
+  for (let i = 0; i < big; i++) await writeFile(join(dir, `big-${i}`), randomBytes(bigBytes));
+  for (let i = 0; i < small; i++) await writeFile(join(dir, "small", `file-${i}`), `${i}\n`);
+}
+
+/** An image of `layers` layers, each many small files and one large random one, tagged `multi`. */
+export async function makeLayeredImage(layout: string, layers = 4): Promise<void> {
+  const built: TarEntry[][] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    const entries: TarEntry[] = [{ name: `layer-${layer}/`, type: "directory", mode: 0o755 }];
+    for (let i = 0; i < 2500; i++)
+      entries.push({ name: `layer-${layer}/file-${i}`, content: `${layer}:${i}\n`, mode: 0o644 });
+    entries.push({ name: `layer-${layer}/blob`, content: randomBytes(30_000_000), mode: 0o644 });
+    built.push(entries);
+  }
+  await writeTestImage(layout, { layers: built, tag: "multi" });
+}
+
+/** What a layout holds at its top: index.json's text and the names there (a temp file would show). */
+export async function layoutState(layout: string): Promise<{ index: string; names: string[]; blobs: string[] }> {
+  return {
+    index: await readFile(join(layout, "index.json"), "utf8"),
+    names: (await readdir(layout)).sort(),
+    blobs: (await readdir(join(layout, "blobs", "sha256"))).sort(),
+  };
+}
+
+/** The layout is as it was and still valid. */
+export async function assertLayoutUnchanged(
+  layout: string,
+  before: { index: string; names: string[] },
+  context: string,
+): Promise<void> {
+  const after = await layoutState(layout);
+  assert.equal(after.index, before.index, `${context}: index.json changed`);
+  assert.deepEqual(after.names, before.names, `${context}: files appeared or went at the layout's top`);
+  const validate = await runOciImage(["validate", layout]);
+  assert.equal(validate.status, 0, `${context}: the layout is no longer valid:\n${validate.stdout}${validate.stderr}`);
+}

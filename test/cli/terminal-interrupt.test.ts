@@ -1,0 +1,131 @@
+/**
+ * Ctrl-C and Ctrl-Z typed at a real terminal (a pseudo-terminal, not a pipe)
+ * while create, validate and unpack run and draw progress: the keys must stay
+ * signals (the terminal is never left in raw mode), Ctrl-C ends the command
+ * within half a second with exit 130 and nothing half-written, Ctrl-Z
+ * suspends and resuming finishes the work, and the terminal's modes are as
+ * before afterwards.
+ */
+import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { before, test, type TestContext } from "node:test";
+import { runOciImage } from "../helpers/cli.js";
+import { CTRL_C, CTRL_Z, cursorShownAtEnd, runOnTerminal, type PtyRun, type PtyStep } from "../helpers/pty.js";
+import { tempDir } from "../helpers/temp.js";
+import { requireTool } from "../helpers/tools.js";
+import { assertLayoutUnchanged, layoutState, makeLayeredImage, makeTree } from "./terminal-fixtures.js";
+
+/** How long after the key the command must be gone. */
+const PROMPT_MS = 500;
+
+let work: string;
+before(async () => {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  work = await mkdtemp(join(tmpdir(), "oci-image-terminal-"));
+  process.on("exit", () => void rm(work, { recursive: true, force: true }));
+  await makeTree(join(work, "tree"));
+  await makeLayeredImage(join(work, "images"));
+});
+
+/** The checks every interrupted run shares: exit 130 soon after the key, the terminal as it was. */
+export function assertInterrupted(run: PtyRun, what: string): void {
+  assert.equal(run.failedStep, null, `${what}: the command ended before the key was sent:\n${run.output}`);
+  assert.equal(run.signal, null, `${what}: killed by signal ${run.signal}`);
+  assert.equal(run.status, 130, `${what}: exit ${run.status}\n${run.output}`);
+  const late = run.exitMs - run.sends.at(-1)!;
+  assert.ok(late <= PROMPT_MS, `${what}: ended ${late} ms after Ctrl-C (at most ${PROMPT_MS})`);
+  assertTerminalRestored(run, what);
+}
+
+export function assertTerminalRestored(run: PtyRun, what: string): void {
+  assert.deepEqual(run.modes, { isig: true, icanon: true, echo: true }, `${what}: terminal modes not restored`);
+  assert.ok(cursorShownAtEnd(run.output), `${what}: the cursor is left hidden`);
+}
+
+function hasPython(t: TestContext): boolean {
+  return requireTool(t, "python3") !== undefined;
+}
+
+/** Moments of each command: as the display first appears, in the middle, near the end. */
+const createMoments: [string, PtyStep[]][] = [
+  ["early", [{ wait_output: "reading " }]],
+  ["mid-read", [{ wait_output: "reading \\S+ [1-9][0-9]\\.[0-9] MB" }]],
+  ["late", [{ wait_output: " 9[0-9]%" }]],
+];
+
+for (const [moment, steps] of createMoments) {
+  test(`create: Ctrl-C ${moment} ends it with 130 and leaves the layout as it was`, async (t) => {
+    if (!hasPython(t)) return;
+    const layout = join(await tempDir(t), "layout");
+    assert.equal((await runOciImage(["create", join(work, "tree", "small"), `${layout}:first`])).status, 0);
+    const before = await layoutState(layout);
+    const run = await runOnTerminal(["create", join(work, "tree"), `${layout}:second`], {
+      steps: [...steps, { send: CTRL_C }],
+    });
+    assertInterrupted(run, `create (${moment})`);
+    await assertLayoutUnchanged(layout, before, `create (${moment})`);
+  });
+}
+
+test("create: Ctrl-Z suspends it, resuming finishes the image", async (t) => {
+  if (!hasPython(t)) return;
+  const layout = join(await tempDir(t), "layout");
+  const run = await runOnTerminal(["create", join(work, "tree"), `${layout}:v1`], {
+    steps: [{ wait_output: "reading \\S+ [1-9]" }, { send: CTRL_Z }, { wait_stopped: true }, { resume: true }],
+  });
+  assert.equal(run.failedStep, null, run.output);
+  assert.equal(run.stops.length, 1, "Ctrl-Z did not stop the command");
+  assert.equal(run.status, 0, run.output);
+  assertTerminalRestored(run, "create after Ctrl-Z");
+  assert.equal((await runOciImage(["validate", `${layout}:v1`])).status, 0);
+});
+
+const validateMoments: [string, PtyStep[]][] = [
+  ["early", [{ wait_output: "checking layers" }]],
+  ["mid", [{ wait_output: "1/4 layers" }]],
+  ["late", [{ wait_output: "[23]/4 layers" }]],
+];
+
+for (const [moment, steps] of validateMoments) {
+  test(`validate: Ctrl-C ${moment} ends it with 130`, async (t) => {
+    if (!hasPython(t)) return;
+    // One layer at a time, so that every moment lasts.
+    const run = await runOnTerminal(["validate", "--jobs", "1", join(work, "images")], {
+      steps: [...steps, { send: CTRL_C }],
+    });
+    assertInterrupted(run, `validate (${moment})`);
+  });
+}
+
+const unpackMoments: [string, PtyStep[]][] = [
+  ["early", [{ wait_output: "unpacking layers" }]],
+  ["mid", [{ wait_output: "applied layer 1/4" }]],
+  ["late", [{ wait_output: "applied layer 3/4" }]],
+];
+
+for (const [moment, steps] of unpackMoments) {
+  test(`unpack: Ctrl-C ${moment} ends it with 130 and removes the bundle`, async (t) => {
+    if (!hasPython(t)) return;
+    const parent = await tempDir(t);
+    const run = await runOnTerminal(["unpack", "--rootless", `${join(work, "images")}:multi`, join(parent, "bundle")], {
+      steps: [...steps, { send: CTRL_C }],
+    });
+    assertInterrupted(run, `unpack (${moment})`);
+    assert.deepEqual(await readdir(parent), [], `unpack (${moment}): the bundle (or a part of it) is left`);
+  });
+}
+
+test("unpack: Ctrl-Z suspends it, resuming finishes the bundle", async (t) => {
+  if (!hasPython(t)) return;
+  const bundle = join(await tempDir(t), "bundle");
+  const run = await runOnTerminal(["unpack", "--rootless", `${join(work, "images")}:multi`, bundle], {
+    steps: [{ wait_output: "applied layer 1/4" }, { send: CTRL_Z }, { wait_stopped: true }, { resume: true }],
+  });
+  assert.equal(run.failedStep, null, run.output);
+  assert.equal(run.stops.length, 1, "Ctrl-Z did not stop the command");
+  assert.equal(run.status, 0, run.output);
+  assertTerminalRestored(run, "unpack after Ctrl-Z");
+  assert.deepEqual((await readdir(bundle)).sort(), ["config.json", "rootfs"]);
+});

@@ -195,11 +195,11 @@ async function writeHashed(
         await file.writev(batch);
         batch = [];
         batchBytes = 0;
-        options.onProgress?.(size);
       }
+      // Per chunk, not per batch: a slow registry still shows its bytes arriving.
+      options.onProgress?.(size);
     }
     if (batch.length > 0) await file.writev(batch);
-    options.onProgress?.(size);
     options.signal?.throwIfAborted();
     await file.sync();
   } finally {

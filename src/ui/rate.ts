@@ -1,6 +1,7 @@
 /** Speed over the last few seconds (not since the start), and the time left at that speed. */
 
 const WINDOW_MS = 5000;
+const SAMPLE_MS = 100;
 
 export class RateMeter {
   private readonly samples: { at: number; bytes: number }[] = [];
@@ -10,7 +11,10 @@ export class RateMeter {
   /** Records the running total of bytes done. */
   record(bytes: number): void {
     const at = this.now();
-    this.samples.push({ at, bytes });
+    // Samples at least 100 ms apart: a fast transfer reports every chunk.
+    const [before, last] = this.samples.slice(-2);
+    if (before && last && at - before.at < SAMPLE_MS) Object.assign(last, { at, bytes });
+    else this.samples.push({ at, bytes });
     while (this.samples.length > 2 && at - this.samples[1]!.at > WINDOW_MS) this.samples.shift();
   }
 

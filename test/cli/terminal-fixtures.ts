@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runOciImage } from "../helpers/cli.js";
+import { cursorShownAtEnd, plainText, widestLine, type PtyRun } from "../helpers/pty.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 
 /** A tree of `big` files of `bigBytes` random bytes (slow to compress) and `small` small files. */
@@ -46,4 +47,30 @@ export async function assertLayoutUnchanged(
   assert.deepEqual(after.names, before.names, `${context}: files appeared or went at the layout's top`);
   const validate = await runOciImage(["validate", layout]);
   assert.equal(validate.status, 0, `${context}: the layout is no longer valid:\n${validate.stdout}${validate.stderr}`);
+}
+
+/** How long after the key the command must be gone. */
+const PROMPT_MS = 500;
+
+/** The checks every interrupted run shares: exit 130 soon after the key, the terminal as it was. */
+export function assertInterrupted(run: PtyRun, what: string): void {
+  assert.equal(run.failedStep, null, `${what}: the command ended before the key was sent:\n${run.output}`);
+  assert.equal(run.signal, null, `${what}: killed by signal ${run.signal}`);
+  assert.equal(run.status, 130, `${what}: exit ${run.status}\n${run.output}`);
+  const late = run.exitMs - run.sends.at(-1)!;
+  assert.ok(late <= PROMPT_MS, `${what}: ended ${late} ms after Ctrl-C (at most ${PROMPT_MS})`);
+  assertTerminalRestored(run, what);
+}
+
+export function assertTerminalRestored(run: PtyRun, what: string): void {
+  assert.deepEqual(run.modes, { isig: true, icanon: true, echo: true }, `${what}: terminal modes not restored`);
+  assert.ok(cursorShownAtEnd(run.output), `${what}: the cursor is left hidden`);
+}
+
+/** No line on the screen is wider than the terminal (one would wrap and break the redrawing). */
+export function assertFitsWidth(run: PtyRun, cols: number): void {
+  const wide = plainText(run.output)
+    .split("\n")
+    .filter((line) => [...line].length > cols);
+  assert.ok(widestLine(run.output) <= cols, `lines wider than ${cols} columns:\n${wide.join("\n")}`);
 }

@@ -11,13 +11,17 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { before, test, type TestContext } from "node:test";
 import { runOciImage } from "../helpers/cli.js";
-import { CTRL_C, CTRL_Z, cursorShownAtEnd, runOnTerminal, type PtyRun, type PtyStep } from "../helpers/pty.js";
+import { CTRL_C, CTRL_Z, runOnTerminal, type PtyStep } from "../helpers/pty.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
-import { assertLayoutUnchanged, layoutState, makeLayeredImage, makeTree } from "./terminal-fixtures.js";
-
-/** How long after the key the command must be gone. */
-const PROMPT_MS = 500;
+import {
+  assertInterrupted,
+  assertLayoutUnchanged,
+  assertTerminalRestored,
+  layoutState,
+  makeLayeredImage,
+  makeTree,
+} from "./terminal-fixtures.js";
 
 let work: string;
 before(async () => {
@@ -28,21 +32,6 @@ before(async () => {
   await makeTree(join(work, "tree"));
   await makeLayeredImage(join(work, "images"));
 });
-
-/** The checks every interrupted run shares: exit 130 soon after the key, the terminal as it was. */
-export function assertInterrupted(run: PtyRun, what: string): void {
-  assert.equal(run.failedStep, null, `${what}: the command ended before the key was sent:\n${run.output}`);
-  assert.equal(run.signal, null, `${what}: killed by signal ${run.signal}`);
-  assert.equal(run.status, 130, `${what}: exit ${run.status}\n${run.output}`);
-  const late = run.exitMs - run.sends.at(-1)!;
-  assert.ok(late <= PROMPT_MS, `${what}: ended ${late} ms after Ctrl-C (at most ${PROMPT_MS})`);
-  assertTerminalRestored(run, what);
-}
-
-export function assertTerminalRestored(run: PtyRun, what: string): void {
-  assert.deepEqual(run.modes, { isig: true, icanon: true, echo: true }, `${what}: terminal modes not restored`);
-  assert.ok(cursorShownAtEnd(run.output), `${what}: the cursor is left hidden`);
-}
 
 function hasPython(t: TestContext): boolean {
   return requireTool(t, "python3") !== undefined;

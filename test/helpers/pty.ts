@@ -89,11 +89,14 @@ export async function runOnTerminal(args: string[], options: PtyOptions = {}): P
  * width means a line wrapped.
  */
 export function widestLine(output: string): number {
+  // The terminal's own echo of a typed control key (`^C`) is not the program's output.
+  output = output.replace(/\^[CZ\\]/g, "");
   let column = 0;
   let widest = 0;
   const tokens = output.match(/\u001b\[[0-9;?]*[A-Za-z]|\u001b[()][A-Za-z0-9]|\u001b.|[\s\S]/gu) ?? [];
   for (const token of tokens) {
     if (token === "\r" || token === "\n") column = 0;
+    else if (token === "\u0000") continue;
     else if (token.startsWith("\u001b[") && token.endsWith("G"))
       column = Math.max(0, Number(token.slice(2, -1) || 1) - 1);
     else if (token.startsWith("\u001b") || token < " ") continue;
@@ -104,7 +107,10 @@ export function widestLine(output: string): number {
 
 /** What was written, without escape sequences, line by line. */
 export function plainText(output: string): string {
-  return output.replace(/\u001b\[[0-9;?]*[A-Za-z]|\u001b[()][A-Za-z0-9]/g, "").replace(/\r\n|\r/g, "\n");
+  return output
+    .replace(/\^[CZ\\]/g, "")
+    .replace(/\u001b\[[0-9;?]*[A-Za-z]|\u001b[()][A-Za-z0-9]/g, "")
+    .replace(/\r\n|\r/g, "\n");
 }
 
 /** The cursor is shown again at the end if it was hidden. */

@@ -1,4 +1,5 @@
 /** `oci-image create <rootfs-dir> <layout>[:<tag>]`: a directory as an image of one layer. */
+import { basename, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { collect, outputFor, usageArgument, wholeNumber, type CommandContext } from "./context.js";
 import type { BuildFlags } from "../image/build-config.js";
@@ -66,7 +67,11 @@ Examples:
       const { createLiveArea } = await import("../ui/live-area.js");
       const { createMeterDisplay } = await import("../ui/meter-display.js");
       const area = await createLiveArea(output);
-      const display = createMeterDisplay(area, { title: `reading ${rootfs}`, item: "entry", items: "entries" });
+      const display = createMeterDisplay(area, {
+        title: `reading ${basename(resolve(context.cwd, rootfs))}`,
+        item: "entry",
+        items: "entries",
+      });
       if (area.live) void measureTree(rootfs, context.signal, (totals) => display.totals(totals));
       let result;
       try {

@@ -16,7 +16,14 @@ import { CTRL_C, runOnTerminal, type PtyStep } from "../helpers/pty.js";
 import { pushImage, startRegistry, type StartedRegistry } from "../helpers/registry.js";
 import { tempDir } from "../helpers/temp.js";
 import { inCI, toolPath } from "../helpers/tools.js";
-import { assertFitsWidth, assertInterrupted, assertLayoutUnchanged, layoutState } from "./terminal-fixtures.js";
+import {
+  assertFitsWidth,
+  assertInterrupted,
+  assertLayoutUnchanged,
+  hasTempFile,
+  layoutState,
+  signalWhen,
+} from "./terminal-fixtures.js";
 
 const LAYER_BYTES = 4_000_000;
 let registry: StartedRegistry | undefined;
@@ -107,6 +114,26 @@ test("fetch: the blobs in flight are listed under the total, each with its bytes
   });
   assertInterrupted(run, "fetch with blobs in flight");
   assert.match(run.output, /and 1 more/, "four blobs in flight: three shown, the fourth counted");
+});
+
+test("fetch: SIGTERM mid-transfer exits 143, no temporary file left, the layout as it was", async (t) => {
+  if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
+  const dir = await tempDir(t);
+  const layout = join(dir, "images");
+  await tempTree(dir);
+  assert.equal((await runOciImage(["create", join(dir, "tree"), `${layout}:first`])).status, 0);
+  const before = await layoutState(layout);
+  proxy.reset([{ path: anyBlob, fault: { kind: "stall", afterBytes: 1_500_000 } }]);
+  const env = { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" };
+  const run = await signalWhen(
+    ["fetch", `${proxy.host}/test/big:v1`, `${layout}:second`],
+    () => hasTempFile(layout),
+    "SIGTERM",
+    env,
+  );
+  assert.equal(run.status, 143, run.stderr);
+  assert.ok(run.afterMs <= 500, `ended ${run.afterMs} ms after SIGTERM`);
+  await assertLayoutUnchanged(layout, before, "fetch after SIGTERM");
 });
 
 async function tempTree(dir: string): Promise<void> {

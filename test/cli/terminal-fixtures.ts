@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runOciImage } from "../helpers/cli.js";
+import { spawn } from "node:child_process";
+import { BIN, runOciImage } from "../helpers/cli.js";
 import { cursorShownAtEnd, plainText, widestLine, type PtyRun } from "../helpers/pty.js";
 import { writeTestImage, type TarEntry } from "../helpers/image-builder.js";
 
@@ -73,4 +74,43 @@ export function assertFitsWidth(run: PtyRun, cols: number): void {
     .split("\n")
     .filter((line) => [...line].length > cols);
   assert.ok(widestLine(run.output) <= cols, `lines wider than ${cols} columns:\n${wide.join("\n")}`);
+}
+
+/**
+ * Runs the CLI in a pipe, sends `signal` once `ready()` holds (polled every
+ * 10 ms), and returns the exit status. Fails when the command ends first.
+ */
+export async function signalWhen(
+  args: string[],
+  ready: () => Promise<boolean>,
+  signal: NodeJS.Signals = "SIGTERM",
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string; afterMs: number }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
+  const stderr: Buffer[] = [];
+  child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+  child.stdout.resume();
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on("close", (status, sig) => resolve([status, sig])),
+  );
+  let done = false;
+  void exited.then(() => (done = true));
+  while (!done && !(await ready())) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(!done, `oci-image ${args.join(" ")} ended before it was signalled: ${Buffer.concat(stderr).toString()}`);
+  const sentAt = Date.now();
+  child.kill(signal);
+  const [status, sig] = await exited;
+  return { status, signal: sig, stderr: Buffer.concat(stderr).toString(), afterMs: Date.now() - sentAt };
+}
+
+/** Whether a temporary file of a blob being written is at the layout's top. */
+export async function hasTempFile(layout: string): Promise<boolean> {
+  try {
+    return (await readdir(layout)).some((name) => name.startsWith(".oci-image-tmp-"));
+  } catch {
+    return false;
+  }
 }

@@ -15,6 +15,7 @@ import { CTRL_C, CTRL_Z, runOnTerminal, type PtyStep } from "../helpers/pty.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
 import {
+  assertFitsWidth,
   assertInterrupted,
   assertLayoutUnchanged,
   assertTerminalRestored,
@@ -54,6 +55,7 @@ for (const [moment, steps] of createMoments) {
       steps: [...steps, { send: CTRL_C }],
     });
     assertInterrupted(run, `create (${moment})`);
+    assertFitsWidth(run, 80);
     await assertLayoutUnchanged(layout, before, `create (${moment})`);
   });
 }
@@ -85,6 +87,7 @@ for (const [moment, steps] of validateMoments) {
       steps: [...steps, { send: CTRL_C }],
     });
     assertInterrupted(run, `validate (${moment})`);
+    assertFitsWidth(run, 80);
   });
 }
 
@@ -102,6 +105,7 @@ for (const [moment, steps] of unpackMoments) {
       steps: [...steps, { send: CTRL_C }],
     });
     assertInterrupted(run, `unpack (${moment})`);
+    assertFitsWidth(run, 80);
     assert.deepEqual(await readdir(parent), [], `unpack (${moment}): the bundle (or a part of it) is left`);
   });
 }
@@ -117,4 +121,33 @@ test("unpack: Ctrl-Z suspends it, resuming finishes the bundle", async (t) => {
   assert.equal(run.status, 0, run.output);
   assertTerminalRestored(run, "unpack after Ctrl-Z");
   assert.deepEqual((await readdir(bundle)).sort(), ["config.json", "rootfs"]);
+});
+
+/** The live line of each command, drawn to the end in a narrow terminal: fitted, with its counts. */
+const narrow: [string, () => string[], RegExp][] = [
+  ["create", () => ["create", join(work, "tree"), join(work, "narrow-create")], /reading tree [\d.]+ [kMG]?B/],
+  ["validate", () => ["validate", join(work, "images")], /checking/],
+  ["unpack", () => ["unpack", "--rootless", `${join(work, "images")}:multi`, join(work, "narrow-bundle")], /unpacking/],
+];
+
+for (const [name, args, shows] of narrow) {
+  test(`${name}: progress in a 30-column terminal keeps every line within 30 columns`, async (t) => {
+    if (!hasPython(t)) return;
+    const run = await runOnTerminal(args(), { cols: 30, stdoutPath: join(await tempDir(t), "stdout") });
+    assert.equal(run.status, 0, run.output);
+    assert.match(run.output, shows);
+    assertFitsWidth(run, 30);
+    assertTerminalRestored(run, name);
+  });
+}
+
+test("the progress lines, drawn in 120 columns, say layer n/N and bytes of the total as they go", async (t) => {
+  if (!hasPython(t)) return;
+  const run = await runOnTerminal(["validate", "--jobs", "1", join(work, "images")], {
+    cols: 120,
+    stdoutPath: join(await tempDir(t), "stdout"),
+  });
+  assert.equal(run.status, 0, run.output);
+  assert.match(run.output, /checking layers [\d.]+ MB \/ 120\.\d MB {2}\d+%.* 2\/4 layers/);
+  assertFitsWidth(run, 120);
 });

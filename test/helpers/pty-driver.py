@@ -4,7 +4,7 @@ shell: the program's process group is the terminal's foreground group, so
 Ctrl-C, Ctrl-Z and Ctrl-\\ typed as bytes become signals, and a stopped job can
 be resumed as `fg` does. Reads one JSON spec on stdin:
   {"argv": [...], "cwd": "...", "env": {...}, "rows": 24, "cols": 80,
-   "timeout_ms": 60000,
+   "timeout_ms": 60000, "stdout_path": "optional file for stdout",
    "steps": [{"wait_output": "regex"}, {"sleep_ms": 200}, {"send": "\\u0003"},
              {"wait_stopped": true}, {"resume": true}]}
 and prints one JSON result: status or signal, all output, the times (ms since
@@ -35,6 +35,10 @@ if pid == 0:
         for sig in (signal.SIGTTOU, signal.SIGINT, signal.SIGTSTP, signal.SIGQUIT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         os.chdir(spec.get("cwd", "."))
+        if spec.get("stdout_path"):
+            # Results to a file, so that only stderr (progress, errors) is on the terminal.
+            out = os.open(spec["stdout_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(out, 1)
         os.execvpe(spec["argv"][0], spec["argv"], spec.get("env", dict(os.environ)))
     os.setpgid(job, job)
     os.tcsetpgrp(0, job)

@@ -17,6 +17,8 @@ export interface PtyOptions {
   cols?: number;
   timeoutMs?: number;
   steps?: PtyStep[];
+  /** A file that gets stdout, so that only stderr is on the terminal. */
+  stdoutPath?: string;
 }
 
 export interface PtyRun {
@@ -47,6 +49,7 @@ export async function runOnTerminal(args: string[], options: PtyOptions = {}): P
     cols: options.cols ?? 80,
     timeout_ms: options.timeoutMs ?? 60_000,
     steps: options.steps ?? [],
+    stdout_path: options.stdoutPath,
   };
   // CI=true would turn the live display off; the terminal is what is tested here.
   for (const [key, value] of Object.entries(spec.env)) if (value === undefined || value === "") delete spec.env[key];

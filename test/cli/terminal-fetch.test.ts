@@ -136,6 +136,20 @@ test("fetch: SIGTERM mid-transfer exits 143, no temporary file left, the layout 
   await assertLayoutUnchanged(layout, before, "fetch after SIGTERM");
 });
 
+test("fetch in a pipe: one plain line per blob fetched, nothing drawn", async (t) => {
+  if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
+  proxy.reset([]);
+  const result = await runOciImage(["fetch", `${proxy.host}/test/big:v1`, join(await tempDir(t), "images")], {
+    env: { CI: "", DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+  });
+  assert.equal(result.status, 0, result.stderr);
+  assert.ok(!result.stderr.includes("\u001b"), "escape sequences in a pipe");
+  const lines = result.stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 5, result.stderr);
+  for (const line of lines) assert.match(line, /^sha256:[0-9a-f]{12} fetched \([\d.]+ k?M?B\)$/);
+  assert.match(result.stdout, /; 5 blobs fetched, 0 already present, 16\.\d MB\)/);
+});
+
 async function tempTree(dir: string): Promise<void> {
   const { mkdir, writeFile } = await import("node:fs/promises");
   await mkdir(join(dir, "tree"));

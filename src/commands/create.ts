@@ -61,49 +61,9 @@ Examples:
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
   oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64`,
     )
-    .action(async (rootfs: string, target: { path: string; tag?: string }, flags: CreateFlags) => {
-      const output = outputFor(context, flags);
-      const { createImage } = await import("../build/create-image.js");
-      const { createLiveArea } = await import("../ui/live-area.js");
-      const { createMeterDisplay } = await import("../ui/meter-display.js");
-      const area = await createLiveArea(output);
-      const display = createMeterDisplay(area, {
-        title: `reading ${basename(resolve(context.cwd, rootfs))}`,
-        item: "entry",
-        items: "entries",
-      });
-      if (area.live) void measureTree(rootfs, context.signal, (totals) => display.totals(totals));
-      let result;
-      try {
-        result = await createImage({
-          rootfs,
-          layout: target.path,
-          tag: target.tag,
-          flags,
-          env: { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH },
-          compression: flags.compression,
-          level: flags.level,
-          signal: context.signal,
-          onTreeProgress: area.live ? (bytes, entries) => display.progress(bytes, entries) : undefined,
-        });
-      } finally {
-        display.stop();
-      }
-      display.persist(
-        `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,
-      );
-      if (result.replaced) output.info(`replaced ${target.tag ?? "latest"} in ${target.path} (was ${result.replaced})`);
-      output.result(
-        {
-          ok: true,
-          ref: result.ref,
-          digest: result.digest,
-          config: result.config.digest,
-          layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size },
-        },
-        [result.digest],
-      );
-    });
+    .action((rootfs: string, target: { path: string; tag?: string }, flags: CreateFlags) =>
+      runCreate(context, rootfs, target, flags),
+    );
 }
 
 /**
@@ -132,4 +92,53 @@ async function measureTree(
   } catch {
     // The build itself walks the tree and reports what is wrong with it.
   }
+}
+
+async function runCreate(
+  context: CommandContext,
+  rootfs: string,
+  target: { path: string; tag?: string },
+  flags: CreateFlags,
+): Promise<void> {
+  const output = outputFor(context, flags);
+  const { createImage } = await import("../build/create-image.js");
+  const { createLiveArea } = await import("../ui/live-area.js");
+  const { createMeterDisplay } = await import("../ui/meter-display.js");
+  const area = await createLiveArea(output);
+  const display = createMeterDisplay(area, {
+    title: `reading ${basename(resolve(context.cwd, rootfs))}`,
+    item: "entry",
+    items: "entries",
+  });
+  if (area.live) void measureTree(rootfs, context.signal, (totals) => display.totals(totals));
+  let result;
+  try {
+    result = await createImage({
+      rootfs,
+      layout: target.path,
+      tag: target.tag,
+      flags,
+      env: { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH },
+      compression: flags.compression,
+      level: flags.level,
+      signal: context.signal,
+      onTreeProgress: area.live ? (bytes, entries) => display.progress(bytes, entries) : undefined,
+    });
+  } finally {
+    display.stop();
+  }
+  display.persist(
+    `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,
+  );
+  if (result.replaced) output.info(`replaced ${target.tag ?? "latest"} in ${target.path} (was ${result.replaced})`);
+  output.result(
+    {
+      ok: true,
+      ref: result.ref,
+      digest: result.digest,
+      config: result.config.digest,
+      layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size },
+    },
+    [result.digest],
+  );
 }

@@ -2,6 +2,12 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { Readable } from "node:stream";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
+import type { Descriptor } from "../image/types.js";
+import type { PullResult } from "../registry/pull.js";
+import type { RegistryClient } from "../registry/client.js";
+import type { ImageReference } from "../registry/reference.js";
+import { count as plural, formatBytes } from "../ui/format.js";
+import type { Output } from "../ui/output.js";
 
 interface FetchFlags {
   platform?: string;
@@ -72,25 +78,11 @@ async function runFetch(
     ? { username: flags.username, password: await readPassword(context.stdin) }
     : undefined;
 
-  const { RegistryClient } = await import("../registry/client.js");
-  const { findCredentials } = await import("../registry/credentials.js");
   const { pullImage } = await import("../registry/pull.js");
   const { createLiveArea } = await import("../ui/live-area.js");
-  const { createTransferDisplay } = await import("../ui/transfer-display.js");
-  const { count, formatBytes } = await import("../ui/format.js");
-  const retryDelay = Number(context.env.OCI_IMAGE_RETRY_DELAY_MS);
+  const { createTransferDisplay, transferEvents } = await import("../ui/transfer-display.js");
   const area = await createLiveArea(output);
-  const client = new RegistryClient({
-    registry: reference.registry,
-    credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
-    plainHttp: flags.plainHttp ? true : undefined,
-    insecure: flags.insecure,
-    retries: flags.retries,
-    timeoutMs: Math.round(flags.timeout * 1000),
-    retryDelayMs: Number.isFinite(retryDelay) && retryDelay >= 0 ? retryDelay : undefined,
-    signal: context.signal,
-    onRetry: (message) => area.warn(message),
-  });
+  const client = await registryClient(context, reference, flags, explicit, (message) => area.warn(message));
   const { openLayoutLazily } = await import("../layout/lazy-layout.js");
   const layout = await openLayoutLazily(target.path);
   const display = createTransferDisplay(area, { doing: "fetching", done: "fetched" });
@@ -102,15 +94,7 @@ async function runFetch(
       platform,
       jobs: flags.jobs,
       signal: context.signal,
-      events: {
-        blobsPlanned: (descriptors) => display.planned(descriptors),
-        blobStarted(descriptor) {
-          const task = display.started(descriptor);
-          return { update: (bytes) => task.update(bytes), done: () => task.done(), failed: () => task.failed() };
-        },
-        blobSkipped: (descriptor) => display.skipped(descriptor),
-        warning: (message) => area.warn(message),
-      },
+      events: transferEvents(display, (message) => area.warn(message)),
     });
     display.stop();
     const fullName = formatReference(reference);
@@ -122,27 +106,59 @@ async function runFetch(
     const store = await layout.materialize();
     const { replaced } = await store.addRef(descriptor, refName, context.signal);
     if (replaced && refName) output.info(`replaced ref "${refName}" (was ${replaced.digest})`);
-    const { fetched, skipped, bytes } = result.blobs;
-    output.result(
-      {
-        ok: true,
-        reference: fullName,
-        digest: descriptor.digest,
-        mediaType: descriptor.mediaType,
-        platform: result.platform,
-        ref: refName ?? null,
-        sourceDigest: result.sourceDigest,
-        converted: result.converted,
-        blobs: { fetched, skipped, bytes },
-      },
-      [
-        `${fullName} → ${target.path}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${count(fetched, "blob")} fetched, ${skipped} already present, ${formatBytes(bytes)})`,
-      ],
-    );
+    printResult(output, { result, descriptor, fullName, refName, layoutPath: target.path });
   } finally {
     display.stop();
     await client.close();
   }
+}
+
+async function registryClient(
+  context: CommandContext,
+  reference: ImageReference,
+  flags: FetchFlags,
+  explicit: { username: string; password: string } | undefined,
+  warn: (message: string) => void,
+): Promise<RegistryClient> {
+  const { RegistryClient } = await import("../registry/client.js");
+  const { findCredentials } = await import("../registry/credentials.js");
+  const retryDelay = Number(context.env.OCI_IMAGE_RETRY_DELAY_MS);
+  return new RegistryClient({
+    registry: reference.registry,
+    credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
+    plainHttp: flags.plainHttp ? true : undefined,
+    insecure: flags.insecure,
+    retries: flags.retries,
+    timeoutMs: Math.round(flags.timeout * 1000),
+    retryDelayMs: Number.isFinite(retryDelay) && retryDelay >= 0 ? retryDelay : undefined,
+    signal: context.signal,
+    onRetry: warn,
+  });
+}
+
+/** The result: JSON, or one line naming what was fetched where. */
+function printResult(
+  output: Output,
+  fetched: { result: PullResult; descriptor: Descriptor; fullName: string; refName?: string; layoutPath: string },
+): void {
+  const { result, descriptor, fullName, refName } = fetched;
+  const { fetched: count, skipped, bytes } = result.blobs;
+  output.result(
+    {
+      ok: true,
+      reference: fullName,
+      digest: descriptor.digest,
+      mediaType: descriptor.mediaType,
+      platform: result.platform,
+      ref: refName ?? null,
+      sourceDigest: result.sourceDigest,
+      converted: result.converted,
+      blobs: { fetched: count, skipped, bytes },
+    },
+    [
+      `${fullName} → ${fetched.layoutPath}${refName ? `:${refName}` : ""} ${descriptor.digest} (${result.platform}; ${plural(count, "blob")} fetched, ${skipped} already present, ${formatBytes(bytes)})`,
+    ],
+  );
 }
 
 async function readPassword(stdin: Readable): Promise<string> {

@@ -50,58 +50,9 @@ Examples:
   oci-image unpack --rootless ./images ./bundle     # as a normal user; runc run works without root
   oci-image unpack -p linux/arm64 --rootfs-only ./images:multi ./arm-rootfs`,
     )
-    .action(async (layoutArgument: ReturnType<typeof parseLayoutArgument>, bundleDir: string, flags: UnpackFlags) => {
-      const output = outputFor(context, flags);
-      if (flags.rootfsOnly && flags.configOnly) {
-        const { UsageError } = await import("../errors.js");
-        throw new UsageError("--rootfs-only and --config-only exclude each other; give at most one");
-      }
-      const { unpackImage } = await import("../bundle/unpack-image.js");
-      const { createLiveArea } = await import("../ui/live-area.js");
-      const { createMeterDisplay } = await import("../ui/meter-display.js");
-      const { count } = await import("../ui/format.js");
-      const area = await createLiveArea(output);
-      const display = createMeterDisplay(area, { title: "unpacking layers", item: "layer" });
-      const layers = layerProgress(display);
-      const bundle = resolve(context.cwd, bundleDir);
-      let result;
-      try {
-        result = await unpackImage({
-          layout: resolve(context.cwd, layoutArgument.path),
-          tag: layoutArgument.tag,
-          bundle,
-          platform: flags.platform,
-          rootless: flags.rootless ? true : undefined,
-          rootfsOnly: flags.rootfsOnly,
-          configOnly: flags.configOnly,
-          tty: flags.tty,
-          maxSize: flags.maxSize,
-          signal: context.signal,
-          onWarning: (message) => area.warn(message),
-          onLayersPlanned: layers.planned,
-          onStep: (message) => {
-            layers.applied();
-            display.persist(message);
-          },
-        });
-      } finally {
-        display.stop();
-      }
-      output.result(
-        {
-          ok: true,
-          ref: result.ref ?? null,
-          digest: result.digest,
-          platform: result.platform,
-          layers: result.layers,
-          rootfs: result.rootfs ?? null,
-          config: result.config ?? null,
-        },
-        [
-          `unpacked ${result.ref ?? result.digest} (${result.platform}, ${count(result.layers, "layer")}) into ${bundle}`,
-        ],
-      );
-    });
+    .action((layoutArgument: ReturnType<typeof parseLayoutArgument>, bundleDir: string, flags: UnpackFlags) =>
+      runUnpack(context, layoutArgument, bundleDir, flags),
+    );
 }
 
 /** Layer n/N with the layers' bytes applied so far. */
@@ -120,4 +71,60 @@ function layerProgress(display: MeterDisplay) {
       display.progress(bytes, ++done);
     },
   };
+}
+
+async function runUnpack(
+  context: CommandContext,
+  layoutArgument: ReturnType<typeof parseLayoutArgument>,
+  bundleDir: string,
+  flags: UnpackFlags,
+): Promise<void> {
+  const output = outputFor(context, flags);
+  if (flags.rootfsOnly && flags.configOnly) {
+    const { UsageError } = await import("../errors.js");
+    throw new UsageError("--rootfs-only and --config-only exclude each other; give at most one");
+  }
+  const { unpackImage } = await import("../bundle/unpack-image.js");
+  const { createLiveArea } = await import("../ui/live-area.js");
+  const { createMeterDisplay } = await import("../ui/meter-display.js");
+  const { count } = await import("../ui/format.js");
+  const area = await createLiveArea(output);
+  const display = createMeterDisplay(area, { title: "unpacking layers", item: "layer" });
+  const layers = layerProgress(display);
+  const bundle = resolve(context.cwd, bundleDir);
+  let result;
+  try {
+    result = await unpackImage({
+      layout: resolve(context.cwd, layoutArgument.path),
+      tag: layoutArgument.tag,
+      bundle,
+      platform: flags.platform,
+      rootless: flags.rootless ? true : undefined,
+      rootfsOnly: flags.rootfsOnly,
+      configOnly: flags.configOnly,
+      tty: flags.tty,
+      maxSize: flags.maxSize,
+      signal: context.signal,
+      onWarning: (message) => area.warn(message),
+      onLayersPlanned: layers.planned,
+      onStep: (message) => {
+        layers.applied();
+        display.persist(message);
+      },
+    });
+  } finally {
+    display.stop();
+  }
+  output.result(
+    {
+      ok: true,
+      ref: result.ref ?? null,
+      digest: result.digest,
+      platform: result.platform,
+      layers: result.layers,
+      rootfs: result.rootfs ?? null,
+      config: result.config ?? null,
+    },
+    [`unpacked ${result.ref ?? result.digest} (${result.platform}, ${count(result.layers, "layer")}) into ${bundle}`],
+  );
 }

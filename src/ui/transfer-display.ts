@@ -91,6 +91,19 @@ export function createTransferDisplay(area: LiveArea, words: TransferWords): Tra
   };
 }
 
+/** The events a pull (or push) reports, shown on `display`: pass as its `events`. */
+export function transferEvents(display: TransferDisplay, warn: (message: string) => void) {
+  return {
+    blobsPlanned: (items: readonly TransferItem[]) => display.planned(items),
+    blobStarted(item: TransferItem) {
+      const task = display.started(item);
+      return { update: (bytes: number) => task.update(bytes), done: () => task.done(), failed: () => task.failed() };
+    },
+    blobSkipped: (item: TransferItem) => display.skipped(item),
+    warning: warn,
+  };
+}
+
 function transferLines(blobs: Map<string, BlobState>, rate: RateMeter, words: TransferWords): string[] {
   let total = 0;
   let done = 0;

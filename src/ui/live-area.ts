@@ -57,6 +57,16 @@ async function terminalArea(output: Output, columns: () => number): Promise<Live
       .join("\n");
   };
   let timer: NodeJS.Timeout | undefined;
+  // Ctrl-Z: the shell gets its prompt back with the cursor shown and no half-drawn lines; `fg` draws again.
+  const suspend = () => {
+    spinner.stop();
+    process.kill(process.pid, "SIGSTOP");
+  };
+  const resume = () => {
+    if (render) spinner.start();
+  };
+  process.on("SIGTSTP", suspend);
+  process.on("SIGCONT", resume);
   const above = (write: () => void) => {
     const spinning = spinner.isSpinning;
     if (spinning) spinner.clear();
@@ -74,6 +84,8 @@ async function terminalArea(output: Output, columns: () => number): Promise<Live
       timer ??= setInterval(frame, FRAME_MS).unref();
     },
     stop() {
+      process.off("SIGTSTP", suspend);
+      process.off("SIGCONT", resume);
       clearInterval(timer);
       timer = undefined;
       render = undefined;

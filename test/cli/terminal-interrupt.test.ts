@@ -11,7 +11,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { before, test, type TestContext } from "node:test";
 import { runOciImage } from "../helpers/cli.js";
-import { CTRL_C, CTRL_Z, runOnTerminal, type PtyStep } from "../helpers/pty.js";
+import { CTRL_C, CTRL_Z, cursorShownAtEnd, runOnTerminal, type PtyStep } from "../helpers/pty.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
 import {
@@ -68,7 +68,9 @@ test("create: Ctrl-Z suspends it, resuming finishes the image", async (t) => {
   });
   assert.equal(run.failedStep, null, run.output);
   assert.equal(run.stops.length, 1, "Ctrl-Z did not stop the command");
+  assert.ok(cursorShownAtEnd(run.output.slice(0, run.stopOffsets[0])), "the cursor is hidden while suspended");
   assert.equal(run.status, 0, run.output);
+  assert.match(run.output.slice(run.stopOffsets[0]), /reading tree/, "the progress is drawn again after fg");
   assertTerminalRestored(run, "create after Ctrl-Z");
   assert.equal((await runOciImage(["validate", `${layout}:v1`])).status, 0);
 });

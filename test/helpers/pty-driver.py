@@ -62,7 +62,7 @@ if pid == 0:
 os.close(events_w); os.close(orders_r)
 output = bytearray()
 events = []
-sends, stops = [], []
+sends, stops, stop_offsets = [], [], []
 result = None
 deadline = start + spec.get("timeout_ms", 60000) / 1000
 
@@ -79,6 +79,13 @@ def pump(timeout):
         for line in os.read(events_r, 65536).decode().splitlines():
             if line == "stopped":
                 stops.append(now_ms()); events.append("stopped")
+                # What the program wrote before it stopped, then where that ends.
+                while select.select([master], [], [], 0.05)[0]:
+                    try:
+                        output.extend(os.read(master, 65536))
+                    except OSError:
+                        break
+                stop_offsets.append(len(output))
             else:
                 result = json.loads(line); result["exit_ms"] = now_ms()
     return result is None
@@ -129,4 +136,4 @@ try:
 except ChildProcessError:
     pass
 print(json.dumps({"result": result, "output": output.decode("utf-8", "replace"), "sends": sends,
-                  "stops": stops, "failed_step": failed_step, "timed_out": result is None}))
+                  "stops": stops, "stop_offsets": stop_offsets, "failed_step": failed_step, "timed_out": result is None}))

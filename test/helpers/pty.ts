@@ -30,6 +30,8 @@ export interface PtyRun {
   /** Milliseconds since the start: each key sent, each stop seen, the exit. */
   sends: number[];
   stops: number[];
+  /** How much of `output` had been written when each stop was seen. */
+  stopOffsets: number[];
   exitMs: number;
   /** The terminal's local modes once the program ended. */
   modes: { isig: boolean; icanon: boolean; echo: boolean };
@@ -70,6 +72,7 @@ export async function runOnTerminal(args: string[], options: PtyOptions = {}): P
     output: string;
     sends: number[];
     stops: number[];
+    stop_offsets: number[];
     failed_step: PtyStep | null;
   };
   if (!raw.result) throw new Error(`oci-image ${args.join(" ")} did not end on the terminal:\n${raw.output}`);
@@ -79,6 +82,7 @@ export async function runOnTerminal(args: string[], options: PtyOptions = {}): P
     output: raw.output,
     sends: raw.sends,
     stops: raw.stops,
+    stopOffsets: raw.stop_offsets,
     exitMs: raw.result.exit_ms,
     modes: raw.result.modes,
     failedStep: raw.failed_step,

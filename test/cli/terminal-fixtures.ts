@@ -59,7 +59,10 @@ export function assertInterrupted(run: PtyRun, what: string): void {
   assert.equal(run.signal, null, `${what}: killed by signal ${run.signal}`);
   assert.equal(run.status, 130, `${what}: exit ${run.status}\n${run.output}`);
   const late = run.exitMs - run.sends.at(-1)!;
-  assert.ok(late <= PROMPT_MS, `${what}: ended ${late} ms after Ctrl-C (at most ${PROMPT_MS})`);
+  assert.ok(
+    late <= PROMPT_MS,
+    `${what}: ended ${late} ms after Ctrl-C (at most ${PROMPT_MS})\n${run.output.slice(-2000)}`,
+  );
   assertTerminalRestored(run, what);
 }
 

@@ -45,20 +45,28 @@ Exit status: 0 everything is valid, 1 a problem was found, 2 usage error.`,
     .action((paths: string[], flags: ValidateFlags) => runValidate(context, paths, flags));
 }
 
-/** Layer n/N with the layers' bytes read so far, as each is checked. */
+/** Layer n/N with the layers' bytes read so far, as they are read. */
 function layerProgress(display: MeterDisplay) {
   const sizes = new Map<string, number>();
-  let bytes = 0;
+  const reading = new Map<string, number>();
+  let finished = 0;
   let done = 0;
+  const show = () => display.progress(finished + [...reading.values()].reduce((a, b) => a + b, 0), done);
   return {
     onLayersPlanned(layers: readonly { digest: string; size: number }[]) {
       for (const layer of layers) sizes.set(layer.digest, layer.size);
       display.totals({ bytes: [...sizes.values()].reduce((a, b) => a + b, 0), items: sizes.size });
-      display.progress(bytes, done);
+      show();
+    },
+    onLayerBytes(digest: string, bytes: number) {
+      reading.set(digest, bytes);
+      show();
     },
     onLayer(digest: string) {
-      bytes += sizes.get(digest) ?? 0;
-      display.progress(bytes, ++done);
+      reading.delete(digest);
+      finished += sizes.get(digest) ?? 0;
+      done++;
+      show();
     },
   };
 }

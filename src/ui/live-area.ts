@@ -78,7 +78,10 @@ async function terminalArea(output: Output, columns: () => number): Promise<Live
     persist: (line) => above(() => stream.write(`${fitToWidth(line, columns() - 1)}\n`)),
     warn: (message) => above(() => output.warn(message)),
     show(next) {
+      // Called as often as bytes arrive: only the first call draws, the timer draws the rest.
+      const first = render === undefined;
       render = next;
+      if (!first) return;
       frame();
       if (!spinner.isSpinning) spinner.start();
       timer ??= setInterval(frame, FRAME_MS).unref();

@@ -40,6 +40,8 @@ export interface ValidateLayoutOptions {
   onLayer?: (digest: string, uncompressedBytes: number) => void;
   /** The layers that will be read, before the first is (for progress). */
   onLayersPlanned?: (layers: readonly Descriptor[]) => void;
+  /** A layer blob's bytes read so far (for progress). */
+  onLayerBytes?: (digest: string, bytesRead: number) => void;
 }
 
 export interface LayoutReport {
@@ -278,7 +280,9 @@ export async function validateLayout(path: string, options: ValidateLayoutOption
       const slot: Problem[] = [];
       found.push(slot);
       jobs.push(async () => {
-        const checked = await checkLayer(store, job.descriptor, job.expectations, options.signal);
+        const { onLayerBytes } = options;
+        const onBytes = onLayerBytes && ((bytes: number) => onLayerBytes(job.descriptor.digest, bytes));
+        const checked = await checkLayer(store, job.descriptor, job.expectations, options.signal, onBytes);
         slot.push(...checked.problems);
         layersRead++;
         options.onLayer?.(job.descriptor.digest, checked.uncompressedBytes);

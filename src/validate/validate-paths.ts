@@ -35,6 +35,7 @@ export interface ValidatePathsOptions {
   signal?: AbortSignal;
   onLayer?: (digest: string, uncompressedBytes: number) => void;
   onLayersPlanned?: (layers: readonly { digest: string; size: number }[]) => void;
+  onLayerBytes?: (digest: string, bytesRead: number) => void;
 }
 
 export interface CheckedPath {
@@ -127,6 +128,7 @@ async function validateOne(
       signal: options.signal,
       onLayer: options.onLayer,
       onLayersPlanned: options.onLayersPlanned,
+      onLayerBytes: options.onLayerBytes,
     });
     return summarize("layout", report.problems, { refs: report.refs, blobs: report.blobs, layers: report.layers });
   }

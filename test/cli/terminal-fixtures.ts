@@ -22,7 +22,7 @@ export async function makeLayeredImage(layout: string, layers = 4): Promise<void
     const entries: TarEntry[] = [{ name: `layer-${layer}/`, type: "directory", mode: 0o755 }];
     for (let i = 0; i < 2500; i++)
       entries.push({ name: `layer-${layer}/file-${i}`, content: `${layer}:${i}\n`, mode: 0o644 });
-    entries.push({ name: `layer-${layer}/blob`, content: randomBytes(30_000_000), mode: 0o644 });
+    entries.push({ name: `layer-${layer}/blob`, content: randomBytes(50_000_000), mode: 0o644 });
     built.push(entries);
   }
   await writeTestImage(layout, { layers: built, tag: "multi" });

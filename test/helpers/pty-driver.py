@@ -40,8 +40,12 @@ if pid == 0:
             out = os.open(spec["stdout_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(out, 1)
         os.execvpe(spec["argv"][0], spec["argv"], spec.get("env", dict(os.environ)))
-    os.setpgid(job, job)
-    os.tcsetpgrp(0, job)
+    # The job does both itself too; whichever runs first wins (after its exec, setpgid here is refused).
+    try:
+        os.setpgid(job, job)
+        os.tcsetpgrp(0, job)
+    except OSError:
+        pass
     while True:
         _, status = os.waitpid(job, os.WUNTRACED)
         if os.WIFSTOPPED(status):
@@ -85,7 +89,8 @@ def pump(timeout):
                         output.extend(os.read(master, 65536))
                     except OSError:
                         break
-                stop_offsets.append(len(output))
+                # In characters, as the caller indexes the decoded text.
+                stop_offsets.append(len(output.decode("utf-8", "replace")))
             else:
                 result = json.loads(line); result["exit_ms"] = now_ms()
     return result is None

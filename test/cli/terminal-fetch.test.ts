@@ -12,7 +12,7 @@ import { after, before, test } from "node:test";
 import { runOciImage } from "../helpers/cli.js";
 import { startFaultProxy, type FaultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { writeTestImage } from "../helpers/image-builder.js";
-import { CTRL_C, runOnTerminal, type PtyStep } from "../helpers/pty.js";
+import { CTRL_C, CTRL_Z, cursorShownAtEnd, runOnTerminal, type PtyStep } from "../helpers/pty.js";
 import { pushImage, startRegistry, type StartedRegistry } from "../helpers/registry.js";
 import { tempDir } from "../helpers/temp.js";
 import { inCI, toolPath } from "../helpers/tools.js";
@@ -148,6 +148,42 @@ test("fetch in a pipe: one plain line per blob fetched, nothing drawn", async (t
   assert.equal(lines.length, 5, result.stderr);
   for (const line of lines) assert.match(line, /^sha256:[0-9a-f]{12} fetched \([\d.]+ k?M?B\)$/);
   assert.match(result.stdout, /; 5 blobs fetched, 0 already present, 16\.\d MB\)/);
+});
+
+test("fetch: Ctrl-C while the manifest is still awaited (nothing drawn yet) ends it with 130", async (t) => {
+  if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
+  proxy.reset([{ path: /\/manifests\//, fault: { kind: "stall" } }]);
+  const parent = await tempDir(t);
+  const run = await runOnTerminal(["fetch", `${proxy.host}/test/big:v1`, join(parent, "images")], {
+    env: { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+    steps: [{ sleep_ms: 1500 }, { send: CTRL_C }],
+  });
+  assert.ok(
+    proxy.requests.some((request) => /\/manifests\//.test(request.path)),
+    "the manifest was not asked for yet",
+  );
+  assertInterrupted(run, "fetch awaiting the manifest");
+  const { readdir } = await import("node:fs/promises");
+  assert.deepEqual(await readdir(parent), [], "a layout was left for an image never fetched");
+});
+
+test("fetch: Ctrl-Z suspends a transfer, fg resumes it, and Ctrl-C then still ends it", async (t) => {
+  if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
+  proxy.reset([{ path: anyBlob, fault: { kind: "stall", afterBytes: 1_500_000 } }]);
+  const run = await runOnTerminal(["fetch", `${proxy.host}/test/big:v1`, join(await tempDir(t), "images")], {
+    env: { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+    steps: [
+      { wait_output: "fetching [1-9]" },
+      { send: CTRL_Z },
+      { wait_stopped: true },
+      { resume: true },
+      { sleep_ms: 300 },
+      { send: CTRL_C },
+    ],
+  });
+  assert.equal(run.stops.length, 1, "Ctrl-Z did not stop fetch");
+  assert.ok(cursorShownAtEnd(run.output.slice(0, run.stopOffsets[0])), "the cursor is hidden while suspended");
+  assertInterrupted(run, "fetch after Ctrl-Z and fg");
 });
 
 async function tempTree(dir: string): Promise<void> {

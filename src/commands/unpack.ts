@@ -55,21 +55,33 @@ Examples:
     );
 }
 
-/** Layer n/N with the layers' bytes applied so far. */
+/**
+ * Layer n/N, with the bytes unpacked so far (uncompressed: the layers' sizes
+ * are compressed, so there is no total to compare with), polled while a layer
+ * is applied.
+ */
 function layerProgress(display: MeterDisplay) {
-  let sizes: number[] = [];
   let done = 0;
-  let bytes = 0;
+  let before = 0;
+  let current: (() => number) | undefined;
+  const show = () => display.progress(before + (current?.() ?? 0), done);
+  let timer: NodeJS.Timeout | undefined;
   return {
-    planned: (layers: readonly { size: number }[]) => {
-      sizes = layers.map((layer) => layer.size);
-      display.totals({ bytes: sizes.reduce((a, b) => a + b, 0), items: sizes.length });
-      display.progress(0, 0);
+    planned: (layers: readonly unknown[]) => {
+      display.totals({ items: layers.length });
+      show();
+      timer ??= setInterval(show, 100).unref();
+    },
+    started: (_index: number, bytesRead: () => number) => {
+      current = bytesRead;
     },
     applied: () => {
-      bytes += sizes[done] ?? 0;
-      display.progress(bytes, ++done);
+      before += current?.() ?? 0;
+      current = undefined;
+      done++;
+      show();
     },
+    stop: () => clearInterval(timer),
   };
 }
 
@@ -107,12 +119,14 @@ async function runUnpack(
       signal: context.signal,
       onWarning: (message) => area.warn(message),
       onLayersPlanned: layers.planned,
+      onLayerStarted: layers.started,
       onStep: (message) => {
         layers.applied();
         display.persist(message);
       },
     });
   } finally {
+    layers.stop();
     display.stop();
   }
   output.result(

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { runOciImage } from "../helpers/cli.js";
@@ -37,10 +38,9 @@ before(async () => {
     process.stderr.write("\n*** SKIPPING fetch terminal tests: docker-registry, skopeo or python3 missing ***\n");
     return;
   }
-  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { mkdtemp } = await import("node:fs/promises");
   const { tmpdir } = await import("node:os");
   work = await mkdtemp(join(tmpdir(), "oci-image-terminal-fetch-"));
-  process.on("exit", () => void rm(work, { recursive: true, force: true }));
   const source = join(work, "source");
   const image = await writeTestImage(source, {
     layers: [0, 1, 2, 3].map((i) => [{ name: `blob-${i}`, content: randomBytes(LAYER_BYTES) }]),
@@ -55,6 +55,7 @@ before(async () => {
 after(async () => {
   await proxy?.stop();
   await registry?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 const anyBlob = /\/blobs\/sha256:/;

@@ -7,9 +7,9 @@
  * before afterwards.
  */
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { before, test, type TestContext } from "node:test";
+import { after, before, test, type TestContext } from "node:test";
 import { runOciImage } from "../helpers/cli.js";
 import { CTRL_C, CTRL_Z, cursorShownAtEnd, runOnTerminal, type PtyStep } from "../helpers/pty.js";
 import { tempDir } from "../helpers/temp.js";
@@ -26,13 +26,13 @@ import {
 
 let work: string;
 before(async () => {
-  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { mkdtemp } = await import("node:fs/promises");
   const { tmpdir } = await import("node:os");
   work = await mkdtemp(join(tmpdir(), "oci-image-terminal-"));
-  process.on("exit", () => void rm(work, { recursive: true, force: true }));
   await makeTree(join(work, "tree"));
   await makeLayeredImage(join(work, "images"));
 });
+after(() => rm(work, { recursive: true, force: true }));
 
 function hasPython(t: TestContext): boolean {
   return requireTool(t, "python3") !== undefined;
@@ -164,5 +164,22 @@ test("the progress lines, drawn in 120 columns, say layer n/N and bytes of the t
     ),
     `no frame with part of a layer read: ${frames.map((frame) => frame[0]).join("; ")}`,
   );
+  assertFitsWidth(run, 120);
+});
+
+test("unpack's live line shows the bytes unpacked while a layer is applied, and layer n/N", async (t) => {
+  if (!hasPython(t)) return;
+  const parent = await tempDir(t);
+  const run = await runOnTerminal(["unpack", "--rootless", `${join(work, "images")}:multi`, join(parent, "bundle")], {
+    cols: 120,
+    stdoutPath: join(parent, "stdout"),
+  });
+  assert.equal(run.status, 0, run.output);
+  const frames = [...run.output.matchAll(/unpacking layers ([\d.]+) (k?M?B) .*?(\d)\/4 layers/g)];
+  assert.ok(
+    frames.some((frame) => frame[3] === "0" && Number(frame[1]) > 0),
+    `no frame with bytes of the first layer: ${frames.map((frame) => frame[0]).join("; ")}`,
+  );
+  assert.ok(frames.some((frame) => frame[3] === "3"));
   assertFitsWidth(run, 120);
 });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { before, test } from "node:test";
+import { after, before, test } from "node:test";
 import { runOciImage } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 import {
@@ -22,10 +22,10 @@ import {
 let work: string;
 before(async () => {
   work = await mkdtemp(join(tmpdir(), "oci-image-terminate-"));
-  process.on("exit", () => void rm(work, { recursive: true, force: true }));
   await makeTree(join(work, "tree"));
   await makeLayeredImage(join(work, "images"));
 });
+after(() => rm(work, { recursive: true, force: true }));
 
 test("create: SIGTERM while the layer is written exits 143 and leaves the layout as it was", async (t) => {
   const layout = join(await tempDir(t), "layout");

@@ -1,5 +1,5 @@
 /**
- * The command line: global flags, SIGINT, and the one place that maps errors
+ * The command line: global flags, SIGINT and SIGTERM, and the one place that maps errors
  * to exit statuses and calls process.exit. Commands load their library code
  * only when they run, so `--version` and `--help` stay fast.
  */
@@ -63,7 +63,9 @@ Examples:
   oci-image validate ./images
   oci-image unpack ./images:alpine ./bundle && sudo runc run -b ./bundle demo
 
-Exit status: 0 success, 1 failure or invalid input, 2 usage error, 130 interrupted.
+The flags --json, -q/--quiet and --debug may come before the command too.
+Exit status: 0 success, 1 failure or invalid input, 2 usage error, 130 interrupted,
+143 terminated (SIGTERM).
 Run 'oci-image help <command>' for a command's flags and examples.`,
   );
   return program;
@@ -79,21 +81,33 @@ export async function runCli(argv: string[], context: CommandContext): Promise<n
     return 0;
   }
   try {
-    await (await buildProgram(context)).parseAsync(argv, { from: "user" });
+    await (await buildProgram(context)).parseAsync(commonFlagsAfterCommand(argv), { from: "user" });
     return context.exitCode ?? 0;
   } catch (error) {
     return reportError(error, context, { debug, json });
   }
 }
 
+/**
+ * Flags every command takes (`--debug` is the program's own): given before the
+ * command, they are moved after it, where the command reads them.
+ */
+const COMMON_FLAGS = new Set(["--json", "-q", "--quiet"]);
+
+export function commonFlagsAfterCommand(argv: string[]): string[] {
+  const commandAt = argv.findIndex((arg) => !arg.startsWith("-"));
+  if (commandAt <= 0 || argv[commandAt] === "help") return argv;
+  const leading = argv.slice(0, commandAt);
+  const moved = leading.filter((arg) => COMMON_FLAGS.has(arg));
+  const kept = leading.filter((arg) => !COMMON_FLAGS.has(arg));
+  return [...kept, argv[commandAt]!, ...moved, ...argv.slice(commandAt + 1)];
+}
+
 function reportError(error: unknown, context: CommandContext, flags: { debug: boolean; json: boolean }): number {
   if (isCommanderError(error)) {
-    if (
-      error.code === "commander.helpDisplayed" ||
-      error.code === "commander.version" ||
-      error.code === "commander.help"
-    )
-      return 0;
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+    // Help asked for is a success; help shown because the words were wrong (no command, `help nope`) is usage.
+    if (error.code === "commander.help") return error.exitCode === 0 ? 0 : 2;
     // commander has printed its message already.
     if (flags.json) writeJsonFailure(context, "USAGE", error.message.replace(/^error: /, ""));
     return 2;
@@ -119,7 +133,7 @@ function reportError(error: unknown, context: CommandContext, flags: { debug: bo
 }
 
 /** commander's own errors (usage, help, version) carry a `commander.*` code. */
-function isCommanderError(error: unknown): error is Error & { code: string } {
+function isCommanderError(error: unknown): error is Error & { code: string; exitCode: number } {
   const code = (error as { code?: unknown } | undefined)?.code;
   return error instanceof Error && typeof code === "string" && code.startsWith("commander.");
 }
@@ -133,7 +147,7 @@ function writeJsonFailure(
   context.stdout.write(`${JSON.stringify({ ok: false, errors: [{ code, message, ...place }] }, null, 2)}\n`);
 }
 
-/** The process entry: real streams, SIGINT → abort (twice → exit now), exit with the status. */
+/** The process entry: real streams, SIGINT or SIGTERM → abort (twice → exit now), exit with the status. */
 export async function main(): Promise<never> {
   // undici parses HTTP with a WebAssembly module; V8 re-compiles it in the
   // background with its optimising tier, and exit waits ~100 ms for that job.
@@ -148,10 +162,15 @@ export async function main(): Promise<never> {
       throw error;
     });
   }
-  process.on("SIGINT", () => {
-    if (++interrupts > 1) process.exit(130);
+  // SIGINT (Ctrl-C) and SIGTERM (`timeout`, service managers) both abort and clean up; a second one exits now.
+  let interruptStatus = 130;
+  const interrupt = (status: number) => () => {
+    interruptStatus = status;
+    if (++interrupts > 1) process.exit(status);
     controller.abort(new AbortedError());
-  });
+  };
+  process.on("SIGINT", interrupt(130));
+  process.on("SIGTERM", interrupt(143));
   const context: CommandContext = {
     stdin: process.stdin,
     stdout: process.stdout,
@@ -161,7 +180,8 @@ export async function main(): Promise<never> {
     signal: controller.signal,
     isTTY: process.stderr.isTTY === true,
   };
-  const status = await runCli(process.argv.slice(2), context);
+  const cliStatus = await runCli(process.argv.slice(2), context);
+  const status = cliStatus === 130 ? interruptStatus : cliStatus;
   process.exitCode = status;
   // Let stdout drain (pipes) before leaving.
   await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));

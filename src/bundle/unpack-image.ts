@@ -48,6 +48,10 @@ export interface UnpackOptions {
   onWarning?: (message: string) => void;
   /** One line per finished step. */
   onStep?: (message: string) => void;
+  /** The layers to apply, in order, before the first is (for progress). */
+  onLayersPlanned?: (layers: readonly Descriptor[]) => void;
+  /** A layer begins; `bytesRead` tells its uncompressed bytes read so far (for progress). */
+  onLayerStarted?: (index: number, bytesRead: () => number) => void;
 }
 
 export interface UnpackResult {
@@ -161,9 +165,11 @@ async function applyLayers(
   await mkdir(rootfs, { mode: 0o755 });
   await chmod(rootfs, 0o755);
   let budget = options.maxSize;
+  options.onLayersPlanned?.(layers);
   for (const [index, layer] of layers.entries()) {
     const label = `layer ${index + 1}/${layers.length} (${layer.digest.slice(0, 19)}…)`;
     const tar = decoder.decode(layer, { expectedDiffId: config.rootfs.diff_ids[index], maxUncompressedBytes: budget });
+    options.onLayerStarted?.(index, () => tar.uncompressedSize());
     const ownersLog = options.ownersLog;
     const result = await applyLayer(tar.tar, rootfs, {
       rootless: options.rootless,

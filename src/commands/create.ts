@@ -1,5 +1,5 @@
 /** `oci-image create <rootfs-dir> <layout>[:<tag>]`: a directory as an image of one layer. */
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { collect, outputFor, usageArgument, wholeNumber, type CommandContext } from "./context.js";
 import { imageSettingsFrom, inFlagTerms, type CreateFlags } from "./create-flags.js";
@@ -68,6 +68,34 @@ Examples:
     );
 }
 
+/**
+ * The tree's size for the progress total, walked beside the build. It yields
+ * to the event loop now and then: the walk's calls are synchronous.
+ */
+async function measureTree(
+  rootfs: string,
+  signal: AbortSignal,
+  report: (totals: { bytes: number; items: number }) => void,
+): Promise<void> {
+  const { walkTree } = await import("../layer/tree-walk.js");
+  const seen = new Set<string>();
+  let bytes = 0;
+  let items = 0;
+  try {
+    for await (const { stats } of walkTree(rootfs, signal)) {
+      items++;
+      if (stats.isFile() && !(stats.nlink > 1n && seen.has(`${stats.dev}:${stats.ino}`))) {
+        if (stats.nlink > 1n) seen.add(`${stats.dev}:${stats.ino}`);
+        bytes += Number(stats.size);
+      }
+      if (items % 256 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    report({ bytes, items });
+  } catch {
+    // The build itself walks the tree and reports what is wrong with it.
+  }
+}
+
 async function runCreate(
   context: CommandContext,
   rootfs: string,
@@ -76,32 +104,37 @@ async function runCreate(
 ): Promise<void> {
   const output = outputFor(context, flags);
   const settings = imageSettingsFrom(flags, { SOURCE_DATE_EPOCH: context.env.SOURCE_DATE_EPOCH });
+  const rootfsPath = resolve(context.cwd, rootfs);
   const { createImage } = await import("../create/create-image.js");
-  const { createProgress } = await import("../ui/progress.js");
-  const progress = await createProgress(output);
-  // Started with the first layer bytes, so a usage error prints no progress line.
-  let task: ReturnType<typeof progress.start> | undefined;
+  const { createLiveArea } = await import("../ui/live-area.js");
+  const { createMeterDisplay } = await import("../ui/meter-display.js");
+  const area = await createLiveArea(output);
+  const display = createMeterDisplay(area, {
+    title: `reading ${basename(rootfsPath)}`,
+    item: "entry",
+    items: "entries",
+  });
+  if (area.live) void measureTree(rootfsPath, context.signal, (totals) => display.totals(totals));
   let result;
   try {
     result = await createImage({
       ...settings,
-      rootfs: resolve(context.cwd, rootfs),
+      rootfs: rootfsPath,
       layout: resolve(context.cwd, target.path),
       tag: target.tag,
       compression: flags.compression,
       level: flags.level,
       signal: context.signal,
-      onLayerProgress: (bytes) => (task ??= progress.start(`layer from ${rootfs}`)).update(bytes),
+      onTreeProgress: area.live ? (bytes, entries) => display.progress(bytes, entries) : undefined,
     });
   } catch (error) {
-    task?.fail();
-    progress.stop();
     throw inFlagTerms(error, flags);
+  } finally {
+    display.stop();
   }
-  (task ?? progress.start("layer")).succeed(
+  display.persist(
     `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,
   );
-  progress.stop();
   if (result.replaced) output.info(`replaced ${target.tag ?? "latest"} in ${target.path} (was ${result.replaced})`);
   output.result(
     {

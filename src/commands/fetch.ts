@@ -4,6 +4,8 @@ import { Command, InvalidArgumentError } from "commander";
 import type { Readable } from "node:stream";
 import type { Advice } from "../registry/advice.js";
 import type { FetchImageResult } from "../transfer/fetch-image.js";
+import { count, formatBytes } from "../ui/format.js";
+import type { Output } from "../ui/output.js";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 
 interface FetchFlags {
@@ -75,9 +77,10 @@ async function runFetch(
 
   const { findCredentials } = await import("../registry/credentials.js");
   const { fetchImage } = await import("../transfer/fetch-image.js");
-  const { createProgress, formatBytes } = await import("../ui/progress.js");
-  const progress = await createProgress(output);
-  const short = (digest: string) => digest.slice(0, 19);
+  const { createLiveArea } = await import("../ui/live-area.js");
+  const { createTransferDisplay, transferEvents } = await import("../ui/transfer-display.js");
+  const area = await createLiveArea(output);
+  const display = createTransferDisplay(area, { doing: "fetching", done: "fetched" });
   try {
     const result = await fetchImage({
       reference,
@@ -93,42 +96,27 @@ async function runFetch(
         retries: flags.retries,
         timeoutMs: Math.round(flags.timeout * 1000),
         retryDelayMs: retryDelayFrom(context.env),
-        onRetry: (message) => output.warn(message),
+        onRetry: (message) => area.warn(message),
       },
-      events: {
-        blobStarted(descriptor) {
-          const task = progress.start(short(descriptor.digest));
-          return {
-            update: (bytes, total) => task.update(bytes, total),
-            done: () => task.succeed(`${short(descriptor.digest)} fetched (${formatBytes(descriptor.size)})`),
-            failed: () => task.fail(`${short(descriptor.digest)} failed`),
-          };
-        },
-        blobSkipped: (descriptor) => output.info(`${short(descriptor.digest)} already present`),
-        warning: (message) => output.warn(message),
-      },
+      events: transferEvents(display, (message) => area.warn(message)),
     });
-    progress.stop();
-    printResult(output, result, target.path, formatBytes);
+    display.stop();
+    printResult(output, result, target.path);
   } catch (error) {
     throw await withHint(error);
   } finally {
-    progress.stop();
+    display.stop();
   }
 }
 
-function printResult(
-  output: ReturnType<typeof outputFor>,
-  result: FetchImageResult,
-  layoutPath: string,
-  formatBytes: (bytes: number) => string,
-): void {
+/** The result: JSON, or one line naming what was fetched where. */
+function printResult(output: Output, result: FetchImageResult, layoutPath: string): void {
   const { descriptor, ref, replaced } = result;
   if (replaced && ref) output.info(`replaced ref "${ref}" (was ${replaced.digest})`);
   const { fetched, skipped, bytes } = result.blobs;
   // A converted image's digest is not the registry's: say which one to pin.
   const source = result.sourceDigest !== descriptor.digest ? `; registry digest ${result.sourceDigest}` : "";
-  const counts = `${fetched} blobs fetched, ${skipped} already present, ${formatBytes(bytes)}`;
+  const counts = `${count(fetched, "blob")} fetched, ${skipped} already present, ${formatBytes(bytes)}`;
   output.result(
     {
       ok: true,

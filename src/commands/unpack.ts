@@ -4,6 +4,7 @@ import { outputFor, wholeNumber, usageArgument, type CommandContext } from "./co
 import { parseLayoutArgument } from "../layout/refs.js";
 import { parsePlatform } from "../image/platform.js";
 import { resolve } from "node:path";
+import type { MeterDisplay } from "../ui/meter-display.js";
 
 interface UnpackFlags {
   platform?: ReturnType<typeof parsePlatform>;
@@ -49,39 +50,95 @@ Examples:
   oci-image unpack --rootless ./images ./bundle     # as a normal user; runc run works without root
   oci-image unpack -p linux/arm64 --rootfs-only ./images:multi ./arm-rootfs`,
     )
-    .action(async (layoutArgument: ReturnType<typeof parseLayoutArgument>, bundleDir: string, flags: UnpackFlags) => {
-      const output = outputFor(context, flags);
-      if (flags.rootfsOnly && flags.configOnly) {
-        const { UsageError } = await import("../errors.js");
-        throw new UsageError("--rootfs-only and --config-only exclude each other; give at most one");
-      }
-      const { unpackImage } = await import("../bundle/unpack-image.js");
-      const bundle = resolve(context.cwd, bundleDir);
-      const result = await unpackImage({
-        layout: resolve(context.cwd, layoutArgument.path),
-        tag: layoutArgument.tag,
-        bundle,
-        platform: flags.platform,
-        rootless: flags.rootless ? true : undefined,
-        rootfsOnly: flags.rootfsOnly,
-        configOnly: flags.configOnly,
-        tty: flags.tty,
-        maxSize: flags.maxSize,
-        signal: context.signal,
-        onWarning: (message) => output.warn(message),
-        onStep: (message) => output.info(message),
-      });
-      output.result(
-        {
-          ok: true,
-          ref: result.ref ?? null,
-          digest: result.digest,
-          platform: result.platform,
-          layers: result.layers,
-          rootfs: result.rootfs ?? null,
-          config: result.config ?? null,
-        },
-        [`unpacked ${result.ref ?? result.digest} (${result.platform}, ${result.layers} layers) into ${bundle}`],
-      );
+    .action((layoutArgument: ReturnType<typeof parseLayoutArgument>, bundleDir: string, flags: UnpackFlags) =>
+      runUnpack(context, layoutArgument, bundleDir, flags),
+    );
+}
+
+/**
+ * Layer n/N, with the bytes unpacked so far (uncompressed: the layers' sizes
+ * are compressed, so there is no total to compare with), polled while a layer
+ * is applied.
+ */
+function layerProgress(display: MeterDisplay) {
+  let done = 0;
+  let before = 0;
+  let current: (() => number) | undefined;
+  const show = () => display.progress(before + (current?.() ?? 0), done);
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    planned: (layers: readonly unknown[]) => {
+      display.totals({ items: layers.length });
+      show();
+      timer ??= setInterval(show, 100).unref();
+    },
+    started: (_index: number, bytesRead: () => number) => {
+      current = bytesRead;
+    },
+    applied: () => {
+      before += current?.() ?? 0;
+      current = undefined;
+      done++;
+      show();
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+async function runUnpack(
+  context: CommandContext,
+  layoutArgument: ReturnType<typeof parseLayoutArgument>,
+  bundleDir: string,
+  flags: UnpackFlags,
+): Promise<void> {
+  const output = outputFor(context, flags);
+  if (flags.rootfsOnly && flags.configOnly) {
+    const { UsageError } = await import("../errors.js");
+    throw new UsageError("--rootfs-only and --config-only exclude each other; give at most one");
+  }
+  const { unpackImage } = await import("../bundle/unpack-image.js");
+  const { createLiveArea } = await import("../ui/live-area.js");
+  const { createMeterDisplay } = await import("../ui/meter-display.js");
+  const { count } = await import("../ui/format.js");
+  const area = await createLiveArea(output);
+  const display = createMeterDisplay(area, { title: "unpacking layers", item: "layer" });
+  const layers = layerProgress(display);
+  const bundle = resolve(context.cwd, bundleDir);
+  let result;
+  try {
+    result = await unpackImage({
+      layout: resolve(context.cwd, layoutArgument.path),
+      tag: layoutArgument.tag,
+      bundle,
+      platform: flags.platform,
+      rootless: flags.rootless ? true : undefined,
+      rootfsOnly: flags.rootfsOnly,
+      configOnly: flags.configOnly,
+      tty: flags.tty,
+      maxSize: flags.maxSize,
+      signal: context.signal,
+      onWarning: (message) => area.warn(message),
+      onLayersPlanned: layers.planned,
+      onLayerStarted: layers.started,
+      onStep: (message) => {
+        layers.applied();
+        display.persist(message);
+      },
     });
+  } finally {
+    layers.stop();
+    display.stop();
+  }
+  output.result(
+    {
+      ok: true,
+      ref: result.ref ?? null,
+      digest: result.digest,
+      platform: result.platform,
+      layers: result.layers,
+      rootfs: result.rootfs ?? null,
+      config: result.config ?? null,
+    },
+    [`unpacked ${result.ref ?? result.digest} (${result.platform}, ${count(result.layers, "layer")}) into ${bundle}`],
+  );
 }

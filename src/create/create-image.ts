@@ -37,6 +37,8 @@ export interface CreateImageOptions extends ImageSettings {
   signal?: AbortSignal;
   /** Compressed layer bytes written so far. */
   onLayerProgress?: (bytes: number) => void;
+  /** The tree's file bytes read and entries stored so far. */
+  onTreeProgress?: (bytesRead: number, entries: number) => void;
 }
 
 export interface CreateImageResult {
@@ -66,6 +68,7 @@ export async function createImage(options: CreateImageOptions): Promise<CreateIm
       owner: settings.owner,
       clampMtime: settings.reproducible ? settings.createdSeconds : undefined,
       signal: options.signal,
+      onEntry: options.onTreeProgress,
     });
     const storedLayer = await layout.putBlob(layer.stream, {
       signal: options.signal,

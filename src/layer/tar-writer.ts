@@ -32,6 +32,8 @@ export interface LayerTarOptions {
   /** Seconds since the epoch; later modification times are stored as this (reproducible builds). */
   clampMtime?: number;
   signal?: AbortSignal;
+  /** After each entry is written: the file bytes read so far and the entries written (for progress). */
+  onEntry?: (bytesRead: number, entries: number) => void;
 }
 
 /** The largest id the ustar header holds as tar-stream writes it (6 octal digits); larger ids go in PAX records. */
@@ -65,6 +67,8 @@ async function writeEntries(tar: Pack, root: string, options: LayerTarOptions): 
   const entries = walkTree(root, options.signal)[Symbol.asyncIterator]();
   const ahead: Promise<PreparedEntry>[] = [];
   let walked = false;
+  let bytesRead = 0;
+  let written = 0;
   for (;;) {
     while (!walked && ahead.length < READ_AHEAD) {
       const next = await entries.next();
@@ -77,6 +81,8 @@ async function writeEntries(tar: Pack, root: string, options: LayerTarOptions): 
     if (content) await addEntry(tar, header, content);
     else if (header.type === "file") await streamFile(tar, header, entry);
     else await addEntry(tar, header);
+    if (header.type === "file") bytesRead += header.size ?? 0;
+    options.onEntry?.(bytesRead, ++written);
   }
 }
 

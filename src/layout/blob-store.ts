@@ -193,11 +193,11 @@ async function writeHashed(
         await file.writev(batch);
         batch = [];
         batchBytes = 0;
-        options.onProgress?.(verifier.size);
       }
+      // Per chunk, not per batch: a slow registry still shows its bytes arriving.
+      options.onProgress?.(verifier.size);
     }
     if (batch.length > 0) await file.writev(batch);
-    options.onProgress?.(verifier.size);
     options.signal?.throwIfAborted();
     verifier.finish();
     await file.sync();

@@ -38,6 +38,8 @@ export async function checkLayer(
   descriptor: Descriptor,
   expectations: DiffIdExpectation[],
   signal?: AbortSignal,
+  /** The blob's bytes read so far (for progress). */
+  onBytes?: (bytesRead: number) => void,
 ): Promise<LayerCheckResult> {
   const where = descriptor.digest;
   const problems: Problem[] = [];
@@ -55,6 +57,10 @@ export async function checkLayer(
     blob.on("error", (failure) => (blobFailure ??= failure));
     blob.on("end", () => (blobEnded = true));
     const layer = readLayer(blob, descriptor);
+    if (onBytes) {
+      let read = 0;
+      blob.on("data", (chunk: Buffer) => onBytes((read += chunk.length)));
+    }
     // The reader stops at once when `signal` aborts, even inside a long entry's data.
     const reader = new TarReader(layer.tar, { label: `layer ${where}`, signal });
     await readEntries(reader, tarCheck).finally(() => layer.tar.destroy());

@@ -9,7 +9,7 @@
  */
 import { join, resolve } from "node:path";
 import { digestProblem } from "../image/digest.js";
-import { REF_NAME_ANNOTATION } from "../image/types.js";
+import { REF_NAME_ANNOTATION, type Descriptor } from "../image/types.js";
 import { BlobStore } from "../layout/blob-store.js";
 import { ProblemList, hasErrors, type Problem } from "../schema/problem.js";
 import { checkImage, isObject } from "../schema/rules.js";
@@ -33,6 +33,10 @@ export interface ValidateLayoutOptions {
   name?: string;
   /** Called as each layer has been read, e.g. for progress. */
   onLayer?: (digest: string, uncompressedBytes: number) => void;
+  /** The layers that will be read, before the first is (for progress). */
+  onLayersPlanned?: (layers: readonly Descriptor[]) => void;
+  /** A layer blob's bytes read so far (for progress). */
+  onLayerBytes?: (digest: string, bytesRead: number) => void;
 }
 
 export interface LayoutReport {
@@ -137,9 +141,12 @@ async function readBlobs(
 ): Promise<number> {
   let layersRead = 0;
   const jobs: (() => Promise<Problem[]>)[] = [];
+  options.onLayersPlanned?.([...walk.layerJobs.values()].map((job) => job.descriptor));
+  const { onLayerBytes } = options;
   for (const job of walk.layerJobs.values()) {
+    const onBytes = onLayerBytes && ((bytes: number) => onLayerBytes(job.descriptor.digest, bytes));
     jobs.push(async () => {
-      const checked = await checkLayer(store, job.descriptor, job.expectations, options.signal);
+      const checked = await checkLayer(store, job.descriptor, job.expectations, options.signal, onBytes);
       layersRead++;
       options.onLayer?.(job.descriptor.digest, checked.uncompressedBytes);
       return checked.problems;

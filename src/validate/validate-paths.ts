@@ -35,6 +35,8 @@ export interface ValidatePathsOptions {
   stdin?: Readable;
   signal?: AbortSignal;
   onLayer?: (digest: string, uncompressedBytes: number) => void;
+  onLayersPlanned?: (layers: readonly { digest: string; size: number }[]) => void;
+  onLayerBytes?: (digest: string, bytesRead: number) => void;
 }
 
 export interface CheckedPath {
@@ -126,6 +128,8 @@ async function validateOne(
       concurrency: options.concurrency,
       signal: options.signal,
       onLayer: options.onLayer,
+      onLayersPlanned: options.onLayersPlanned,
+      onLayerBytes: options.onLayerBytes,
     });
     return summarize("layout", report.problems, { refs: report.refs, blobs: report.blobs, layers: report.layers });
   }

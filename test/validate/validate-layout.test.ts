@@ -343,7 +343,7 @@ test("human output: one line per problem with where, pointer and rule, and a sum
       "m",
     ),
   );
-  assert.match(result.stdout, /: INVALID \(layout: 1 refs, \d+ blobs, 1 layers read; 1 error, \d+ warnings?\)$/m);
+  assert.match(result.stdout, /: INVALID \(layout: 1 ref, \d+ blobs?, 1 layer read; 1 error, \d+ warnings?\)$/m);
   const quiet = await runOciImage(["validate", "-q", dir]);
   assert.equal(quiet.status, 1);
   assert.equal(quiet.stdout.trim().split("\n").length, 1, quiet.stdout);

@@ -51,6 +51,13 @@ export async function checkBundleTarget(bundle: string): Promise<void> {
   for (const name of entries) await removeTree(join(bundle, name));
 }
 
+/** Why a directory can't be written, for the errors that let the bundle be staged inside its target instead. */
+const UNWRITABLE: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+};
+
 /** A new staging directory (mode 0700) beside `bundle`; the parent is created when missing. */
 export async function createStagingDirectory(bundle: string): Promise<Staging> {
   const parent = dirname(bundle);
@@ -60,12 +67,13 @@ export async function createStagingDirectory(bundle: string): Promise<Staging> {
   try {
     await mkdir(staging.path, { mode: 0o700 });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (!(code === "EACCES" || code === "EPERM" || code === "EROFS")) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    const reason = UNWRITABLE[code];
+    if (!reason) throw error;
     if (!(await isDirectory(bundle)))
       throw new OciImageError(
         "BUNDLE_NOT_WRITABLE",
-        `creating the bundle ${bundle}: ${parent} can't be written (${code}); ` +
+        `creating the bundle ${bundle}: ${parent} can't be written (${reason}); ` +
           "give a path in a directory you may write, or an empty directory of yours",
         { where: parent, cause: error },
       );

@@ -19,6 +19,7 @@ import { STAGING_PREFIX } from "../../src/bundle/bundle-directory.js";
 import { BIN, runOciImage } from "../helpers/cli.js";
 import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 import { tempDir } from "../helpers/temp.js";
+import { waitFor } from "../helpers/wait.js";
 
 const LAYERS = 3;
 const SMALL_FILES = 2000;
@@ -128,14 +129,6 @@ async function waitForStagingFile(
     return seen;
   }, `${marker} is written`);
   return seen;
-}
-
-async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /**

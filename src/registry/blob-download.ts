@@ -6,7 +6,7 @@
 import { DigestMismatchError, RegistryError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import { blobWhat, openBlobStream } from "./blob-source.js";
-import { Limiter } from "./limiter.js";
+import { Limiter } from "../util/concurrency.js";
 import type { PullOptions } from "./pull-types.js";
 import { withRetries, type Verdict } from "./transport/retry.js";
 

@@ -17,7 +17,7 @@ interface CreateCommandFlags extends CreateFlags {
 
 export function createCommand(context: CommandContext): Command {
   return new Command("create")
-    .description("Build an image of one layer from a directory and add it to a layout")
+    .description("build an image of one layer from a directory and add it to a layout")
     .argument("<rootfs-dir>", "the directory whose contents become the image's filesystem")
     .argument(
       "<layout>",

@@ -5,7 +5,7 @@
  * read, every layer blob present with its size and digest.
  */
 import { once } from "node:events";
-import { InvalidContentError, NotFoundError } from "../errors.js";
+import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
 import { ociMediaTypeOf, convertDescriptor } from "../image/docker-to-oci.js";
 import { MediaType, isIndexMediaType, layerCompressionOf } from "../image/media-types.js";
 import { formatPlatform, platformMatches, type PlatformSpec } from "../image/platform.js";
@@ -64,7 +64,7 @@ export async function loadBaseImage(
       `${where}: its config lists ${config.rootfs.diff_ids.length} diff_ids for ${layers.length} layers`,
       { where: image.manifest.config.digest },
     );
-  await verifyLayerBlobs(store, layers, signal);
+  await verifyLayerBlobs(store, layers, where, signal);
   const name = options.name ?? entry.annotations?.[CONTAINERD_NAME_ANNOTATION] ?? options.tag;
   return { store, manifest: image.manifestDescriptor, config, layers, ...(name !== undefined ? { name } : {}) };
 }
@@ -90,14 +90,36 @@ function checkIsImage(
 }
 
 /** Reads every layer blob once, checking its size and digest (each read stream errors on a mismatch). */
-async function verifyLayerBlobs(store: ImageLayout, layers: readonly Descriptor[], signal?: AbortSignal) {
+async function verifyLayerBlobs(
+  store: ImageLayout,
+  layers: readonly Descriptor[],
+  where: string,
+  signal?: AbortSignal,
+) {
   await runLimited(
     layers.map((layer) => async () => {
       signal?.throwIfAborted();
-      const stream = await store.openBlob(layer);
-      stream.resume();
-      await once(stream, "end", { signal });
+      try {
+        const stream = await store.openBlob(layer);
+        stream.resume();
+        await once(stream, "end", { signal });
+      } catch (error) {
+        throw inBaseTerms(error, layer.digest, where);
+      }
     }),
     2,
   );
+}
+
+/** A missing or corrupt blob, said as a base layer of this base, with what to do. */
+function inBaseTerms(error: unknown, digest: string, where: string): unknown {
+  const context = { where: digest, cause: error };
+  if (error instanceof NotFoundError && error.code === "BLOB_UNKNOWN")
+    return new NotFoundError("BLOB_UNKNOWN", `layer ${digest} of ${where} is missing; fetch the base again`, context);
+  if (error instanceof DigestMismatchError)
+    return new DigestMismatchError(
+      `layer ${digest} of ${where} is corrupt (${error.message}); fetch the base again`,
+      context,
+    );
+  return error;
 }

@@ -6,10 +6,10 @@
  */
 import { once } from "node:events";
 import { DigestMismatchError, InvalidContentError, NotFoundError } from "../errors.js";
-import { ociMediaTypeOf, convertDescriptor } from "../image/docker-to-oci.js";
+import { convertDescriptor, convertDockerManifest, ociMediaTypeOf } from "../image/docker-to-oci.js";
 import { MediaType, isIndexMediaType, layerCompressionOf } from "../image/media-types.js";
 import { formatPlatform, platformMatches, type PlatformSpec } from "../image/platform.js";
-import { CONTAINERD_NAME_ANNOTATION, type Descriptor, type ImageConfig } from "../image/types.js";
+import { CONTAINERD_NAME_ANNOTATION, type Descriptor, type ImageConfig, type ImageManifest } from "../image/types.js";
 import { ImageLayout } from "../layout/layout.js";
 import { resolveImage } from "../layout/resolve-image.js";
 import { runLimited } from "../util/concurrency.js";
@@ -48,7 +48,8 @@ export async function loadBaseImage(
   const image = await resolveImage(store, entry, wanted);
   const where = `base ${options.layout}${options.tag !== undefined ? `:${options.tag}` : ""}`;
   checkIsImage(image.manifest.config, image.manifest.layers, image.manifest.artifactType, where);
-  const config = await store.readConfig(image.manifest.config);
+  const manifest = await checkedManifest(image.manifest, image.manifestDescriptor, where);
+  const config = await store.readConfig(manifest.config);
   if (!isIndexMediaType(entry.mediaType) && options.platform && !platformMatches(options.platform, config)) {
     throw new NotFoundError(
       "PLATFORM_UNKNOWN",
@@ -57,16 +58,34 @@ export async function loadBaseImage(
       { where: options.layout },
     );
   }
-  const layers = image.manifest.layers.map(convertDescriptor);
+  const layers = manifest.layers.map(convertDescriptor);
   if (config.rootfs.diff_ids.length !== layers.length)
     throw new InvalidContentError(
       "DIFF_ID_COUNT",
       `${where}: its config lists ${config.rootfs.diff_ids.length} diff_ids for ${layers.length} layers`,
-      { where: image.manifest.config.digest },
+      { where: manifest.config.digest },
     );
   await verifyLayerBlobs(store, layers, where, signal);
   const name = options.name ?? entry.annotations?.[CONTAINERD_NAME_ANNOTATION] ?? options.tag;
   return { store, manifest: image.manifestDescriptor, config, layers, ...(name !== undefined ? { name } : {}) };
+}
+
+/** The manifest in OCI terms (a Docker one converted), checked against the image-spec before any of it is used. */
+async function checkedManifest(manifest: ImageManifest, descriptor: Descriptor, where: string): Promise<ImageManifest> {
+  const docker = manifest.mediaType === MediaType.dockerManifest || descriptor.mediaType === MediaType.dockerManifest;
+  const converted = docker ? convertDockerManifest(manifest as unknown as Record<string, unknown>) : manifest;
+  const { checkDocument } = await import("../schema/validate-document.js");
+  const checked = await checkDocument("manifest", converted, { where: descriptor.digest });
+  const first = checked.problems.find((problem) => problem.severity === "error");
+  if (first) {
+    const at = first.pointer ? ` at ${first.pointer}` : "";
+    throw new InvalidContentError(
+      "MANIFEST_INVALID",
+      `${where}: ${descriptor.digest} is not a valid image manifest${at}: ${first.message} [${first.rule}]`,
+      { where: descriptor.digest, pointer: first.pointer },
+    );
+  }
+  return converted;
 }
 
 /** An artifact (a manifest whose config is not an image config, or whose layers are not layers) is no base. */

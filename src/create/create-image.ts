@@ -8,7 +8,7 @@
  */
 import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { join, relative, resolve, sep, isAbsolute } from "node:path";
-import { NotFoundError, OciImageError } from "../errors.js";
+import { InvalidSettingError, NotFoundError, OciImageError } from "../errors.js";
 import {
   buildImageConfig,
   buildManifest,
@@ -72,6 +72,8 @@ export async function createImage(options: CreateImageOptions): Promise<CreateIm
   const compression = options.compression ?? "gzip";
   const settings = resolveBuildSettings(options, options.now);
   checkCompressionLevel(compression, options.level);
+  if (options.remove?.length && !options.base)
+    throw new InvalidSettingError("remove", "needs a base image to delete from");
   const removals = (options.remove ?? []).map(whiteoutEntryFor);
   const rootfs = await checkRootfs(options.rootfs);
   await checkLayoutOutsideRootfs(rootfs, options.layout);

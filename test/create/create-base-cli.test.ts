@@ -192,3 +192,18 @@ test("create --base: a platform the base index lacks lists the ones it has; a ba
   await refused(s, ["--base", `${s.base}:os`, s.app, `${s.target}:app`, "-p", "linux/s390x"], 1, /is for linux\/amd64/);
   await refused(s, ["--base", `${s.base}:os`, s.app, `${s.target}:app`, "-p", "linux"], 2, /invalid platform/);
 });
+
+test("create --base: a base manifest that breaks the image-spec; --remove without a base", async (t) => {
+  const s = await setup(t);
+  const layout = await ImageLayout.open(s.base);
+  const broken = { ...s.baseImage.manifest, layers: [{ ...s.baseImage.manifest.layers[0]!, size: -1 }] };
+  const stored = await layout.putBlobBytes(Buffer.from(JSON.stringify(broken)));
+  await layout.addRef({ mediaType: MediaType.ociManifest, digest: stored.digest, size: stored.size }, "broken");
+  await refused(
+    s,
+    ["--base", `${s.base}:broken`, s.app, `${s.target}:app`],
+    1,
+    /is not a valid image manifest at \/layers\/0\/size/,
+  );
+  await refused(s, [s.app, `${s.target}:app`, "--remove", "/etc/motd"], 2, /--remove needs a base image/);
+});

@@ -18,6 +18,28 @@ interface CreateCommandFlags extends CreateFlags {
   quiet?: boolean;
 }
 
+const HELP_AFTER = `
+Entries are stored in sorted order with their modes (setuid, setgid, sticky),
+owners, times, symlink targets and hardlinks; device nodes and FIFOs are kept;
+a socket is an error, and so is a .wh. file unless --whiteouts.
+Extended attributes are not stored.
+With --created or SOURCE_DATE_EPOCH, modification times later than it are
+clamped to it, and the same tree gives the same digests every time.
+
+Examples:
+  oci-image create ./rootfs ./images:app --cmd '["/bin/app","--serve"]' --expose 8080
+  oci-image create ./rootfs ./images --owner 0:0 -e PATH=/bin -w /srv --entrypoint /bin/app
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
+  oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64
+
+On a base image (fetched first; its layers are kept as they are):
+  oci-image fetch docker.io/library/node:22-slim ./base:node
+  oci-image create --base ./base:node ./app ./images:app -w /app --cmd '["node","/app/server.js"]'
+  oci-image push ./images:app registry.example.com/team/app:1.0
+  oci-image create --base ./base:node ./app ./images:app --remove /usr/share/doc -e NODE_ENV=production
+With --base, -e and -l add to the base's variables and labels, and --entrypoint
+without --cmd clears the base's Cmd.`;
+
 export function createCommand(context: CommandContext): Command {
   return new Command("create")
     .description("Build an image of one layer from a directory, alone or on a base image, and add it to a layout")
@@ -61,29 +83,7 @@ export function createCommand(context: CommandContext): Command {
     )
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "print nothing on stderr but errors")
-    .addHelpText(
-      "after",
-      `
-Entries are stored in sorted order with their modes (setuid, setgid, sticky),
-owners, times, symlink targets and hardlinks; device nodes and FIFOs are kept;
-a socket is an error. Extended attributes are not stored.
-With --created or SOURCE_DATE_EPOCH, modification times later than it are
-clamped to it, and the same tree gives the same digests every time.
-
-Examples:
-  oci-image create ./rootfs ./images:app --cmd '["/bin/app","--serve"]' --expose 8080
-  oci-image create ./rootfs ./images --owner 0:0 -e PATH=/bin -w /srv --entrypoint /bin/app
-  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
-  oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64
-
-On a base image (fetched first; its layers are kept as they are):
-  oci-image fetch docker.io/library/node:22-slim ./base:node
-  oci-image create --base ./base:node ./app ./images:app -w /app --cmd '["node","/app/server.js"]'
-  oci-image push ./images:app registry.example.com/team/app:1.0
-  oci-image create --base ./base:node ./app ./images:app --remove /usr/share/doc -e NODE_ENV=production
-With --base, -e and -l add to the base's variables and labels, and --entrypoint
-without --cmd clears the base's Cmd.`,
-    )
+    .addHelpText("after", HELP_AFTER)
     .action((rootfs: string, target: LayoutTarget, flags: CreateCommandFlags) =>
       runCreate(context, rootfs, target, flags),
     );

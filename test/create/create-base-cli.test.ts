@@ -187,7 +187,7 @@ test("create --base: a stray .wh. file in the directory is refused unless --whit
   assert.equal(allowed.status, 0, allowed.stderr);
 });
 
-test("create --base: a platform the base index lacks lists the ones it has; a bad -p is a usage error", async (t) => {
+test("create --base: a base for another platform is refused; a bad -p is a usage error", async (t) => {
   const s = await setup(t);
   await refused(s, ["--base", `${s.base}:os`, s.app, `${s.target}:app`, "-p", "linux/s390x"], 1, /is for linux\/amd64/);
   await refused(s, ["--base", `${s.base}:os`, s.app, `${s.target}:app`, "-p", "linux"], 2, /invalid platform/);

@@ -34,28 +34,12 @@ export function whiteoutEntryFor(path: string): string {
   return [...parts, `${WHITEOUT_PREFIX}${name}`].join("/");
 }
 
-/** Appends the whiteout entries (empty files, mode 0644, owned by `owner` or root, at time `mtime`). */
-export async function addWhiteoutEntries(
-  tar: Pack,
-  names: readonly string[],
-  mtime: number,
-  owner?: { uid: number; gid: number },
-): Promise<void> {
+/** Appends the whiteout entries: empty files, mode 0644, owned by root (their owner means nothing), at `mtime`. */
+export async function addWhiteoutEntries(tar: Pack, names: readonly string[], mtime: number): Promise<void> {
   for (const name of names) {
+    const header = { name, type: "file" as const, mode: 0o644, uid: 0, gid: 0, size: 0, mtime: new Date(mtime * 1000) };
     await new Promise<void>((resolve, reject) =>
-      tar.entry(
-        {
-          name,
-          type: "file",
-          mode: 0o644,
-          uid: owner?.uid ?? 0,
-          gid: owner?.gid ?? 0,
-          size: 0,
-          mtime: new Date(mtime * 1000),
-        },
-        Buffer.alloc(0),
-        (error) => (error ? reject(error) : resolve()),
-      ),
+      tar.entry(header, Buffer.alloc(0), (error) => (error ? reject(error) : resolve())),
     );
   }
 }

@@ -51,7 +51,7 @@ const SMALL_FILE = READ_CHUNK;
 export function createLayerTar(root: string, options: LayerTarOptions = {}): Readable {
   const tar = pack();
   writeEntries(tar, root, options)
-    .then(() => addWhiteoutEntries(tar, options.removals ?? [], options.clampMtime ?? 0, options.owner))
+    .then(() => addWhiteoutEntries(tar, options.removals ?? [], options.clampMtime ?? 0))
     .then(
       () => tar.finalize(),
       (error: unknown) => tar.destroy(error as Error),

@@ -11,6 +11,7 @@ import { MediaType, isIndexMediaType, layerCompressionOf } from "../image/media-
 import { formatPlatform, platformMatches, type PlatformSpec } from "../image/platform.js";
 import { CONTAINERD_NAME_ANNOTATION, type Descriptor, type ImageConfig, type ImageManifest } from "../image/types.js";
 import { ImageLayout } from "../layout/layout.js";
+import { checkedDocument } from "../layout/read-documents.js";
 import { resolveImage } from "../layout/resolve-image.js";
 import { runLimited } from "../util/concurrency.js";
 
@@ -74,18 +75,13 @@ export async function loadBaseImage(
 async function checkedManifest(manifest: ImageManifest, descriptor: Descriptor, where: string): Promise<ImageManifest> {
   const docker = manifest.mediaType === MediaType.dockerManifest || descriptor.mediaType === MediaType.dockerManifest;
   const converted = docker ? convertDockerManifest(manifest as unknown as Record<string, unknown>) : manifest;
-  const { checkDocument } = await import("../schema/validate-document.js");
-  const checked = await checkDocument("manifest", converted, { where: descriptor.digest });
-  const first = checked.problems.find((problem) => problem.severity === "error");
-  if (first) {
-    const at = first.pointer ? ` at ${first.pointer}` : "";
-    throw new InvalidContentError(
-      "MANIFEST_INVALID",
-      `${where}: ${descriptor.digest} is not a valid image manifest${at}: ${first.message} [${first.rule}]`,
-      { where: descriptor.digest, pointer: first.pointer },
-    );
+  try {
+    return await checkedDocument<ImageManifest>("manifest", converted, descriptor.digest);
+  } catch (error) {
+    if (!(error instanceof InvalidContentError)) throw error;
+    const context = { where: error.where, pointer: error.pointer, cause: error };
+    throw new InvalidContentError(error.code, `${where}: ${error.message}`, context);
   }
-  return converted;
 }
 
 /** An artifact (a manifest whose config is not an image config, or whose layers are not layers) is no base. */

@@ -179,10 +179,11 @@ test("create --base: an artifact is no base", async (t) => {
   });
 });
 
-test("create --base: a stray .wh. file in the directory is refused unless --whiteouts", async (t) => {
+test("create, with a base or not: a stray .wh. file in the directory is refused unless --whiteouts", async (t) => {
   const s = await setup(t);
   await writeFile(join(s.app, "app", ".wh.run"), "");
   await refused(s, ["--base", `${s.base}:os`, s.app, `${s.target}:app`], 1, /app\/\.wh\.run has a whiteout name/);
+  await refused(s, [s.app, `${s.target}:app`], 1, /app\/\.wh\.run has a whiteout name/);
   const allowed = await runOciImage(["create", "--base", `${s.base}:os`, s.app, `${s.target}:app`, "--whiteouts"]);
   assert.equal(allowed.status, 0, allowed.stderr);
 });

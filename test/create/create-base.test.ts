@@ -5,7 +5,7 @@
  * bases, and reproducible digests.
  */
 import assert from "node:assert/strict";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createImage } from "../../src/create/create-image.js";
@@ -77,6 +77,28 @@ for (const compression of ["gzip", "zstd", "none"] as Compression[]) {
     assert.equal(validate.status, 0, validate.stdout + validate.stderr);
   });
 }
+
+test("a base on another file system has its blobs copied, checked on the way", async (t) => {
+  const dir = await tempDir(t);
+  const shm = await mkdtemp(join("/dev/shm", "oci-image-base-")).catch(() => undefined);
+  if (!shm || (await stat(shm)).dev === (await stat(dir)).dev) {
+    t.skip("no second file system (/dev/shm) here: only the hard-link path can be tested");
+    return;
+  }
+  t.after(() => rm(shm, { recursive: true, force: true }));
+  const baseLayout = join(shm, "base");
+  const base = await writeTestImage(baseLayout, { layers: BASE_LAYERS, compression: "zstd", tag: "os" });
+  const before = await snapshotLayout(baseLayout);
+  const target = join(dir, "target");
+  await createImage({ rootfs: await appDir(dir), layout: target, base: { layout: baseLayout, tag: "os" } });
+  for (const layer of base.manifest.layers) {
+    const [, hex] = layer.digest.split(":");
+    const copied = join(target, "blobs", "sha256", hex!);
+    assert.deepEqual(await readFile(copied), await readFile(join(baseLayout, "blobs", "sha256", hex!)));
+    assert.notEqual((await stat(copied)).dev, (await stat(baseLayout)).dev, "copied to the other file system");
+  }
+  assert.deepEqual(await snapshotLayout(baseLayout), before, "the base layout is never written");
+});
 
 test("same base, directory and time: the same manifest digest on two runs and in two layouts", async (t) => {
   const dir = await tempDir(t);

@@ -74,7 +74,7 @@ export async function createImage(options: CreateImageOptions): Promise<CreateIm
   checkCompressionLevel(compression, options.level);
   if (options.remove?.length && !options.base)
     throw new InvalidSettingError("remove", "needs a base image to delete from");
-  const removals = (options.remove ?? []).map(whiteoutEntryFor);
+  const removals = [...new Set((options.remove ?? []).map(whiteoutEntryFor))];
   const rootfs = await checkRootfs(options.rootfs);
   await checkLayoutOutsideRootfs(rootfs, options.layout);
   // The whole base is checked before the target is touched.

@@ -259,12 +259,13 @@ test("--remove adds whiteouts to the new layer; .wh. files of the directory need
     rootfs,
     layout: target,
     base: { layout: baseLayout, tag: "os" },
-    remove: ["/etc/motd", "etc/os-release"],
+    remove: ["/etc/motd", "etc/os-release", "etc//motd/"],
     compression: "none",
   });
   const layer = await readFile(join(target, "blobs", "sha256", result.layer.digest.slice(7)));
   const names = tarNames(layer);
   assert.ok(names.includes("etc/.wh.motd") && names.includes("etc/.wh.os-release"), names.join(" "));
+  assert.equal(names.filter((name) => name === "etc/.wh.motd").length, 1, "one whiteout per path");
   await writeFile(join(rootfs, "srv", ".wh.old"), "");
   await assert.rejects(
     createImage({ rootfs, layout: target, base: { layout: baseLayout, tag: "os" } }),

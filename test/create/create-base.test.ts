@@ -35,10 +35,9 @@ async function appDir(dir: string): Promise<string> {
   return app;
 }
 
-async function readManifest(layout: string, digest: string): Promise<ImageManifest> {
-  const [, hex] = digest.split(":");
-  return JSON.parse(await readFile(join(layout, "blobs", "sha256", hex!), "utf8")) as ImageManifest;
-}
+const blob = (layout: string, digest: string) => join(layout, "blobs", "sha256", digest.slice("sha256:".length));
+const readManifest = async (layout: string, digest: string) =>
+  JSON.parse(await readFile(blob(layout, digest), "utf8")) as ImageManifest;
 
 for (const compression of ["gzip", "zstd", "none"] as Compression[]) {
   test(`a ${compression} base's layers are the new image's first layers, blobs byte-identical`, async (t) => {
@@ -59,10 +58,9 @@ for (const compression of ["gzip", "zstd", "none"] as Compression[]) {
     assert.equal(manifest.layers.length, 3);
     assert.equal(manifest.layers[2]!.digest, result.layer.digest);
     for (const layer of base.manifest.layers) {
-      const [, hex] = layer.digest.split(":");
-      const copied = join(target, "blobs", "sha256", hex!);
-      assert.deepEqual(await readFile(copied), await readFile(join(baseLayout, "blobs", "sha256", hex!)));
-      const linked = (await stat(copied)).ino === (await stat(join(baseLayout, "blobs", "sha256", hex!))).ino;
+      const copied = blob(target, layer.digest);
+      assert.deepEqual(await readFile(copied), await readFile(blob(baseLayout, layer.digest)));
+      const linked = (await stat(copied)).ino === (await stat(blob(baseLayout, layer.digest))).ino;
       assert.ok(linked, "same file system: hard-linked, not copied");
     }
     assert.deepEqual(result.imageConfig.rootfs.diff_ids.slice(0, 2), base.config.rootfs.diff_ids);
@@ -92,9 +90,8 @@ test("a base on another file system has its blobs copied, checked on the way", a
   const target = join(dir, "target");
   await createImage({ rootfs: await appDir(dir), layout: target, base: { layout: baseLayout, tag: "os" } });
   for (const layer of base.manifest.layers) {
-    const [, hex] = layer.digest.split(":");
-    const copied = join(target, "blobs", "sha256", hex!);
-    assert.deepEqual(await readFile(copied), await readFile(join(baseLayout, "blobs", "sha256", hex!)));
+    const copied = blob(target, layer.digest);
+    assert.deepEqual(await readFile(copied), await readFile(blob(baseLayout, layer.digest)));
     assert.notEqual((await stat(copied)).dev, (await stat(baseLayout)).dev, "copied to the other file system");
   }
   assert.deepEqual(await snapshotLayout(baseLayout), before, "the base layout is never written");
@@ -262,7 +259,7 @@ test("--remove adds whiteouts to the new layer; .wh. files of the directory need
     remove: ["/etc/motd", "etc/os-release", "etc//motd/"],
     compression: "none",
   });
-  const layer = await readFile(join(target, "blobs", "sha256", result.layer.digest.slice(7)));
+  const layer = await readFile(blob(target, result.layer.digest));
   const names = tarNames(layer);
   assert.ok(names.includes("etc/.wh.motd") && names.includes("etc/.wh.os-release"), names.join(" "));
   assert.equal(names.filter((name) => name === "etc/.wh.motd").length, 1, "one whiteout per path");
@@ -278,7 +275,7 @@ test("--remove adds whiteouts to the new layer; .wh. files of the directory need
     whiteouts: true,
     compression: "none",
   });
-  const allowedLayer = await readFile(join(target, "blobs", "sha256", allowed.layer.digest.slice(7)));
+  const allowedLayer = await readFile(blob(target, allowed.layer.digest));
   assert.ok(tarNames(allowedLayer).includes("srv/.wh.old"));
   await assert.rejects(
     createImage({ rootfs, layout: target, base: { layout: baseLayout, tag: "os" }, remove: ["/a/../b"] }),

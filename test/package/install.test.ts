@@ -13,6 +13,7 @@ import { pushImage, startRegistry } from "../helpers/registry.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
 import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
+import { typecheckStrict } from "../helpers/typecheck.js";
 
 interface PackedFile {
   path: string;
@@ -297,25 +298,10 @@ export { layout, descriptor, manifest };
     bad,
     `import { ImageLayout } from "oci-image";\nconst layout: number = await ImageLayout.openOrCreate("unused");\nexport { layout };\n`,
   );
-  const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
-  const options = [
-    "--noEmit",
-    "--strict",
-    "--target",
-    "es2022",
-    "--module",
-    "nodenext",
-    "--moduleResolution",
-    "nodenext",
-    "--typeRoots",
-    join(REPO_ROOT, "node_modules", "@types"),
-    "--types",
-    "node",
-  ];
   await writeFile(join(consumerDir, "package.json"), JSON.stringify({ type: "module" }));
-  const checked = await runProgram(process.execPath, [tsc, ...options, good], { cwd: consumerDir });
+  const checked = await typecheckStrict(good, consumerDir);
   assert.equal(checked.status, 0, checked.stdout + checked.stderr);
-  const rejected = await runProgram(process.execPath, [tsc, ...options, bad], { cwd: consumerDir });
+  const rejected = await typecheckStrict(bad, consumerDir);
   assert.notEqual(rejected.status, 0);
   assert.match(rejected.stdout, /bad\.ts\(2,7\): error TS2322/);
 });

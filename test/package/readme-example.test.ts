@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT, runProgram } from "../helpers/cli.js";
+import { REPO_ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
+import { typecheckStrict } from "../helpers/typecheck.js";
 
 /** The first TypeScript block of the README's Library section. */
 async function libraryExample(): Promise<string> {
@@ -24,26 +25,6 @@ test("the README's library example type-checks with --strict", async (t) => {
   // "oci-image" resolves to this checkout as an installed package would: its package.json's exports and types.
   await mkdir(join(dir, "node_modules"));
   await symlink(REPO_ROOT, join(dir, "node_modules", "oci-image"), "dir");
-  const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
-  const result = await runProgram(
-    process.execPath,
-    [
-      tsc,
-      "--strict",
-      "--noEmit",
-      "--target",
-      "es2022",
-      "--module",
-      "nodenext",
-      "--moduleResolution",
-      "nodenext",
-      "--typeRoots",
-      join(REPO_ROOT, "node_modules", "@types"),
-      "--types",
-      "node",
-      join(dir, "example.ts"),
-    ],
-    { cwd: dir },
-  );
+  const result = await typecheckStrict(join(dir, "example.ts"), dir);
   assert.equal(result.status, 0, `tsc --strict on the README example:\n${result.stdout}${result.stderr}`);
 });

@@ -29,8 +29,11 @@ function refuseScheme(text: string, fail: (why: string) => never): void {
   if (scheme) fail(`references take no scheme: write "${text.slice(scheme[0].length)}", not "${scheme[1]}://…"`);
 }
 
-/** Parses and normalises a reference; malformed ones are usage errors (exit 2). */
-export function parseReference(text: string): ImageReference {
+/**
+ * Parses and normalises a reference; malformed ones are usage errors (exit 2).
+ * Without tag and digest the tag is "latest", unless `defaultTag` is false.
+ */
+export function parseReference(text: string, { defaultTag = true }: { defaultTag?: boolean } = {}): ImageReference {
   const fail = (why: string): never => {
     throw new UsageError(`invalid image reference "${text}": ${why}`, { where: text });
   };
@@ -87,7 +90,7 @@ export function parseReference(text: string): ImageReference {
   if (registry === DOCKER_HUB && !path.includes("/")) path = `library/${path}`;
   if (registry.length + 1 + path.length > MAX_NAME_LENGTH)
     fail(`the name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (!tag && !digest) tag = "latest";
+  if (!tag && !digest && defaultTag) tag = "latest";
   return { registry, repository: path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 

@@ -133,7 +133,8 @@ export function rangeEnd(range: string | undefined, digest: string): number {
       "UPLOAD_INVALID",
       `the registry reported an unreadable Range "${range}" for blob ${digest}`,
     );
-  return Number(match[1]) + 1;
+  // distribution answers "0-0" for an empty session too: taken as empty (at worst one byte goes again).
+  return match[1] === "0" ? 0 : Number(match[1]) + 1;
 }
 
 /** The session an answer moves to: its Location, on the registry's origin. */

@@ -31,6 +31,8 @@ export type Fault =
   | { kind: "redirect"; status?: number; location?: string }
   /** Forward without the client's Range header (a server without range support). */
   | { kind: "ignore-range" }
+  /** Take the request in and never answer (a registry that hangs on an upload). */
+  | { kind: "hang" }
   /** Forward this many bytes of the request's body (an upload), then drop both connections. */
   | { kind: "cut-request"; afterBytes: number };
 
@@ -110,6 +112,8 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
     } else if (fault?.kind === "redirect") {
       response.writeHead(fault.status ?? 307, { location: fault.location ?? `http://${cdnHost}/cdn${path}` });
       response.end();
+    } else if (fault?.kind === "hang") {
+      request.resume();
     } else if (fault?.kind === "cut-request" && fault.afterBytes === 0) {
       // Nothing reaches the registry: the connection drops once the client is sending the body.
       request.once("data", () => request.socket.destroy());

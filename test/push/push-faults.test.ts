@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { hasStackTrace, runOciImage } from "../helpers/cli.js";
+import { spawn } from "node:child_process";
+import { BIN, hasStackTrace, runOciImage } from "../helpers/cli.js";
 import { startFaultProxy, type FaultProxy, type SeenRequest } from "../helpers/fault-proxy.js";
 import { startRegistry, type StartedRegistry } from "../helpers/registry.js";
 import { inCI, toolPath } from "../helpers/tools.js";
@@ -161,4 +162,29 @@ test("a layout ref that does not exist: one line, exit 1", async (t) => {
   assert.equal(result.status, 1);
   assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
   assert.match(result.stderr, /no ref "nope"/);
+});
+
+test("Ctrl-C in the middle of an upload exits 130 without the tag; a rerun completes", async (t) => {
+  if (!ready(t)) return;
+  proxy.reset([{ method: "PATCH", path: /\/blobs\/uploads\//, fault: { kind: "hang" } }]);
+  const target = `${proxy.host}/faults/interrupted:1`;
+  const child = spawn(process.execPath, [BIN, "push", "--chunk-size", String(CHUNK), layouts.single, target], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !proxy.requests.some((request) => request.method === "PATCH"))
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  child.kill("SIGINT");
+  assert.equal(await exited, 130, stderr);
+  assert.match(stderr, /interrupted/);
+  assert.deepEqual(await tags("faults/interrupted"), []);
+  proxy.reset();
+  const rerun = await pushJson(["--chunk-size", String(CHUNK), layouts.single, target]);
+  assert.equal(rerun.digest, layouts.singleDigest);
+  assert.ok(rerun.blobs.skipped >= 1, "what the first run finished is not sent again");
+  assert.deepEqual(await tags("faults/interrupted"), ["1"]);
 });

@@ -8,8 +8,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchImage, BenchRegistry } from "./inputs.js";
 import type { Candidate, Operation } from "./measure.js";
+import { pushOperations } from "./push-operation.js";
 
-export const OPERATION_GROUPS = ["fetch", "create", "validate", "unpack", "startup"] as const;
+export const OPERATION_GROUPS = ["fetch", "push", "create", "validate", "unpack", "startup"] as const;
 export type OperationGroup = (typeof OPERATION_GROUPS)[number];
 
 export interface OperationInputs {
@@ -149,6 +150,8 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       ],
     });
   }
+
+  if (groups.includes("push")) operations.push(...pushOperations(inputs));
 
   if (groups.includes("create")) {
     // umoci insert is the closest peer: one directory → one gzip layer + config + manifest.

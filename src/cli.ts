@@ -30,7 +30,7 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     import("./commands/completion.js"),
   ]);
   const program = new Command("oci-image")
-    .description("Fetch, create, validate and unpack OCI container images.")
+    .description("Fetch, push, create, validate and unpack OCI container images.")
     .version(packageVersion(), "-V, --version", "print the version")
     .option("--debug", "print stack traces of internal errors")
     .showHelpAfterError("(run with --help for usage)")

@@ -54,7 +54,8 @@ export async function planPush(layout: ImageLayout, entry: Descriptor, platform?
   const blobs: Descriptor[] = [];
   for await (const { descriptor } of walkReachable(layout, root)) {
     if (isDocument(descriptor)) documents.push({ descriptor, bytes: await layout.readBlob(descriptor) });
-    else blobs.push(descriptor);
+    // Foreign layers are fetched by whoever runs the image from their own URLs; fetch does not store them.
+    else if (!/foreign|nondistributable/.test(descriptor.mediaType)) blobs.push(descriptor);
   }
   documents.reverse();
   const top = documents[documents.length - 1]!;

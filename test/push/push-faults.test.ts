@@ -188,3 +188,15 @@ test("Ctrl-C in the middle of an upload exits 130 without the tag; a rerun compl
   assert.ok(rerun.blobs.skipped >= 1, "what the first run finished is not sent again");
   assert.deepEqual(await tags("faults/interrupted"), ["1"]);
 });
+
+test("an upload moved to another host is refused: the registry's credentials stay with it", async (t) => {
+  if (!ready(t)) return;
+  const location = `http://${proxy.cdnHost}/v2/faults/moved/blobs/uploads/elsewhere`;
+  const fault = { kind: "status" as const, status: 202, headers: { location } };
+  proxy.reset([{ method: "POST", path: /\/blobs\/uploads\//, fault }]);
+  const result = await push([layouts.zstd, `${proxy.host}/faults/moved:1`]);
+  assert.equal(result.status, 1);
+  assert.match(result.stderr.trim().split("\n").at(-1)!, /moved the upload to another host/);
+  assert.ok(!proxy.requests.some((request) => request.server === "cdn"), "nothing went to the other host");
+  assert.deepEqual(await tags("faults/moved"), []);
+});

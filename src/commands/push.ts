@@ -45,7 +45,8 @@ export function createPushCommand(context: CommandContext): Command {
       "\nExamples:\n  oci-image push ./images:app registry.example.com/team/app:1.4\n" +
         '  echo "$TOKEN" | oci-image push -u ci --password-stdin ./out:app ghcr.io/org/app:latest\n' +
         "  oci-image push --platform linux/arm64 ./images:tool localhost:5000/tool:arm64\n" +
-        "  oci-image push ./images:app localhost:5000/app@sha256:…   # refused unless it is that digest\n",
+        "  oci-image push ./images:app localhost:5000/app@sha256:…   # refused unless it is that digest\n" +
+        "  oci-image create ./rootfs ./out:app && oci-image push ./out:app registry.example.com/team/app:1.4\n",
     )
     .action(async (layout: ReturnType<typeof parseLayoutArgument>, image: string, flags: PushFlags) =>
       runPush(context, layout, image, flags),

@@ -10,7 +10,7 @@ import { DigestMismatchError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import type { RegistryResponse } from "./client.js";
 import { headerValue, readErrorBody } from "./http-errors.js";
-import { withRetries } from "./transport/retry.js";
+import { classifyFailure, withRetries, type Classifier } from "./transport/retry.js";
 import {
   PUSH_ACTIONS,
   rangeEnd,
@@ -80,31 +80,45 @@ async function uploadChunked(upload: BlobUpload): Promise<void> {
   let session = upload.session;
   let offset = 0;
   let failed = false;
-  await withRetries(target.client.policy, what(upload), async () => {
-    if (session && failed) {
-      const reached = await uploadOffset(target, session, descriptor.digest);
-      session = reached?.session;
-      offset = reached?.offset ?? 0;
-    }
-    if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
-    failed = true;
-    while (offset < descriptor.size) {
-      const end = Math.min(offset + upload.chunkSize, descriptor.size);
-      ({ session, offset } = await sendChunk(upload, session, offset, end));
-    }
-    await target.client.attempt(
-      {
-        method: "PUT",
-        path: withQuery(session, "digest", descriptor.digest),
-        repository: target.repository,
-        actions: PUSH_ACTIONS,
-        headers: { "content-length": "0" },
-        expect: [201],
-        what: what(upload),
-      },
-      (response) => checkCommitted(response, upload),
-    );
-  });
+  await withRetries(
+    target.client.policy,
+    what(upload),
+    async () => {
+      if (session && failed) {
+        const reached = await uploadOffset(target, session, descriptor.digest);
+        session = reached?.session;
+        offset = reached?.offset ?? 0;
+      }
+      if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
+      failed = true;
+      while (offset < descriptor.size) {
+        const end = Math.min(offset + upload.chunkSize, descriptor.size);
+        ({ session, offset } = await sendChunk(upload, session, offset, end));
+      }
+      await target.client.attempt(
+        {
+          method: "PUT",
+          path: withQuery(session, "digest", descriptor.digest),
+          repository: target.repository,
+          actions: PUSH_ACTIONS,
+          headers: { "content-length": "0" },
+          expect: [201],
+          what: what(upload),
+        },
+        (response) => checkCommitted(response, upload),
+      );
+    },
+    resuming(upload),
+  );
+}
+
+/** The usual verdicts, told as resuming: the next attempt asks the registry where to go on from. */
+function resuming(upload: BlobUpload): Classifier {
+  const { policy } = upload.target.client;
+  return (error) => {
+    const verdict = classifyFailure(error, what(upload), policy);
+    return verdict && { ...verdict, action: "resuming where the registry got to" };
+  };
 }
 
 async function sendChunk(

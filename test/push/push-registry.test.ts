@@ -134,7 +134,7 @@ test("a digest in the image reference is checked before anything is pushed", asy
   assert.equal(pinned.tag, null);
 });
 
-test("without a tag in the image reference the layout's tag is used", async (t) => {
+test("without a tag in the image reference the layout's tag is used (a zstd image, fetched back the same)", async (t) => {
   const running = ready(t);
   if (!running) return;
   const pushed = await pushJson([layouts.zstd, `${running.host}/test/zstd`]);
@@ -165,4 +165,13 @@ test("--from mounts blobs from another repository instead of uploading them", as
   assert.deepEqual(pushed.blobs, { pushed: 0, skipped: 0, mounted: 4, bytes: 0 });
   const raw = await skopeoRaw(`${running.host}/test/mounted:1`);
   assert.deepEqual(raw, await layoutBlob(layoutPath(layouts.single), layouts.singleDigest));
+});
+
+test("-q prints only the pinned reference, for scripts", async (t) => {
+  const running = ready(t);
+  if (!running) return;
+  const result = await runOciImage(["push", "-q", layouts.index, `${running.host}/test/quiet:1`]);
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stderr, "");
+  assert.equal(result.stdout, `${running.host}/test/quiet@${layouts.indexDigest}\n`);
 });

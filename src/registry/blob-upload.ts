@@ -6,12 +6,13 @@
  * `Docker-Content-Digest`, when it gives one, must be the blob's.
  */
 import { Transform, type Readable } from "node:stream";
-import { DigestMismatchError } from "../errors.js";
+import { DigestMismatchError, RegistryError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import type { RegistryResponse } from "./client.js";
 import { headerValue, readErrorBody } from "./http-errors.js";
 import { classifyFailure, withRetries, type Classifier } from "./transport/retry.js";
 import {
+  blobExists,
   PUSH_ACTIONS,
   rangeEnd,
   sessionOf,
@@ -79,18 +80,20 @@ async function uploadChunked(upload: BlobUpload): Promise<void> {
   const { target, descriptor } = upload;
   let session = upload.session;
   let offset = 0;
-  let failed = false;
+  let attempted = false;
   await withRetries(
     target.client.policy,
     what(upload),
     async () => {
-      if (session && failed) {
+      if (session && attempted) {
         const reached = await uploadOffset(target, session, descriptor.digest);
+        // A session gone after every byte was sent: its closing PUT may have landed, only the answer lost.
+        if (!reached && (await blobExists(target, descriptor.digest))) return;
         session = reached?.session;
         offset = reached?.offset ?? 0;
       }
       if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
-      failed = true;
+      attempted = true;
       while (offset < descriptor.size) {
         const end = Math.min(offset + upload.chunkSize, descriptor.size);
         ({ session, offset } = await sendChunk(upload, session, offset, end));
@@ -112,10 +115,15 @@ async function uploadChunked(upload: BlobUpload): Promise<void> {
   );
 }
 
-/** The usual verdicts, told as resuming: the next attempt asks the registry where to go on from. */
+/**
+ * The usual verdicts, told as resuming: the next attempt asks the registry
+ * where to go on from. A 416 (the registry holds other bytes than thought) too.
+ */
 function resuming(upload: BlobUpload): Classifier {
   const { policy } = upload.target.client;
   return (error) => {
+    if (error instanceof RegistryError && error.status === 416)
+      return { retry: true, reason: error.message, delayMs: 0, action: "asking the registry", fail: () => error };
     const verdict = classifyFailure(error, what(upload), policy);
     return verdict && { ...verdict, action: "resuming where the registry got to" };
   };

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { spawn } from "node:child_process";
 import { BIN, hasStackTrace, runOciImage } from "../helpers/cli.js";
+import { CTRL_C, runOnTerminal } from "../helpers/pty.js";
 import { startFaultProxy, type FaultProxy, type SeenRequest } from "../helpers/fault-proxy.js";
 import { startRegistry, type StartedRegistry } from "../helpers/registry.js";
 import { inCI, toolPath } from "../helpers/tools.js";
@@ -199,4 +200,19 @@ test("an upload moved to another host is refused: the registry's credentials sta
   assert.match(result.stderr.trim().split("\n").at(-1)!, /moved the upload to another host/);
   assert.ok(!proxy.requests.some((request) => request.server === "cdn"), "nothing went to the other host");
   assert.deepEqual(await tags("faults/moved"), []);
+});
+
+test("on a terminal the live line counts the bytes pushed of the image's total; Ctrl-C exits 130", async (t) => {
+  if (!ready(t)) return;
+  proxy.reset([{ method: "PATCH", path: /\/blobs\/uploads\//, skip: 1, fault: { kind: "hang" } }]);
+  const args = ["push", "--chunk-size", String(CHUNK), layouts.single, `${proxy.host}/faults/terminal:1`];
+  const run = await runOnTerminal(args, {
+    cols: 100,
+    env: { DOCKER_CONFIG: "/nonexistent", REGISTRY_AUTH_FILE: "" },
+    steps: [{ wait_output: "pushing [0-9.]+ [kM]B / [0-9.]+ [kM]B" }, { send: CTRL_C }],
+  });
+  assert.equal(run.failedStep, null, run.output);
+  assert.equal(run.status, 130, run.output);
+  assert.match(run.output, /pushing [\d.]+ [kM]B \/ [\d.]+ [kM]B {2}\d+%/);
+  assert.deepEqual(await tags("faults/terminal"), []);
 });

@@ -69,6 +69,8 @@ test("a pushed image comes back byte for byte, through fetch and skopeo", async 
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stdout, `${running.host}/test/app@${layouts.singleDigest}\n`);
   assert.match(result.stderr, /4 blobs uploaded/);
+  // In a pipe: one plain line per blob pushed.
+  assert.equal([...result.stderr.matchAll(/^sha256:[0-9a-f]{12} pushed \(/gm)].length, 4, result.stderr);
   const raw = await skopeoRaw(`${running.host}/test/app:1`);
   assert.deepEqual(raw, await layoutBlob(layoutPath(layouts.single), layouts.singleDigest));
   const back = await fetchBack(t, `${running.host}/test/app:1`, layoutPath(layouts.single));

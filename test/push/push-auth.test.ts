@@ -1,6 +1,6 @@
 /** `oci-image push` to registries that ask for credentials: htpasswd (Basic) and token auth granting push. */
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -22,7 +22,10 @@ before(async () => {
     process.stderr.write("\n*** SKIPPING push auth tests: docker-registry missing ***\n");
     return;
   }
-  [basic, token] = await Promise.all([startRegistry({ auth: "htpasswd" }), startRegistry({ auth: "token" })]);
+  [basic, token] = await Promise.all([
+    startRegistry({ auth: "htpasswd" }),
+    startRegistry({ auth: "token", refreshTokens: { "push-identity-token": "tester" } }),
+  ]);
   fixtureDir = await mkdtemp(join(tmpdir(), "oci-image-push-auth-"));
   layouts = await buildPushLayouts(fixtureDir);
 });
@@ -74,4 +77,23 @@ test("token auth: the token asks for push,pull on the repository, and pull on th
   const anonymous = await push([layouts.single, `${token.host}/auth/anonymous:1`]);
   assert.equal(anonymous.status, 1);
   assert.match(anonymous.stderr.trim().split("\n").at(-1)!, /^oci-image: .*401 Unauthorized.*--password-stdin$/);
+});
+
+test("Docker's config.json: a stored login and an identity token push without -u", async (t) => {
+  if (!basic || !token) return t.skip("no registry");
+  const dir = await mkdtemp(join(tmpdir(), "oci-image-push-docker-config-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const auth = (text: string) => Buffer.from(text).toString("base64");
+  const auths = {
+    [basic.host]: { auth: auth(`${basic.username}:${basic.password}`) },
+    [token.host]: { auth: auth("00000000-0000-0000-0000-000000000000:"), identitytoken: "push-identity-token" },
+  };
+  await writeFile(join(dir, "config.json"), JSON.stringify({ auths }));
+  const env = { DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: "" };
+  for (const host of [basic.host, token.host]) {
+    const result = await runOciImage(["push", layouts.zstd, `${host}/auth/config:1`], { env });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, `${host}/auth/config@${layouts.zstdDigest}\n`);
+  }
+  assert.ok(token.tokenServer!.requests.some((request) => request.grant === "refresh_token" && request.authorized));
 });

@@ -23,6 +23,11 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 
+/** Whether `tag` is a registry tag (letters, digits, _ . -; at most 128; not starting with . or -). */
+export function isValidTag(tag: string): boolean {
+  return TAG.test(tag);
+}
+
 /** `https://host/x` is a URL, not a reference: say so rather than fail on a port. */
 function refuseScheme(text: string, fail: (why: string) => never): void {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text);

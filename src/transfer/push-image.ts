@@ -14,7 +14,7 @@ import { pushBlobs, type BlobPushStats } from "../registry/blob-push.js";
 import { RegistryClient, type RegistryClientOptions } from "../registry/client.js";
 import { putManifest } from "../registry/manifest-push.js";
 import type { PullEvents } from "../registry/pull-types.js";
-import { formatName, parseReference, type ImageReference } from "../registry/reference.js";
+import { formatName, isValidTag, parseReference, type ImageReference } from "../registry/reference.js";
 import type { UploadTarget } from "../registry/upload-session.js";
 import { openLayoutBlob, planPush, verifyBlobs, type PushPlan } from "./push-plan.js";
 
@@ -98,7 +98,7 @@ async function pushDocuments(target: UploadTarget, plan: PushPlan, reference: st
 function layoutTag(entry: Descriptor, ref: string | undefined): string | undefined {
   const name = ref ?? refNameOf(entry);
   if (name === undefined) return undefined;
-  if (!/^[\w][\w.-]{0,127}$/.test(name))
+  if (!isValidTag(name))
     throw new UsageError(`the layout ref "${name}" is not a registry tag: give the tag in the image reference`);
   return name;
 }

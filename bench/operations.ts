@@ -9,8 +9,9 @@ import { fileURLToPath } from "node:url";
 import type { BenchImage, BenchRegistry } from "./inputs.js";
 import type { Candidate, Operation } from "./measure.js";
 import { createOperations } from "./create-operations.js";
+import { pushOperations } from "./push-operation.js";
 
-export const OPERATION_GROUPS = ["fetch", "create", "validate", "unpack", "startup"] as const;
+export const OPERATION_GROUPS = ["fetch", "push", "create", "validate", "unpack", "startup"] as const;
 export type OperationGroup = (typeof OPERATION_GROUPS)[number];
 
 export interface OperationInputs {
@@ -150,6 +151,8 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       ],
     });
   }
+
+  if (groups.includes("push")) operations.push(...pushOperations(inputs));
 
   if (groups.includes("create")) operations.push(...createOperations({ image, work, ociImage }, empty, runQuiet));
 

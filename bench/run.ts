@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   });
   const results: OperationResult[] = [];
   try {
-    if (groups.includes("fetch")) registry = await startBenchRegistry(cache, [image], log);
+    if (groups.includes("fetch") || groups.includes("push")) registry = await startBenchRegistry(cache, [image], log);
     const operations = buildOperations(groups, { image, registry, work, ociImage: [process.execPath, BIN] });
     for (const operation of operations) {
       const result = await runOperation(operation, { runs, warmup, log });

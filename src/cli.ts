@@ -20,16 +20,17 @@ export function packageVersion(): string {
 
 /** The commander program with every command; loaded only when a command (or help) is asked for. */
 export async function buildProgram(context: CommandContext): Promise<Command> {
-  const [{ Command }, fetch, create, validate, unpack, completion] = await Promise.all([
+  const [{ Command }, fetch, push, create, validate, unpack, completion] = await Promise.all([
     import("commander"),
     import("./commands/fetch.js"),
+    import("./commands/push.js"),
     import("./commands/create.js"),
     import("./commands/validate.js"),
     import("./commands/unpack.js"),
     import("./commands/completion.js"),
   ]);
   const program = new Command("oci-image")
-    .description("Fetch, create, validate and unpack OCI container images.")
+    .description("Fetch, push, create, validate and unpack OCI container images.")
     .version(packageVersion(), "-V, --version", "print the version")
     .option("--debug", "print stack traces of internal errors")
     .showHelpAfterError("(run with --help for usage)")
@@ -40,6 +41,7 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     .exitOverride();
   const factories = [
     fetch.createFetchCommand,
+    push.createPushCommand,
     create.createCommand,
     validate.createValidateCommand,
     unpack.createUnpackCommand,
@@ -59,6 +61,7 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     `
 Examples:
   oci-image fetch alpine:3.20 ./images:alpine
+  oci-image push ./images:mine localhost:5000/mine:1.0
   oci-image create ./rootfs ./images:mine --cmd '["/bin/sh"]'
   oci-image validate ./images
   oci-image unpack ./images:alpine ./bundle && sudo runc run -b ./bundle demo

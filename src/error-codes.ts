@@ -86,6 +86,7 @@ export const REGISTRY_CODES = [
   "TOOMANYREQUESTS",
   "UNAUTHORIZED",
   "UNSUPPORTED",
+  "UPLOAD_INVALID",
 ] as const;
 export const FILE_SYSTEM_CODES = [
   "FS_PERMISSION_DENIED",

@@ -1,52 +1,28 @@
 /** `oci-image fetch <image> <layout>[:<tag>]`: registry → layout. */
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
-import type { Readable } from "node:stream";
-import type { Advice } from "../registry/advice.js";
+import { Command } from "commander";
 import type { FetchImageResult } from "../transfer/fetch-image.js";
 import { count, formatBytes } from "../ui/format.js";
 import type { Output } from "../ui/output.js";
-import { outputFor, wholeNumber, type CommandContext } from "./context.js";
+import { outputFor, type CommandContext } from "./context.js";
+import { addConnectionOptions, connectionFrom, withHint, type ConnectionFlags } from "./registry-flags.js";
 
-interface FetchFlags {
+interface FetchFlags extends ConnectionFlags {
   platform?: string;
-  username?: string;
-  passwordStdin?: boolean;
-  plainHttp?: boolean;
-  insecure?: boolean;
-  jobs: number;
-  retries: number;
-  timeout: number;
   json?: boolean;
   quiet?: boolean;
 }
 
 export function createFetchCommand(context: CommandContext): Command {
-  return new Command("fetch")
+  const command = new Command("fetch")
     .description("pull an image from a registry into an OCI image layout")
     .argument("<image>", "[registry[:port]/]name[:tag][@digest], e.g. alpine:3.20 or ghcr.io/org/app@sha256:…")
     .argument("<layout>", "layout directory (created when missing), optionally :<tag> to name the ref")
     .option(
       "-p, --platform <os/arch[/variant]>",
       "image to keep from a multi-platform index (default: this machine's), or 'all'",
-    )
-    .option("-u, --username <user>", "registry user name (with --password-stdin)")
-    .option("--password-stdin", "read the registry password from stdin")
-    .option("--plain-http", "talk HTTP instead of HTTPS (automatic for localhost and 127.0.0.0/8)")
-    .option("--insecure", "HTTPS without certificate checks")
-    .option("-j, --jobs <n>", "blobs downloaded at once", wholeNumber("--jobs", 1), 4)
-    .option(
-      "--retries <n>",
-      "attempts after a failure (network, 429, 5xx, bad bytes)",
-      wholeNumber("--retries", 0, 100),
-      3,
-    )
-    .option(
-      "--timeout <seconds>",
-      "give up on a transfer that sends nothing, or under 1 KiB/s, for this long",
-      seconds("--timeout"),
-      30,
-    )
+    );
+  return addConnectionOptions(command, "downloaded")
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing but errors on stderr")
     .addHelpText(
@@ -73,12 +49,11 @@ async function runFetch(
   const reference = parseReference(image);
   const target = parseLayoutArgument(layoutArgument);
   const platform = flags.platform === "all" ? "all" : flags.platform ? parsePlatform(flags.platform) : undefined;
-  const explicit = await explicitCredentials(flags, context.stdin);
-
-  const { findCredentials } = await import("../registry/credentials.js");
   const { fetchImage } = await import("../transfer/fetch-image.js");
   const { createLiveArea } = await import("../ui/live-area.js");
   const { createTransferDisplay, transferEvents } = await import("../ui/transfer-display.js");
+  // Credentials first (a usage error or stdin read before any display); retries are told on the area.
+  const connection = await connectionFrom(flags, context, reference.registry, (message) => area.warn(message));
   const area = await createLiveArea(output);
   const display = createTransferDisplay(area, { doing: "fetching", done: "fetched" });
   try {
@@ -89,15 +64,7 @@ async function runFetch(
       platform,
       jobs: flags.jobs,
       signal: context.signal,
-      connection: {
-        credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),
-        plainHttp: flags.plainHttp ? true : undefined,
-        insecure: flags.insecure,
-        retries: flags.retries,
-        timeoutMs: Math.round(flags.timeout * 1000),
-        retryDelayMs: retryDelayFrom(context.env),
-        onRetry: (message) => area.warn(message),
-      },
+      connection,
       events: transferEvents(display, (message) => area.warn(message)),
     });
     display.stop();
@@ -134,54 +101,4 @@ function printResult(output: Output, result: FetchImageResult, layoutPath: strin
         `(${result.platform}${source}; ${counts})`,
     ],
   );
-}
-
-function retryDelayFrom(env: CommandContext["env"]): number | undefined {
-  const delay = Number(env.OCI_IMAGE_RETRY_DELAY_MS);
-  return Number.isFinite(delay) && delay >= 0 ? delay : undefined;
-}
-
-/** The command's advice on a registry error, in its own flags. */
-async function withHint(error: unknown): Promise<unknown> {
-  const { adviceOf } = await import("../registry/advice.js");
-  const hints: Record<Advice, string> = {
-    "log-in": ": log in (docker login) or pass -u and --password-stdin",
-    "skip-tls-check": " (use --insecure to skip the check)",
-    "choose-platform": " (choose with --platform, or --platform all)",
-    "single-platform": " (without --platform it is fetched as it is)",
-  };
-  const advice = adviceOf(error);
-  if (advice) (error as Error).message += hints[advice];
-  return error;
-}
-
-/** `-u` with the password from stdin; each without the other is a usage error. */
-async function explicitCredentials(
-  flags: FetchFlags,
-  stdin: Readable,
-): Promise<{ username: string; password: string } | undefined> {
-  const { UsageError } = await import("../errors.js");
-  if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  if (flags.username && !flags.passwordStdin)
-    throw new UsageError(
-      "--username needs --password-stdin (the password is read from stdin, never from the command line)",
-    );
-  return flags.username ? { username: flags.username, password: await readPassword(stdin) } : undefined;
-}
-
-async function readPassword(stdin: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks)
-    .toString("utf8")
-    .replace(/\r?\n$/, "");
-}
-
-function seconds(name: string): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (!/^\d+(?:\.\d+)?$/.test(value) || number <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive number of seconds, not "${value}"`);
-    return number;
-  };
 }

@@ -64,6 +64,8 @@ export interface RegistryRequest {
   repository: string;
   /** Token scope actions (default "pull"; uploads ask for "pull,push"). */
   actions?: string;
+  /** More scopes the token must carry (`repository:other:pull` for a cross-repository mount). */
+  extraScopes?: string[];
   headers?: Record<string, string>;
   body?: RequestBody;
   /** Statuses that are an answer (default: any 2xx); others are errors, retried when worth it. */
@@ -132,9 +134,17 @@ export class RegistryClient {
     return withRetries(this.policy, request.what, async () => read(await this.exchange(request)));
   }
 
+  /** One attempt of `request`, not retried: for an operation whose retries are its own (a resumed upload). */
+  async attempt<T>(request: RegistryRequest, read: (response: RegistryResponse) => Promise<T>): Promise<T> {
+    return read(await this.exchange(request));
+  }
+
   /** One attempt of `request`, no retry: an expected answer, or a RetryableStatus / RegistryError. */
   private async exchange(request: RegistryRequest): Promise<RegistryResponse> {
-    const scope = `repository:${request.repository}:${request.actions ?? "pull"}`;
+    const scope = [
+      `repository:${request.repository}:${request.actions ?? "pull"}`,
+      ...(request.extraScopes ?? []),
+    ].join(" ");
     const response = await this.send({
       method: request.method ?? "GET",
       url: new URL(request.path, this.origin),

@@ -23,14 +23,22 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
 
+/** Whether `tag` is a registry tag (letters, digits, _ . -; at most 128; not starting with . or -). */
+export function isValidTag(tag: string): boolean {
+  return TAG.test(tag);
+}
+
 /** `https://host/x` is a URL, not a reference: say so rather than fail on a port. */
 function refuseScheme(text: string, fail: (why: string) => never): void {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(text);
   if (scheme) fail(`references take no scheme: write "${text.slice(scheme[0].length)}", not "${scheme[1]}://…"`);
 }
 
-/** Parses and normalises a reference; malformed ones are usage errors (exit 2). */
-export function parseReference(text: string): ImageReference {
+/**
+ * Parses and normalises a reference; malformed ones are usage errors (exit 2).
+ * Without tag and digest the tag is "latest", unless `defaultTag` is false.
+ */
+export function parseReference(text: string, { defaultTag = true }: { defaultTag?: boolean } = {}): ImageReference {
   const fail = (why: string): never => {
     throw new UsageError(`invalid image reference "${text}": ${why}`, { where: text });
   };
@@ -87,7 +95,7 @@ export function parseReference(text: string): ImageReference {
   if (registry === DOCKER_HUB && !path.includes("/")) path = `library/${path}`;
   if (registry.length + 1 + path.length > MAX_NAME_LENGTH)
     fail(`the name is longer than ${MAX_NAME_LENGTH} characters`);
-  if (!tag && !digest) tag = "latest";
+  if (!tag && !digest && defaultTag) tag = "latest";
   return { registry, repository: path, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) };
 }
 

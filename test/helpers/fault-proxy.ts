@@ -14,6 +14,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { closeServer } from "./token-server.js";
+import { cutRequest } from "./fault-upload.js";
 
 export type Fault =
   /** Answer this status (with headers and body) without asking the registry. */
@@ -29,7 +30,11 @@ export type Fault =
   /** Redirect (307) to the CDN host, which serves the same path from the registry. */
   | { kind: "redirect"; status?: number; location?: string }
   /** Forward without the client's Range header (a server without range support). */
-  | { kind: "ignore-range" };
+  | { kind: "ignore-range" }
+  /** Take the request in and never answer (a registry that hangs on an upload). */
+  | { kind: "hang" }
+  /** Forward this many bytes of the request's body (an upload), then drop both connections. */
+  | { kind: "cut-request"; afterBytes: number };
 
 export interface FaultRule {
   method?: string;
@@ -38,6 +43,8 @@ export interface FaultRule {
   fault: Fault;
   /** How many requests it applies to (default: all). */
   times?: number;
+  /** How many matching requests pass untouched before it applies (default 0). */
+  skip?: number;
 }
 
 export interface SeenRequest {
@@ -46,6 +53,8 @@ export interface SeenRequest {
   path: string;
   headers: IncomingMessage["headers"];
   fault?: Fault["kind"];
+  /** Bytes of the request's body the proxy received (uploads). */
+  bodyBytes: number;
 }
 
 export interface FaultProxy {
@@ -77,6 +86,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       method: request.method ?? "GET",
       path: request.url ?? "/",
       headers: request.headers,
+      bodyBytes: 0,
     });
     const path = (request.url ?? "/").replace(/^\/cdn/, "");
     forward(upstream, request, response, path, options.cdnUpstreamAuthorization, undefined);
@@ -86,19 +96,27 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const proxy = createServer((request, response) => {
     const path = request.url ?? "/";
     const fault = takeFault(rules, request.method ?? "GET", path);
-    requests.push({
+    const seen: SeenRequest = {
       server: "proxy",
       method: request.method ?? "GET",
       path,
       headers: request.headers,
       fault: fault?.kind,
-    });
+      bodyBytes: 0,
+    };
+    requests.push(seen);
+    request.on("data", (chunk: Buffer) => (seen.bodyBytes += chunk.length));
     if (fault?.kind === "status") {
       response.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
       response.end(fault.body ?? "");
     } else if (fault?.kind === "redirect") {
       response.writeHead(fault.status ?? 307, { location: fault.location ?? `http://${cdnHost}/cdn${path}` });
       response.end();
+    } else if (fault?.kind === "hang") {
+      request.resume();
+    } else if (fault?.kind === "cut-request" && fault.afterBytes === 0) {
+      // Nothing reaches the registry: the connection drops once the client is sending the body.
+      request.once("data", () => request.socket.destroy());
     } else {
       forward(upstream, request, response, path, undefined, fault);
     }
@@ -134,6 +152,10 @@ function takeFault(rules: FaultRule[], method: string, path: string): Fault | un
       candidate.path.test(path) &&
       (candidate.times === undefined || candidate.times > 0),
   );
+  if (rule?.skip) {
+    rule.skip--;
+    return undefined;
+  }
   if (rule && rule.times !== undefined) rule.times--;
   return rule?.fault;
 }
@@ -167,6 +189,9 @@ function forward(
         "transfer-encoding": _encoding,
         ...answerHeaders
       } = answer.headers;
+      // As a reverse proxy does: the registry's own URLs (upload locations) point back at the proxy.
+      if (answerHeaders.location?.startsWith(upstream.origin))
+        answerHeaders.location = `http://${request.headers.host}${answerHeaders.location.slice(upstream.origin.length)}`;
       if (!isBody || !fault || fault.kind === "ignore-range") {
         response.writeHead(status, answerHeaders);
         answer.pipe(response);
@@ -182,7 +207,8 @@ function forward(
     },
   );
   outgoing.on("error", () => response.destroy());
-  request.pipe(outgoing);
+  if (fault?.kind === "cut-request") cutRequest(request, outgoing, fault.afterBytes);
+  else request.pipe(outgoing);
 }
 
 /** The answer with one byte of its body changed. */

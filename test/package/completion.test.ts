@@ -37,11 +37,13 @@ test("bash completes command names", async (t) => {
   const script = await bashScript(t);
   assert.deepEqual(await complete(script, ["oci-image", "fe"]), ["fetch"]);
   assert.deepEqual(await complete(script, ["oci-image", "un"]), ["unpack"]);
+  assert.deepEqual(await complete(script, ["oci-image", "pu"]), ["push"]);
   assert.deepEqual(await complete(script, ["oci-image", ""]), [
     "completion",
     "create",
     "fetch",
     "help",
+    "push",
     "unpack",
     "validate",
   ]);
@@ -61,7 +63,7 @@ test("bash completes argument choices and `help <command>`", async (t) => {
 
 test("bash completes every long option each command's --help lists", async (t) => {
   const script = await bashScript(t);
-  for (const command of ["fetch", "create", "validate", "unpack", "completion"]) {
+  for (const command of ["fetch", "push", "create", "validate", "unpack", "completion"]) {
     const help = await runOciImage([command, "--help"]);
     assert.equal(help.status, 0, help.stderr);
     const listed = [

@@ -23,7 +23,7 @@ export interface AuthOptions {
 }
 
 export class Authenticator {
-  private credentialsLoaded = false;
+  private credentialsLoaded?: Promise<Credentials | undefined>;
   private credentials?: Credentials;
   private scheme: "none" | "basic" | "bearer" = "none";
   private realm?: TokenRealm;
@@ -72,12 +72,10 @@ export class Authenticator {
     );
   }
 
-  private async loadCredentials(): Promise<Credentials | undefined> {
-    if (!this.credentialsLoaded) {
-      this.credentialsLoaded = true;
-      this.credentials = await this.options.credentials?.();
-    }
-    return this.credentials;
+  /** Loaded once; concurrent first requests (a push's HEADs) share the one lookup. */
+  private loadCredentials(): Promise<Credentials | undefined> {
+    this.credentialsLoaded ??= (async () => (this.credentials = await this.options.credentials?.()))();
+    return this.credentialsLoaded;
   }
 
   /** The Authorization header for `scope`; a token failure names what it was for. */

@@ -101,7 +101,8 @@ function tokenRequest(
   }
   const target = new URL(url);
   if (service) target.searchParams.set("service", service);
-  target.searchParams.set("scope", scope);
+  // Several scopes (a mount needs pull on the source too) are several parameters.
+  for (const one of scope.split(" ")) target.searchParams.append("scope", one);
   const headers: Record<string, string> = {};
   if (credentials) headers.authorization = basicAuthorization(credentials);
   return { method: "GET", url: target, headers, what };

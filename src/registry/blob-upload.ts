@@ -1,0 +1,188 @@
+/**
+ * Sending one blob's bytes into an upload session: a monolithic PUT for a blob
+ * up to the chunk size, else PATCHes of one chunk each and a closing PUT. A
+ * failed monolithic upload starts again in a new session; a chunked one asks
+ * the registry how far it got and sends only the rest. The registry's
+ * `Docker-Content-Digest`, when it gives one, must be the blob's.
+ */
+import { Transform, type Readable } from "node:stream";
+import { DigestMismatchError, RegistryError } from "../errors.js";
+import type { Descriptor } from "../image/types.js";
+import type { RegistryResponse } from "./client.js";
+import { headerValue, readErrorBody } from "./http-errors.js";
+import { classifyFailure, withRetries, type Classifier } from "./transport/retry.js";
+import {
+  blobExists,
+  PUSH_ACTIONS,
+  rangeEnd,
+  sessionOf,
+  startUpload,
+  uploadOffset,
+  withQuery,
+  type UploadSession,
+  type UploadTarget,
+} from "./upload-session.js";
+
+/** Opens a fresh stream of a blob's bytes [start, end) for each attempt; the whole blob's is verified. */
+export type BlobOpener = (descriptor: Descriptor, start?: number, end?: number) => Readable;
+
+export interface BlobUpload {
+  target: UploadTarget;
+  descriptor: Descriptor;
+  open: BlobOpener;
+  /** Blobs larger than this go in PATCHes of this size. */
+  chunkSize: number;
+  /** A session already open (a mount the registry answered with an upload). */
+  session?: UploadSession;
+  /** Bytes of this blob the registry holds so far (a new attempt may start lower). */
+  onProgress?: (bytes: number) => void;
+  /** Bytes sent (every attempt counted). */
+  onSent?: (bytes: number) => void;
+}
+
+const OCTETS = "application/octet-stream";
+
+export async function uploadBlob(upload: BlobUpload): Promise<void> {
+  if (upload.descriptor.size > upload.chunkSize) await uploadChunked(upload);
+  else await uploadWhole(upload);
+}
+
+function what(upload: BlobUpload): string {
+  return `pushing blob ${upload.descriptor.digest} to ${upload.target.name}`;
+}
+
+/** One PUT with every byte; a failure starts again in a new session. */
+async function uploadWhole(upload: BlobUpload): Promise<void> {
+  const { target, descriptor } = upload;
+  let session = upload.session;
+  await withRetries(target.client.policy, what(upload), async () => {
+    const current = session ?? (await startUpload(target, descriptor.digest));
+    session = undefined;
+    upload.onProgress?.(0);
+    await target.client.attempt(
+      {
+        method: "PUT",
+        path: withQuery(current, "digest", descriptor.digest),
+        repository: target.repository,
+        actions: PUSH_ACTIONS,
+        headers: { "content-type": OCTETS, "content-length": String(descriptor.size) },
+        body: () => counted(upload.open(descriptor), upload, 0),
+        expect: [201],
+        what: what(upload),
+      },
+      (response) => checkCommitted(response, upload),
+    );
+  });
+}
+
+/** PATCHes of `chunkSize`, resumed from the registry's offset after a failure, then the closing PUT. */
+async function uploadChunked(upload: BlobUpload): Promise<void> {
+  const { target, descriptor } = upload;
+  let session = upload.session;
+  let offset = 0;
+  let attempted = false;
+  await withRetries(
+    target.client.policy,
+    what(upload),
+    async () => {
+      if (session && attempted) {
+        const reached = await uploadOffset(target, session, descriptor.digest);
+        // A session gone after every byte was sent: its closing PUT may have landed, only the answer lost.
+        if (!reached && (await blobExists(target, descriptor.digest))) return;
+        session = reached?.session;
+        offset = reached?.offset ?? 0;
+      }
+      if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
+      attempted = true;
+      while (offset < descriptor.size) {
+        const end = Math.min(offset + upload.chunkSize, descriptor.size);
+        ({ session, offset } = await sendChunk(upload, session, offset, end));
+      }
+      await target.client.attempt(
+        {
+          method: "PUT",
+          path: withQuery(session, "digest", descriptor.digest),
+          repository: target.repository,
+          actions: PUSH_ACTIONS,
+          headers: { "content-length": "0" },
+          expect: [201],
+          what: what(upload),
+        },
+        (response) => checkCommitted(response, upload),
+      );
+    },
+    resuming(upload),
+  );
+}
+
+/**
+ * The usual verdicts, told as resuming: the next attempt asks the registry
+ * where to go on from. A 416 (the registry holds other bytes than thought) too.
+ */
+function resuming(upload: BlobUpload): Classifier {
+  const { policy } = upload.target.client;
+  return (error) => {
+    if (error instanceof RegistryError && error.status === 416)
+      return { retry: true, reason: error.message, delayMs: 0, action: "asking the registry", fail: () => error };
+    const verdict = classifyFailure(error, what(upload), policy);
+    return verdict && { ...verdict, action: "resuming where the registry got to" };
+  };
+}
+
+async function sendChunk(
+  upload: BlobUpload,
+  session: UploadSession,
+  start: number,
+  end: number,
+): Promise<{ session: UploadSession; offset: number }> {
+  const { target, descriptor } = upload;
+  upload.onProgress?.(start);
+  return target.client.attempt(
+    {
+      method: "PATCH",
+      path: session.location,
+      repository: target.repository,
+      actions: PUSH_ACTIONS,
+      headers: {
+        "content-type": OCTETS,
+        "content-length": String(end - start),
+        "content-range": `${start}-${end - 1}`,
+      },
+      body: () => counted(upload.open(descriptor, start, end), upload, start),
+      expect: [202],
+      what: `${what(upload)} (bytes ${start}-${end - 1})`,
+    },
+    async (response) => {
+      const range = headerValue(response.headers, "range");
+      const next = await sessionOf(target, response);
+      return { session: next, offset: range ? rangeEnd(range, descriptor.digest) : end };
+    },
+  );
+}
+
+async function checkCommitted(response: RegistryResponse, upload: BlobUpload): Promise<void> {
+  const answered = headerValue(response.headers, "docker-content-digest");
+  await readErrorBody(response.body, 0);
+  const { digest } = upload.descriptor;
+  if (answered && answered !== digest)
+    throw new DigestMismatchError(
+      `${what(upload)}: the registry stored it as ${answered}; the bytes sent were not the bytes it got`,
+      { where: upload.target.name },
+    );
+}
+
+/** The stream, counting what passes into the request (progress from `base`, bytes sent). */
+function counted(source: Readable, upload: BlobUpload, base: number): Readable {
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      bytes += chunk.length;
+      upload.onSent?.(chunk.length);
+      upload.onProgress?.(base + bytes);
+      callback(null, chunk);
+    },
+  });
+  source.on("error", (error) => counter.destroy(error));
+  counter.on("close", () => source.destroy());
+  return source.pipe(counter);
+}

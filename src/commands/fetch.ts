@@ -15,6 +15,7 @@ interface FetchFlags {
   plainHttp?: boolean;
   insecure?: boolean;
   jobs: number;
+  connections: number;
   retries: number;
   timeout: number;
   json?: boolean;
@@ -35,6 +36,13 @@ export function createFetchCommand(context: CommandContext): Command {
     .option("--plain-http", "talk HTTP instead of HTTPS (automatic for localhost and 127.0.0.0/8)")
     .option("--insecure", "HTTPS without certificate checks")
     .option("-j, --jobs <n>", "blobs downloaded at once", wholeNumber("--jobs", 1), 4)
+    .option(
+      "--connections <n>",
+      "HTTP connections for blobs at once, in total; a blob of 32 MiB or more is fetched as parallel ranges " +
+        "over the free ones (lower it for a registry that limits connections; 1: one stream per blob)",
+      wholeNumber("--connections", 1, 64),
+      12,
+    )
     .option(
       "--retries <n>",
       "attempts after a failure (network, 429, 5xx, bad bytes)",
@@ -88,6 +96,7 @@ async function runFetch(
       ref: target.tag,
       platform,
       jobs: flags.jobs,
+      connections: flags.connections,
       signal: context.signal,
       connection: {
         credentials: () => findCredentials(reference.registry, { explicit, env: context.env }),

@@ -3,7 +3,7 @@
  * does and a local registry doesn't: blob redirects to another host (a "CDN"
  * listening on 127.0.0.2), 429 with Retry-After and rate-limit headers, 5xx,
  * connections reset mid-blob, wrong bytes, stalled or trickling answers, Range
- * ignored.
+ * ignored or answered with another Content-Range.
  */
 import {
   createServer,
@@ -29,13 +29,17 @@ export type Fault =
   /** Redirect (307) to the CDN host, which serves the same path from the registry. */
   | { kind: "redirect"; status?: number; location?: string }
   /** Forward without the client's Range header (a server without range support). */
-  | { kind: "ignore-range" };
+  | { kind: "ignore-range" }
+  /** Forward, with the answer's Content-Range start moved one byte on (a range other than the one asked). */
+  | { kind: "shift-content-range" };
 
 export interface FaultRule {
   method?: string;
   /** Matched against the request path. */
   path: RegExp;
   fault: Fault;
+  /** Matched against the request's Range header ("" when it has none). */
+  range?: RegExp;
   /** How many requests it applies to (default: all). */
   times?: number;
 }
@@ -85,7 +89,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const cdnHost = `${cdnAddress}:${(cdn.address() as AddressInfo).port}`;
   const proxy = createServer((request, response) => {
     const path = request.url ?? "/";
-    const fault = takeFault(rules, request.method ?? "GET", path);
+    const fault = takeFault(rules, request.method ?? "GET", path, request.headers.range ?? "");
     requests.push({
       server: "proxy",
       method: request.method ?? "GET",
@@ -127,11 +131,12 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
 }
 
 /** The fault of the first rule matching the request that has uses left (one use taken). */
-function takeFault(rules: FaultRule[], method: string, path: string): Fault | undefined {
+function takeFault(rules: FaultRule[], method: string, path: string, range: string): Fault | undefined {
   const rule = rules.find(
     (candidate) =>
       (candidate.method ?? method) === method &&
       candidate.path.test(path) &&
+      (candidate.range === undefined || candidate.range.test(range)) &&
       (candidate.times === undefined || candidate.times > 0),
   );
   if (rule && rule.times !== undefined) rule.times--;
@@ -167,7 +172,12 @@ function forward(
         "transfer-encoding": _encoding,
         ...answerHeaders
       } = answer.headers;
-      if (!isBody || !fault || fault.kind === "ignore-range") {
+      if (fault?.kind === "shift-content-range" && typeof answerHeaders["content-range"] === "string")
+        answerHeaders["content-range"] = answerHeaders["content-range"].replace(
+          /^bytes (\d+)/,
+          (_, start: string) => `bytes ${Number(start) + 1}`,
+        );
+      if (!isBody || !fault || fault.kind === "ignore-range" || fault.kind === "shift-content-range") {
         response.writeHead(status, answerHeaders);
         answer.pipe(response);
         return;

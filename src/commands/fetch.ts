@@ -38,8 +38,7 @@ export function createFetchCommand(context: CommandContext): Command {
     .option("-j, --jobs <n>", "blobs downloaded at once", wholeNumber("--jobs", 1), 4)
     .option(
       "--connections <n>",
-      "HTTP connections for blobs at once, in total; a blob of 32 MiB or more is fetched as parallel ranges " +
-        "over the free ones (lower it for a registry that limits connections; 1: one stream per blob)",
+      "HTTP connections for blobs at once, in total (1: one stream per blob)",
       wholeNumber("--connections", 1, 64),
       12,
     )
@@ -59,7 +58,10 @@ export function createFetchCommand(context: CommandContext): Command {
     .option("-q, --quiet", "print nothing but errors on stderr")
     .addHelpText(
       "after",
-      "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n" +
+      "\nConnections: at most --connections (default 12) HTTP connections for blobs in total, -j blobs at once;\n" +
+        "a blob of 32 MiB or more is fetched as parallel Range requests over the free connections (one stream\n" +
+        "when the registry ignores Range). Lower --connections for a registry that limits connections.\n" +
+        "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n" +
         "  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n" +
         "  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",
     )

@@ -2,9 +2,10 @@
  * A large blob as several `Range` requests at once, each written at its offset
  * (the sink hashes the whole in order and checks it). The first range is asked
  * alone; the others start once its answer is a 206 with exactly the range
- * asked for. Parts get smaller as the blob runs out (a part is the rest ÷ twice
- * the connections, at least 4 MiB), so the connections finish together instead
- * of waiting on one long last part. A part that fails resumes alone from its
+ * asked for. Parts get smaller as the blob runs out (a part is the rest ÷ the
+ * connections, at least 2 MiB), so the connections finish together instead of
+ * waiting on one long last part, while each connection asks only a few times
+ * (every request costs a round trip of idle connection). A part that fails resumes alone from its
  * last written byte, on the transport's retry budget; a 200 or a different
  * `Content-Range`, on any part, stops them all with BLOB_RANGES_REFUSED, and
  * the caller fetches the blob as one stream.
@@ -19,7 +20,7 @@ import { guardedChunks, type Body } from "./transport/stall.js";
 
 /** Blobs this large or larger are fetched by ranges. */
 export const RANGES_FROM_BYTES = 32 * 1024 * 1024;
-const MIN_PART_BYTES = 4 * 1024 * 1024;
+const MIN_PART_BYTES = 2 * 1024 * 1024;
 /** Bytes gathered before one positional write. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 
@@ -49,7 +50,7 @@ class RangedBlob {
   take(): Part | undefined {
     const left = this.blob.size - this.next;
     if (left <= 0 || this.failure) return undefined;
-    const size = Math.min(left, Math.max(MIN_PART_BYTES, Math.ceil(left / (2 * this.workers))));
+    const size = Math.min(left, Math.max(MIN_PART_BYTES, Math.ceil(left / this.workers)));
     const part = { start: this.next, end: this.next + size };
     this.next = part.end;
     return part;

@@ -15,4 +15,12 @@ export default tseslint.config(
       "no-control-regex": "off",
     },
   },
+  {
+    // One concept per file and functions that fit on a screen.
+    files: ["src/**/*.ts"],
+    rules: {
+      "max-lines": ["error", { max: 300 }],
+      "max-lines-per-function": ["error", { max: 60 }],
+    },
+  },
 );

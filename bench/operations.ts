@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchImage, BenchRegistry } from "./inputs.js";
 import type { Candidate, Operation } from "./measure.js";
+import { createOperations } from "./create-operations.js";
 import { wanOperation, type WanSetup } from "./wan.js";
 
 export const OPERATION_GROUPS = ["fetch", "create", "validate", "unpack", "startup", "wan"] as const;
@@ -152,40 +153,7 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
     });
   }
 
-  if (groups.includes("create")) {
-    // umoci insert is the closest peer: one directory → one gzip layer + config + manifest.
-    // Its empty image (init + new) is made untimed.
-    const umociLayout = out("create-umoci");
-    operations.push({
-      id: "create",
-      group: "create",
-      title: `create a 1-layer image from the ${image.size} tree`,
-      candidates: [
-        {
-          name: "oci-image create",
-          role: "ours",
-          argv: [...ociImage, "create", image.rootfs, `${out("create-ours")}:bench`],
-          prepare: empty(out("create-ours")),
-        },
-        {
-          name: "umoci insert",
-          role: "peer",
-          argv: ["umoci", "insert", "--image", `${umociLayout}:bench`, image.rootfs, "/"],
-          prepare: async () => {
-            await empty(umociLayout)();
-            await runQuiet(["umoci", "init", "--layout", umociLayout]);
-            await runQuiet(["umoci", "new", "--image", `${umociLayout}:bench`]);
-          },
-        },
-        {
-          name: "tar -czf (floor)",
-          role: "floor",
-          argv: ["tar", "-czf", out("create.tar.gz"), "-C", image.rootfs, "."],
-          prepare: empty(out("create.tar.gz")),
-        },
-      ],
-    });
-  }
+  if (groups.includes("create")) operations.push(...createOperations({ image, work, ociImage }, empty, runQuiet));
 
   if (groups.includes("validate")) {
     const hashLayers = image.layers.map((layer) => `gzip -dc ${quote(layer.path)} | sha256sum >/dev/null`).join(" && ");
@@ -289,7 +257,7 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
   return operations;
 }
 
-async function runQuiet(argv: string[]): Promise<void> {
+export async function runQuiet(argv: string[]): Promise<void> {
   const { execFile } = await import("node:child_process");
   await new Promise<void>((resolve, reject) =>
     execFile(argv[0]!, argv.slice(1), (error, _stdout, stderr) =>

@@ -10,6 +10,7 @@ export const USAGE_CODES = ["USAGE", "USAGE_CONFLICT"] as const;
 export const SETTING_CODES = ["INVALID_SETTING"] as const;
 export const DIGEST_CODES = ["DIGEST_MISMATCH"] as const;
 export const INVALID_CONTENT_CODES = [
+  "BASE_NOT_IMAGE",
   "BLOB_NOT_FILE",
   "BLOB_RANGE_INVALID",
   "CONFIG_INVALID",
@@ -116,6 +117,7 @@ export const OPERATION_CODES = [
   "ROOTFS_NOT_DIRECTORY",
   "ROOTFS_SOCKET",
   "ROOTFS_UNREADABLE",
+  "ROOTFS_WHITEOUT",
   "ZSTD_UNAVAILABLE",
 ] as const;
 

@@ -115,6 +115,13 @@ export {
 // Building an image of one layer from a directory.
 export { createImage, type CreateImageOptions, type CreateImageResult } from "./create/create-image.js";
 export type { ImageSettings } from "./image/build-config.js";
+export type { BaseImageOptions } from "./create/base-image.js";
+export {
+  BASE_DIGEST_ANNOTATION,
+  BASE_NAME_ANNOTATION,
+  buildConfigOnBase,
+  mergeContainerConfig,
+} from "./image/base-config.js";
 
 // Runtime bundles: applying layers and converting the image config.
 export { applyLayer, type ApplyLayerOptions } from "./layer/apply-layer.js";

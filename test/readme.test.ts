@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { REPO_ROOT, runProgram } from "./helpers/cli.js";
 import { tempDir } from "./helpers/temp.js";
+import { assertValidRuntimeConfig } from "./helpers/runtime-spec.js";
 
 async function quickStartCommands(): Promise<string[]> {
   const readme = await readFile(join(REPO_ROOT, "README.md"), "utf8");
@@ -30,6 +31,7 @@ test("the README's quick start runs on the bundled example without network", asy
   assert.equal(result.status, 0, result.stderr);
   const bundle = await readdir(join(work, "hello-bundle"));
   assert.deepEqual(bundle.sort(), ["config.json", "rootfs"]);
+  await assertValidRuntimeConfig(t, join(work, "hello-bundle"));
   const greeting = await readFile(
     join(work, "hello-bundle", "rootfs", "usr", "share", "hello", "greeting.txt"),
     "utf8",

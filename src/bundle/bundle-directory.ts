@@ -10,12 +10,12 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, lstat, mkdir, readdir, rename, rm, rmdir } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, rename, rmdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { AbortedError, OciImageError } from "../errors.js";
-import { makeTreeWritable } from "../layer/make-tree-writable.js";
+import { removeTree } from "../layer/make-tree-writable.js";
 
 /** The name every staging directory starts with. */
 export const STAGING_PREFIX = ".oci-image-unpack-";
@@ -129,17 +129,6 @@ export async function discardStaging(staging: string, interrupted: boolean): Pro
   }
   const done = await Promise.race([removal, delay(INTERRUPTED_REMOVAL_MS, false, { ref: false })]);
   if (!done) removeInBackground(staging);
-}
-
-/** rm -r, after giving the owner write access to read-only directories (a rootless rootfs has them). */
-export async function removeTree(path: string): Promise<void> {
-  try {
-    await rm(path, { recursive: true, force: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EACCES") throw error;
-    await makeTreeWritable(path);
-    await rm(path, { recursive: true, force: true });
-  }
 }
 
 function removeInBackground(path: string): void {

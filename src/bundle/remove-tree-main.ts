@@ -4,7 +4,8 @@
  * Refuses any path that is not a staging directory.
  */
 import { basename } from "node:path";
-import { removeTree, STAGING_PREFIX } from "./bundle-directory.js";
+import { removeTree } from "../layer/make-tree-writable.js";
+import { STAGING_PREFIX } from "./bundle-directory.js";
 
 const path = process.argv[2];
 if (path && basename(path).startsWith(STAGING_PREFIX)) {

@@ -11,19 +11,14 @@ import { chmod, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InvalidContentError, OciImageError } from "../errors.js";
 import { layerCompressionOf } from "../image/media-types.js";
+import { removeTree } from "../layer/make-tree-writable.js";
 import { formatPlatform, hostPlatform, type PlatformSpec } from "../image/platform.js";
 import type { Descriptor, ImageConfig } from "../image/types.js";
 import { applyLayer } from "../layer/apply-layer.js";
 import { ImageLayout } from "../layout/layout.js";
 import { refNameOf } from "../layout/refs.js";
 import { resolveImage } from "../layout/resolve-image.js";
-import {
-  checkBundleTarget,
-  commitBundle,
-  createStagingDirectory,
-  discardStaging,
-  removeTree,
-} from "./bundle-directory.js";
+import { checkBundleTarget, commitBundle, createStagingDirectory, discardStaging } from "./bundle-directory.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { LayerDecoder } from "./layer-decoder.js";
 import { OWNERS_FILE, OwnersLog } from "./owners-log.js";

@@ -24,6 +24,7 @@ export interface CreateFlags {
   annotation?: string[];
   created?: string;
   owner?: string;
+  remove?: string[];
 }
 
 export interface CreateEnvironment {
@@ -67,6 +68,7 @@ const FLAG_OF: Record<string, string> = {
   stopSignal: "--stop-signal",
   annotations: "--annotation",
   owner: "--owner",
+  remove: "--remove",
   level: "--level",
   compression: "--compression",
 };

@@ -5,26 +5,61 @@ import { collect, outputFor, usageArgument, wholeNumber, type CommandContext } f
 import { imageSettingsFrom, inFlagTerms, type CreateFlags } from "./create-flags.js";
 import type { LayerCompression } from "../image/media-types.js";
 import { parseLayoutArgument } from "../layout/refs.js";
+import { count } from "../ui/format.js";
 
 type LayoutTarget = { path: string; tag?: string };
 
 interface CreateCommandFlags extends CreateFlags {
+  base?: LayoutTarget;
+  whiteouts?: boolean;
   compression: LayerCompression;
   level?: number;
   json?: boolean;
   quiet?: boolean;
 }
 
+const HELP_AFTER = `
+Entries are stored in sorted order with their modes (setuid, setgid, sticky),
+owners, times, symlink targets and hardlinks; device nodes and FIFOs are kept;
+a socket is an error, and so is a .wh. file unless --whiteouts.
+Extended attributes are not stored.
+With --created or SOURCE_DATE_EPOCH, modification times later than it are
+clamped to it, and the same tree gives the same digests every time.
+
+Examples:
+  oci-image create ./rootfs ./images:app --cmd '["/bin/app","--serve"]' --expose 8080
+  oci-image create ./rootfs ./images --owner 0:0 -e PATH=/bin -w /srv --entrypoint /bin/app
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
+  oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64
+
+On a base image (fetched first; its layers are kept as they are):
+  oci-image fetch docker.io/library/node:22-slim ./base:node
+  oci-image create --base ./base:node ./app ./images:app -w /app --cmd '["node","/app/server.js"]'
+  oci-image push ./images:app registry.example.com/team/app:1.0
+  oci-image create --base ./base:node ./app ./images:app --remove /usr/share/doc -e NODE_ENV=production
+With --base, -e and -l add to the base's variables and labels, and --entrypoint
+without --cmd clears the base's Cmd.`;
+
 export function createCommand(context: CommandContext): Command {
   return new Command("create")
-    .description("Build an image of one layer from a directory and add it to a layout")
+    .description("build an image of one layer from a directory, alone or on a base image, and add it to a layout")
     .argument("<rootfs-dir>", "the directory whose contents become the image's filesystem")
     .argument(
       "<layout>",
       "the OCI layout to add it to (created when missing), optionally :<tag> to name the ref (default latest)",
       usageArgument(parseLayoutArgument),
     )
-    .option("--platform <os/arch[/variant]>", "the image's platform (default: this machine's)")
+    .option(
+      "--base <layout[:tag]>",
+      "build on this image of a layout: its layers come first, its config is the starting point",
+      usageArgument(parseLayoutArgument),
+    )
+    .option(
+      "-p, --platform <os/arch[/variant]>",
+      "the image's platform, or the one taken from a base index (default: this machine's)",
+    )
+    .option("--remove <path>", "delete this path of the base in the new layer, as a whiteout (repeatable)", collect)
+    .option("--whiteouts", "store .wh. files of the directory as whiteouts (else they are refused)")
     .option("--entrypoint <json-array|string>", "ENTRYPOINT: a JSON array, or one program path")
     .option("--cmd <json-array|string>", "CMD: a JSON array, or one program path")
     .option("-e, --env <KEY=VALUE>", "an environment variable (repeatable)", collect)
@@ -48,21 +83,7 @@ export function createCommand(context: CommandContext): Command {
     )
     .option("--json", "print the result as JSON")
     .option("-q, --quiet", "print nothing on stderr but errors")
-    .addHelpText(
-      "after",
-      `
-Entries are stored in sorted order with their modes (setuid, setgid, sticky),
-owners, times, symlink targets and hardlinks; device nodes and FIFOs are kept;
-a socket is an error. Extended attributes are not stored.
-With --created or SOURCE_DATE_EPOCH, modification times later than it are
-clamped to it, and the same tree gives the same digests every time.
-
-Examples:
-  oci-image create ./rootfs ./images:app --cmd '["/bin/app","--serve"]' --expose 8080
-  oci-image create ./rootfs ./images --owner 0:0 -e PATH=/bin -w /srv --entrypoint /bin/app
-  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) oci-image create ./rootfs ./images:v1 --json
-  oci-image create ./rootfs ./images:small --compression zstd --level 19 --platform linux/arm64`,
-    )
+    .addHelpText("after", HELP_AFTER)
     .action((rootfs: string, target: LayoutTarget, flags: CreateCommandFlags) =>
       runCreate(context, rootfs, target, flags),
     );
@@ -124,6 +145,9 @@ async function runCreate(
       tag: target.tag,
       compression: flags.compression,
       level: flags.level,
+      ...(flags.base ? { base: { layout: resolve(context.cwd, flags.base.path), tag: flags.base.tag } } : {}),
+      ...(flags.remove ? { remove: flags.remove } : {}),
+      ...(flags.whiteouts ? { whiteouts: true } : {}),
       signal: context.signal,
       onTreeProgress: area.live ? (bytes, entries) => display.progress(bytes, entries) : undefined,
     });
@@ -132,6 +156,7 @@ async function runCreate(
   } finally {
     display.stop();
   }
+  if (result.base) output.info(`on base ${result.base.digest} (${count(result.base.layers, "layer")})`);
   display.persist(
     `layer ${result.layer.digest} (${result.layer.size} bytes, ${result.layer.uncompressedSize} uncompressed)`,
   );
@@ -143,6 +168,7 @@ async function runCreate(
       digest: result.digest,
       config: result.config.digest,
       layer: { digest: result.layer.digest, diffId: result.layer.diffId, size: result.layer.size },
+      ...(result.base ? { base: result.base.digest } : {}),
     },
     [result.digest],
   );

@@ -4,9 +4,10 @@ import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 import type { MeterDisplay } from "../ui/meter-display.js";
 import { count } from "../ui/format.js";
 import type { CheckedPath } from "../validate/validate-paths.js";
+import { VALIDATE_TYPES, type ValidateType } from "../validate/validate-types.js";
 
 interface ValidateFlags {
-  type?: "layout" | "manifest" | "index" | "config" | "descriptor" | "oci-layout";
+  type?: ValidateType;
   fast?: boolean;
   jobs?: number;
   json?: boolean;
@@ -17,16 +18,7 @@ export function createValidateCommand(context: CommandContext): Command {
   return new Command("validate")
     .description("check layouts and documents against the OCI image-spec: schemas, rules, blobs, layers and diff_ids")
     .argument("<path...>", "a layout directory (or <layout>:<tag>), a JSON document, or - for stdin")
-    .addOption(
-      new Option("-t, --type <type>", "what the paths are (default: detected)").choices([
-        "layout",
-        "manifest",
-        "index",
-        "config",
-        "descriptor",
-        "oci-layout",
-      ]),
-    )
+    .addOption(new Option("-t, --type <type>", "what the paths are (default: detected)").choices(VALIDATE_TYPES))
     .option("--fast", "skip re-hashing and reading layer blobs (sizes are still checked)")
     .option("-j, --jobs <n>", "layers checked at once (default 3)", wholeNumber("--jobs", 1))
     .option("--json", "print one JSON document with the result")

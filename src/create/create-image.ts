@@ -1,24 +1,30 @@
 /**
- * `createImage`: a directory becomes an image of one layer in a layout. The
+ * `createImage`: a directory becomes an image of one layer in a layout, alone
+ * or on a base image's layers (taken by reference, never recompressed). The
  * layer is tarred, compressed and hashed (both ways) in one pass straight into
- * the blob store; then the config, the manifest and the index entry. Nothing is
+ * the blob store; then the base's blobs, the config, the manifest and the index entry. Nothing is
  * added to the index unless every blob is in place, and a layout this call
  * created is removed again when it fails.
  */
 import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { join, relative, resolve, sep, isAbsolute } from "node:path";
-import { NotFoundError, OciImageError } from "../errors.js";
+import { InvalidSettingError, NotFoundError, OciImageError } from "../errors.js";
 import {
   buildImageConfig,
   buildManifest,
   platformOf,
   resolveBuildSettings,
+  type BuildSettings,
   type ImageSettings,
 } from "../image/build-config.js";
+import { buildConfigOnBase, buildManifestOnBase, platformOfConfig } from "../image/base-config.js";
 import { MediaType, type LayerCompression } from "../image/media-types.js";
 import type { Descriptor, ImageConfig, ImageManifest } from "../image/types.js";
-import { checkCompressionLevel, createLayerStream } from "../layer/layer-writer.js";
+import { checkCompressionLevel, createLayerStream, type LayerStream } from "../layer/layer-writer.js";
+import { whiteoutEntryFor } from "../layer/added-whiteouts.js";
+import { importBlob } from "../layout/import-blob.js";
 import { ImageLayout } from "../layout/layout.js";
+import { loadBaseImage, type BaseImage, type BaseImageOptions } from "./base-image.js";
 
 /** The image's settings (checked first: an InvalidSettingError naming the bad one), and where it goes. */
 export interface CreateImageOptions extends ImageSettings {
@@ -35,6 +41,12 @@ export interface CreateImageOptions extends ImageSettings {
   /** The clock when `created` is not given, for tests. */
   now?: Date;
   signal?: AbortSignal;
+  /** The image to build on: its layers come first, its config is the starting point. */
+  base?: BaseImageOptions;
+  /** Paths of the base to delete in the new layer (whiteouts), e.g. `/etc/motd`. */
+  remove?: string[];
+  /** Store `.wh.` files of the directory as whiteouts (else they are refused). */
+  whiteouts?: boolean;
   /** Compressed layer bytes written so far. */
   onLayerProgress?: (bytes: number) => void;
   /** The tree's file bytes read and entries stored so far. */
@@ -49,6 +61,8 @@ export interface CreateImageResult {
   config: Descriptor;
   layer: { digest: string; diffId: string; size: number; mediaType: string; uncompressedSize: number };
   imageConfig: ImageConfig;
+  /** With a base: its manifest digest and how many of its layers come first. */
+  base?: { digest: string; layers: number };
   /** The manifest digest of an older index entry of the same ref that this one replaced. */
   replaced?: string;
 }
@@ -58,38 +72,30 @@ export async function createImage(options: CreateImageOptions): Promise<CreateIm
   const compression = options.compression ?? "gzip";
   const settings = resolveBuildSettings(options, options.now);
   checkCompressionLevel(compression, options.level);
+  if (options.remove?.length && !options.base)
+    throw new InvalidSettingError("remove", "needs a base image to delete from");
+  const removals = [...new Set((options.remove ?? []).map(whiteoutEntryFor))];
   const rootfs = await checkRootfs(options.rootfs);
   await checkLayoutOutsideRootfs(rootfs, options.layout);
+  // The whole base is checked before the target is touched.
+  const base = options.base
+    ? await loadBaseImage(
+        { ...options.base, platform: options.base.platform ?? (options.platform && settings.platform) },
+        settings.platform,
+        options.signal,
+      )
+    : undefined;
   const { layout, undo } = await openLayout(options.layout);
   try {
-    const layer = createLayerStream(rootfs, {
-      compression,
-      level: options.level,
-      owner: settings.owner,
-      clampMtime: settings.reproducible ? settings.createdSeconds : undefined,
-      signal: options.signal,
-      onEntry: options.onTreeProgress,
-    });
-    const storedLayer = await layout.putBlob(layer.stream, {
-      signal: options.signal,
-      onProgress: options.onLayerProgress,
-    });
-    const layerDescriptor: Descriptor = {
-      mediaType: layer.mediaType,
-      digest: storedLayer.digest,
-      size: storedLayer.size,
-    };
-    const imageConfig = buildImageConfig(settings, layer.diffId());
-    const storedConfig = await layout.putBlobBytes(Buffer.from(JSON.stringify(imageConfig)));
-    const config: Descriptor = { mediaType: MediaType.ociConfig, digest: storedConfig.digest, size: storedConfig.size };
-    const manifestDocument: ImageManifest = buildManifest(settings, config, layerDescriptor);
-    const storedManifest = await layout.putBlobBytes(Buffer.from(JSON.stringify(manifestDocument)));
-    const manifest: Descriptor = {
-      mediaType: MediaType.ociManifest,
-      digest: storedManifest.digest,
-      size: storedManifest.size,
-      platform: platformOf(settings),
-    };
+    const { layer, layerDescriptor } = await writeLayer(layout, rootfs, settings, removals, options);
+    if (base) for (const blob of base.layers) await importBlob(base.store, layout, blob, options.signal);
+    const { config, manifest, imageConfig } = await storeDocuments(
+      layout,
+      settings,
+      layer.diffId(),
+      layerDescriptor,
+      base,
+    );
     options.signal?.throwIfAborted();
     const { replaced } = await layout.addRef(manifest, tag, options.signal);
     return {
@@ -99,12 +105,63 @@ export async function createImage(options: CreateImageOptions): Promise<CreateIm
       config,
       layer: { ...layerDescriptor, diffId: layer.diffId(), uncompressedSize: layer.uncompressedSize() },
       imageConfig,
+      ...(base ? { base: { digest: base.manifest.digest, layers: base.layers.length } } : {}),
       ...(replaced ? { replaced: replaced.digest } : {}),
     };
   } catch (error) {
     await undo();
     throw error;
   }
+}
+
+/** The new layer, tarred, compressed and hashed in one pass into the blob store. */
+async function writeLayer(
+  layout: ImageLayout,
+  rootfs: string,
+  settings: BuildSettings,
+  removals: string[],
+  options: CreateImageOptions,
+): Promise<{ layer: LayerStream; layerDescriptor: Descriptor }> {
+  const layer = createLayerStream(rootfs, {
+    compression: options.compression ?? "gzip",
+    level: options.level,
+    owner: settings.owner,
+    clampMtime: settings.reproducible ? settings.createdSeconds : undefined,
+    whiteouts: options.whiteouts,
+    removals,
+    signal: options.signal,
+    onEntry: options.onTreeProgress,
+  });
+  const stored = await layout.putBlob(layer.stream, { signal: options.signal, onProgress: options.onLayerProgress });
+  return { layer, layerDescriptor: { mediaType: layer.mediaType, digest: stored.digest, size: stored.size } };
+}
+
+/** The config and manifest, on the base when there is one, stored as blobs. */
+async function storeDocuments(
+  layout: ImageLayout,
+  settings: BuildSettings,
+  diffId: string,
+  layer: Descriptor,
+  base: BaseImage | undefined,
+): Promise<{ config: Descriptor; manifest: Descriptor; imageConfig: ImageConfig }> {
+  const imageConfig = base ? buildConfigOnBase(base.config, settings, diffId) : buildImageConfig(settings, diffId);
+  const storedConfig = await layout.putBlobBytes(Buffer.from(JSON.stringify(imageConfig)));
+  const config: Descriptor = { mediaType: MediaType.ociConfig, digest: storedConfig.digest, size: storedConfig.size };
+  const manifestDocument: ImageManifest = base
+    ? buildManifestOnBase(settings, config, layer, {
+        name: base.name,
+        digest: base.manifest.digest,
+        layers: base.layers,
+      })
+    : buildManifest(settings, config, layer);
+  const storedManifest = await layout.putBlobBytes(Buffer.from(JSON.stringify(manifestDocument)));
+  const manifest: Descriptor = {
+    mediaType: MediaType.ociManifest,
+    digest: storedManifest.digest,
+    size: storedManifest.size,
+    platform: base ? platformOfConfig(imageConfig) : platformOf(settings),
+  };
+  return { config, manifest, imageConfig };
 }
 
 async function checkRootfs(path: string): Promise<string> {

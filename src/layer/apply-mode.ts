@@ -10,7 +10,7 @@ import { chmodSync, fchownSync, lchownSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { EntryMetadata } from "./entry-metadata.js";
 import { formatEntryPath } from "./entry-name.js";
-import { makeTreeWritable } from "./make-tree-writable.js";
+import { removeTree } from "./make-tree-writable.js";
 import { resolveInRoot, type ResolvedPath } from "./root-resolver.js";
 
 export interface ApplyMode {
@@ -59,14 +59,8 @@ export class RootlessMode implements ApplyMode {
     chmodSync(directory.path, (directory.stats.mode & 0o7777) | 0o700);
   }
 
-  async remove(path: string): Promise<void> {
-    try {
-      await rm(path, { recursive: true, force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EACCES") throw error;
-      await makeTreeWritable(path);
-      await rm(path, { recursive: true, force: true });
-    }
+  remove(path: string): Promise<void> {
+    return removeTree(path);
   }
 
   async finish(root: string, warn: (message: string) => void): Promise<void> {

@@ -50,8 +50,8 @@ export interface EntryNames {
 /** Interprets one entry's name, type and link target. */
 export function interpretEntry(header: EntryNames): InterpretedEntry {
   const findings: EntryFinding[] = [];
-  const note = (code: UnsafeLayerCode, rule: string, severity: "error" | "warning", fatal: boolean, message: string) =>
-    findings.push({ code, rule, severity, fatal, message });
+  const note: Note = (code, rule, severity, fatal, message) => findings.push({ code, rule, severity, fatal, message });
+  const fatal = () => findings.some((finding) => finding.fatal);
   const raw = header.name;
   const nameProblem = nameProblemOf(raw, "entry");
   if (nameProblem) {
@@ -61,6 +61,15 @@ export function interpretEntry(header: EntryNames): InterpretedEntry {
   const parts = cleanEntryPath(raw);
   const where = formatEntryPath(parts);
   const result = { parts, where, findings };
+  notePathShape(raw, where, note);
+  const whiteout = whiteoutMeaning(parts, where, note);
+  if (fatal()) return result;
+  const meaning = whiteout ?? entryMeaning(header, parts, where, note);
+  return meaning && !fatal() ? { ...result, meaning } : result;
+}
+
+/** An absolute name or one whose `..` climbs out: applied under the root, still reported. */
+function notePathShape(raw: string, where: string, note: Note): void {
   if (raw.startsWith("/"))
     note(
       "LAYER_PATH_ABSOLUTE",
@@ -77,20 +86,29 @@ export function interpretEntry(header: EntryNames): InterpretedEntry {
       false,
       `entry "${show(raw)}" climbs out of the root with ".."; it is applied as ${show(where)}`,
     );
+}
+
+/** What a whiteout name means; undefined for an ordinary name (or a malformed whiteout, noted as fatal). */
+function whiteoutMeaning(parts: string[], where: string, note: Note): EntryMeaning | undefined {
   let whiteout;
   try {
     whiteout = parseWhiteout(parts);
   } catch (error) {
     if (!(error instanceof UnsafeLayerError)) throw error;
     note(error.code, "layer-whiteout-invalid", "error", true, error.message);
-    return result;
+    return undefined;
   }
   if (whiteout.kind === "meta") {
     note("LAYER_WHITEOUT_META", "layer-whiteout-meta", "warning", false, `${show(where)}: AUFS metadata, skipped`);
-    return { ...result, meaning: { kind: "meta" } };
+    return { kind: "meta" };
   }
-  if (whiteout.kind === "file") return { ...result, meaning: { kind: "whiteout", target: whiteout.target } };
-  if (whiteout.kind === "opaque") return { ...result, meaning: { kind: "opaque", directory: whiteout.directory } };
+  if (whiteout.kind === "file") return { kind: "whiteout", target: whiteout.target };
+  if (whiteout.kind === "opaque") return { kind: "opaque", directory: whiteout.directory };
+  return undefined;
+}
+
+/** An ordinary entry: a type this tool applies, the root only as a directory, and a sound link target. */
+function entryMeaning(header: EntryNames, parts: string[], where: string, note: Note): EntryMeaning | undefined {
   if (header.type === null) {
     note(
       "LAYER_UNKNOWN_TYPE",
@@ -99,7 +117,7 @@ export function interpretEntry(header: EntryNames): InterpretedEntry {
       true,
       `${show(where)} has a tar typeflag (${JSON.stringify(header.typeflag)}) this tool does not know how to apply safely`,
     );
-    return result;
+    return undefined;
   }
   if (parts.length === 0 && header.type !== "directory") {
     note(
@@ -107,13 +125,12 @@ export function interpretEntry(header: EntryNames): InterpretedEntry {
       "layer-root-entry",
       "error",
       true,
-      `entry "${show(raw)}" names the root of the rootfs but is a ${header.type}; only a directory may stand there`,
+      `entry "${show(header.name)}" names the root of the rootfs but is a ${header.type}; only a directory may stand there`,
     );
-    return result;
+    return undefined;
   }
   const link = interpretLink(header, parts, note);
-  if (findings.some((finding) => finding.fatal)) return result;
-  return { ...result, meaning: { kind: "entry", type: header.type, link } };
+  return { kind: "entry", type: header.type, link };
 }
 
 type Note = (

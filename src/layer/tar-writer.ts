@@ -19,6 +19,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pack, type Header, type Pack } from "tar-stream";
 import { OciImageError } from "../errors.js";
+import { addWhiteoutEntries, refuseWhiteoutName } from "./added-whiteouts.js";
 import { unreadable, walkTree, type TreeEntry } from "./tree-walk.js";
 
 export interface Owner {
@@ -34,6 +35,10 @@ export interface LayerTarOptions {
   signal?: AbortSignal;
   /** After each entry is written: the file bytes read so far and the entries written (for progress). */
   onEntry?: (bytesRead: number, entries: number) => void;
+  /** Store `.wh.` files of the tree as they are (else they are refused). */
+  whiteouts?: boolean;
+  /** Whiteout entry names (`d/.wh.name`) added after the tree's entries. */
+  removals?: readonly string[];
 }
 
 /** The largest id the ustar header holds as tar-stream writes it (6 octal digits); larger ids go in PAX records. */
@@ -45,10 +50,12 @@ const SMALL_FILE = READ_CHUNK;
 /** The uncompressed tar of the tree under `root`, as a stream; it errors on the first entry it can't store. */
 export function createLayerTar(root: string, options: LayerTarOptions = {}): Readable {
   const tar = pack();
-  writeEntries(tar, root, options).then(
-    () => tar.finalize(),
-    (error: unknown) => tar.destroy(error as Error),
-  );
+  writeEntries(tar, root, options)
+    .then(() => addWhiteoutEntries(tar, options.removals ?? [], options.clampMtime ?? 0))
+    .then(
+      () => tar.finalize(),
+      (error: unknown) => tar.destroy(error as Error),
+    );
   return Readable.from(tar, { objectMode: false, highWaterMark: 1024 * 1024 });
 }
 
@@ -101,6 +108,7 @@ async function prepareEntry(
   options: LayerTarOptions,
   firstPaths: Map<string, string>,
 ): Promise<PreparedEntry> {
+  if (!options.whiteouts) refuseWhiteoutName(entry.name, entry.path);
   const header = headerFor(entry, options);
   const { stats } = entry;
   if (stats.isFile() && stats.nlink > 1n) {

@@ -21,10 +21,17 @@ export async function readCheckedDocument<T>(
   descriptor: Pick<Descriptor, "digest" | "size">,
   kind: Kind,
 ): Promise<T> {
-  const bytes = await store.readBlob(descriptor);
+  return checkedDocument<T>(kind, await store.readBlob(descriptor), descriptor.digest);
+}
+
+/**
+ * A document as bytes, or already parsed (a Docker manifest converted to OCI),
+ * checked as a `kind`; `where` (its digest) names it in the error.
+ */
+export async function checkedDocument<T>(kind: Kind, input: unknown, where: string): Promise<T> {
   // The schemas load on first use: commands that never read a document this way don't pay for them.
   const { checkDocument } = await import("../schema/validate-document.js");
-  const checked = await checkDocument(kind, bytes, { where: descriptor.digest });
+  const checked = await checkDocument(kind, input, { where });
   const errors = checked.problems.filter((problem) => problem.severity === "error");
   const first = errors[0];
   if (first) {
@@ -32,8 +39,8 @@ export async function readCheckedDocument<T>(
     const at = first.pointer ? ` at ${first.pointer}` : "";
     throw new InvalidContentError(
       NAMES[kind].code,
-      `${descriptor.digest} is not a valid ${NAMES[kind].what}${at}: ${first.message} [${first.rule}]${more}`,
-      { where: descriptor.digest, pointer: first.pointer },
+      `${where} is not a valid ${NAMES[kind].what}${at}: ${first.message} [${first.rule}]${more}`,
+      { where, pointer: first.pointer },
     );
   }
   return checked.value as T;

@@ -10,7 +10,7 @@ import { DigestMismatchError, RegistryError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import { fetchBlobRanges, RANGES_FROM_BYTES } from "./blob-ranges.js";
 import { blobWhat, openBlobStream, type BlobRequest } from "./blob-source.js";
-import { Limiter } from "./limiter.js";
+import { Limiter } from "../util/concurrency.js";
 import type { PullOptions } from "./pull-types.js";
 
 type StoredBlob = { digest: string; size: number; existed: boolean };

@@ -14,7 +14,7 @@ import { RegistryError } from "../errors.js";
 import { blobWhat, resumeVerdict, type BlobRequest } from "./blob-source.js";
 import type { RegistryClient, RegistryResponse } from "./client.js";
 import { headerValue } from "./http-errors.js";
-import type { Limiter } from "./limiter.js";
+import type { Limiter } from "../util/concurrency.js";
 import type { PartWriter } from "./pull-types.js";
 import { guardedChunks, type Body } from "./transport/stall.js";
 

@@ -5,7 +5,8 @@
  * documents last so that whatever is stored is complete. The caller adds the
  * returned descriptor to its index; nothing here knows about layouts.
  */
-import { InvalidContentError, NotFoundError } from "../errors.js";
+import { NotFoundError } from "../errors.js";
+import { checkIndexDepth } from "../image/index-depth.js";
 import { convertDockerManifest, convertDockerManifestList, isDockerMediaType } from "../image/docker-to-oci.js";
 import { MediaType, isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
 import { formatPlatform, hostPlatform, platformMatches, type PlatformSpec } from "../image/platform.js";
@@ -19,8 +20,6 @@ import type { PullOptions, PullResult } from "./pull-types.js";
 import { formatName, formatReference } from "./reference.js";
 
 export type { BlobProgress, BlobSink, PullEvents, PullOptions, PullResult } from "./pull-types.js";
-
-const MAX_INDEX_DEPTH = 4;
 
 export async function pullImage(options: PullOptions): Promise<PullResult> {
   return new Puller(options).run();
@@ -107,8 +106,7 @@ class Puller {
     }
     const fetched = await this.fetchChild(entry);
     if (fetched.kind === "index") {
-      if (depth >= MAX_INDEX_DEPTH)
-        throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
+      checkIndexDepth(depth + 1, this.name);
       return this.choosePlatform(fetched, platform, depth + 1);
     }
     return { fetched, entry };
@@ -126,8 +124,7 @@ class Puller {
 
   /** Every image of an index, then the index itself (converted when Docker's or when a child changed). */
   private async storeIndex(index: FetchedManifest, depth: number): Promise<Descriptor> {
-    if (depth > MAX_INDEX_DEPTH)
-      throw new InvalidContentError("INDEX_TOO_DEEP", `${this.name}: indexes nest deeper than ${MAX_INDEX_DEPTH}`);
+    checkIndexDepth(depth, this.name);
     const children = checkDescriptors(index.document.manifests, "/manifests", this.name);
     const replacements = new Map<string, Descriptor>();
     const isDocument = (child: Descriptor) => isManifestMediaType(child.mediaType) || isIndexMediaType(child.mediaType);

@@ -8,7 +8,9 @@ import { parseJsonDocument } from "../image/json.js";
 import { isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
 import type { SchemaName } from "./definitions.js";
 import { ProblemList, type Problem } from "./problem.js";
-import { checkConfig, checkDescriptor, checkIndex, checkManifest, checkOciLayout, clip, isObject } from "./rules.js";
+import { checkDescriptor } from "./descriptor-rules.js";
+import { clip, isObject } from "./json-value.js";
+import { checkConfig, checkIndex, checkManifest, checkOciLayout } from "./rules.js";
 import { loadValidators, type SchemaError } from "./validators.js";
 
 export type DocumentKind = SchemaName;

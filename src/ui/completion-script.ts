@@ -67,10 +67,10 @@ function words(list: string[]): string {
   return list.filter((word) => /^[A-Za-z0-9_./:=+-]+$/.test(word)).join(" ");
 }
 
-export function renderBash(spec: ProgramSpec): string {
-  const fn = functionName(spec.name);
+/** One `case` arm per command: its options, the options that take a value, and fixed choices. */
+function bashCommandCases(spec: ProgramSpec): string {
   const valueOptions = (options: OptionSpec[]) => options.filter((o) => o.takesValue).flatMap((o) => o.names);
-  const cases = spec.commands
+  return spec.commands
     .map((command) => {
       const choiceCases = command.options
         .filter((o) => o.choices?.length)
@@ -90,6 +90,11 @@ export function renderBash(spec: ProgramSpec): string {
         .join("\n");
     })
     .join("\n");
+}
+
+export function renderBash(spec: ProgramSpec): string {
+  const fn = functionName(spec.name);
+  const cases = bashCommandCases(spec);
   return `# bash completion for ${spec.name}; load with: source <(${spec.name} completion bash)
 ${fn}() {
   local cur prev cmd i opts valueopts argchoices

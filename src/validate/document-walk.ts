@@ -11,7 +11,8 @@ import { MediaType, isIndexMediaType, isManifestMediaType, layerCompressionOf } 
 import type { Descriptor } from "../image/types.js";
 import type { BlobStore } from "../layout/blob-store.js";
 import type { Problem } from "../schema/problem.js";
-import { isObject, sizeProblem } from "../schema/rules.js";
+import { sizeProblem } from "../schema/descriptor-rules.js";
+import { isObject } from "../schema/json-value.js";
 import { checkDocument, detectKind, parseDocument, type DocumentKind } from "../schema/validate-document.js";
 import { blobState, checkBlobState, readBlobDocument, type BlobState, type Place } from "./blob-files.js";
 import type { Report } from "./findings.js";

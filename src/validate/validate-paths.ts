@@ -10,21 +10,14 @@ import { UsageError } from "../errors.js";
 import { MAX_DOCUMENT_SIZE } from "../image/json.js";
 import { parseLayoutArgument } from "../layout/refs.js";
 import { hasErrors, type Problem } from "../schema/problem.js";
-import { checkDocument, type DocumentKind } from "../schema/validate-document.js";
+import { checkDocument } from "../schema/validate-document.js";
 import { readLayoutFile } from "./blob-files.js";
 import { reportInto } from "./findings.js";
 import { validateLayout } from "./validate-layout.js";
 
-export type ValidateType = "layout" | DocumentKind;
-
-export const VALIDATE_TYPES: readonly ValidateType[] = [
-  "layout",
-  "manifest",
-  "index",
-  "config",
-  "descriptor",
-  "oci-layout",
-];
+export { VALIDATE_TYPES } from "./validate-types.js";
+import type { ValidateType } from "./validate-types.js";
+export type { ValidateType };
 
 export interface ValidatePathsOptions {
   /** What every argument is; detected per argument when omitted. */

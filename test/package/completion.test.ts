@@ -73,6 +73,16 @@ test("bash completes every long option each command's --help lists", async (t) =
   }
 });
 
+test("bash completes create's base flags, and a base layout's path after --base", async (t) => {
+  const script = await bashScript(t);
+  assert.deepEqual(await complete(script, ["oci-image", "create", "--b"]), ["--base"]);
+  assert.deepEqual(await complete(script, ["oci-image", "create", "--re"]), ["--remove"]);
+  assert.deepEqual(await complete(script, ["oci-image", "create", "--wh"]), ["--whiteouts"]);
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "debian-layout"), "");
+  assert.deepEqual(await complete(script, ["oci-image", "create", "--base", "deb"], dir), ["debian-layout"]);
+});
+
 test("bash completes file names for positional arguments", async (t) => {
   const script = await bashScript(t);
   const dir = await tempDir(t);

@@ -12,6 +12,7 @@ import { REPO_ROOT, runProgram, type CliResult } from "../helpers/cli.js";
 import { pushImage, startRegistry } from "../helpers/registry.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
+import { assertValidRuntimeConfig } from "../helpers/runtime-spec.js";
 
 interface PackedFile {
   path: string;
@@ -142,6 +143,7 @@ test("create, validate and unpack work from the installed package", async (t) =>
 
   const unpacked = await run(["unpack", "images:demo", "bundle"]);
   assert.equal(unpacked.status, 0, unpacked.stderr);
+  await assertValidRuntimeConfig(t, join(dir, "bundle"));
   assert.equal(
     await readFile(join(dir, "bundle", "rootfs", "etc", "greeting"), "utf8"),
     "hello from the installed package\n",

@@ -46,7 +46,8 @@ async function loadedModules(
 /** Modules that must load only when a command needs them. */
 const HEAVY = [
   /node_modules\/(undici|tar-stream|ajv|ora|zstd-napi|chalk)\//,
-  /^dist\/src\/(registry|layer|schema|validate|bundle|create)\//,
+  // validate-types.js is only the list of names validate --type takes.
+  /^dist\/src\/(registry|layer|schema|validate|bundle|create)\/(?!validate-types\.js$)/,
 ];
 
 function heavyIn(modules: string[], allowed: RegExp[] = []): string[] {

@@ -20,6 +20,20 @@ export interface Candidate {
   argv: string[];
   /** Untimed work before each run (empty the output directory, copy a seed layout). */
   prepare?: () => Promise<void>;
+  /** A floor computed, not run (a link's bytes ÷ bandwidth): every sample is this. */
+  fixedSeconds?: number;
+}
+
+/** A target: median(ours) / median(the candidate whose name starts with `against`) at most `atMost`. */
+export interface Target {
+  against: string;
+  atMost: number;
+}
+
+export interface TargetResult extends Target {
+  /** Undefined when either side has no figures. */
+  ratio?: number;
+  holds: boolean;
 }
 
 export interface Operation {
@@ -29,6 +43,7 @@ export interface Operation {
   candidates: Candidate[];
   /** More runs for operations that take milliseconds. */
   runsFactor?: number;
+  targets?: Target[];
 }
 
 export interface Sample {
@@ -65,6 +80,7 @@ export interface OperationResult {
   runs: number;
   candidates: CandidateResult[];
   comparisons: Comparison[];
+  targets?: TargetResult[];
 }
 
 export interface RunOptions {
@@ -132,7 +148,7 @@ export async function runOperation(operation: Operation, options: RunOptions): P
   const results: CandidateResult[] = operation.candidates.map((c) => ({
     name: c.name,
     role: c.role,
-    command: c.argv.join(" "),
+    command: c.fixedSeconds !== undefined ? `computed: ${c.fixedSeconds.toFixed(3)} s` : c.argv.join(" "),
     samples: [],
   }));
   const live = () =>
@@ -140,6 +156,10 @@ export async function runOperation(operation: Operation, options: RunOptions): P
       .map((candidate, index) => ({ candidate, result: results[index]! }))
       .filter(({ result }) => !result.unavailable);
   const once = async (candidate: Candidate, result: CandidateResult, counted: boolean) => {
+    if (candidate.fixedSeconds !== undefined) {
+      if (counted) result.samples.push({ seconds: candidate.fixedSeconds, peakKiB: NaN });
+      return;
+    }
     await candidate.prepare?.();
     // The previous run's dirty pages are written back now, not during this run's time.
     await timeCommand(["sync"], scratch);
@@ -171,14 +191,23 @@ export async function runOperation(operation: Operation, options: RunOptions): P
     result.max = Math.max(...times);
     result.peakKiBMedian = median(result.samples.map((s) => s.peakKiB));
   }
+  const comparisons = compare(results);
   return {
     id: operation.id,
     group: operation.group,
     title: operation.title,
     runs,
     candidates: results,
-    comparisons: compare(results),
+    comparisons,
+    ...(operation.targets ? { targets: checkTargets(operation.targets, comparisons) } : {}),
   };
+}
+
+function checkTargets(targets: Target[], comparisons: Comparison[]): TargetResult[] {
+  return targets.map((target) => {
+    const ratio = comparisons.find((comparison) => comparison.against.startsWith(target.against))?.ratio;
+    return { ...target, ratio, holds: ratio !== undefined && ratio <= target.atMost };
+  });
 }
 
 function compare(results: CandidateResult[]): Comparison[] {

@@ -10,8 +10,9 @@ import type { BenchImage, BenchRegistry } from "./inputs.js";
 import type { Candidate, Operation } from "./measure.js";
 import { createOperations } from "./create-operations.js";
 import { pushOperations } from "./push-operation.js";
+import { wanOperation, type WanSetup } from "./wan.js";
 
-export const OPERATION_GROUPS = ["fetch", "push", "create", "validate", "unpack", "startup"] as const;
+export const OPERATION_GROUPS = ["fetch", "push", "create", "validate", "unpack", "startup", "wan"] as const;
 export type OperationGroup = (typeof OPERATION_GROUPS)[number];
 
 export interface OperationInputs {
@@ -21,6 +22,7 @@ export interface OperationInputs {
   work: string;
   /** `node <repo>/bin/oci-image`. */
   ociImage: string[];
+  wan?: WanSetup;
 }
 
 let discarded = 0;
@@ -228,6 +230,7 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
     });
   }
 
+  if (groups.includes("wan") && inputs.wan) operations.push(wanOperation(inputs.wan, ociImage, out, empty));
   if (groups.includes("startup")) {
     const baseline: Candidate = { name: "node -e 0", role: "baseline", argv: [process.execPath, "-e", "0"] };
     operations.push(

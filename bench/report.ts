@@ -74,3 +74,16 @@ export function formatMarkdown(results: OperationResult[]): string {
     ...rows.map((row) => `| ${COLUMNS.map((c) => cell(row[c])).join(" | ")} |`),
   ].join("\n");
 }
+
+/** One line per target: the ratio measured, the bound, and whether it holds. */
+export function formatTargets(results: OperationResult[]): string {
+  return results
+    .flatMap((result) =>
+      (result.targets ?? []).map((target) => {
+        const measured = target.ratio === undefined ? "no figures" : `${target.ratio.toFixed(2)}×`;
+        const verdict = target.holds ? "holds" : "MISSED";
+        return `target: ${result.title}: oci-image / ${target.against} ≤ ${target.atMost}×: ${measured}, ${verdict}`;
+      }),
+    )
+    .join("\n");
+}

@@ -11,12 +11,14 @@ import { defaultCacheDir, ensureImages, startBenchRegistry, type BenchRegistry, 
 import { describeMachine, formatMachine } from "./machine.js";
 import { runOperation, type OperationResult } from "./measure.js";
 import { buildOperations, OPERATION_GROUPS, type OperationGroup } from "./operations.js";
-import { formatMarkdown, formatTable } from "./report.js";
+import { formatMarkdown, formatTable, formatTargets } from "./report.js";
+import { prepareWan, type WanSetup } from "./wan.js";
 
 const USAGE = `usage: npm run bench -- [options]
 
   --quick             fewer runs (3) on the small image; under two minutes once inputs are cached
   --only <list>       comma-separated: ${OPERATION_GROUPS.join(",")}
+                      (wan: fetch of a 300 MB layer through a WAN-like link, against skopeo and the link's floor)
   --runs <n>          counted runs per tool (default 5; 3 with --quick)
   --warmup <n>        uncounted runs per tool first (default 1)
   --size full|small   input image (default full; small with --quick)
@@ -80,7 +82,9 @@ async function main(): Promise<void> {
   const image = images[size]!;
   const work = await mkdtemp(join(tmpdir(), "oci-image-bench-"));
   let registry: BenchRegistry | undefined;
+  let wan: WanSetup | undefined;
   const cleanUp = async () => {
+    await wan?.link.stop();
     await registry?.stop();
     await rm(work, { recursive: true, force: true });
   };
@@ -90,19 +94,32 @@ async function main(): Promise<void> {
   });
   const results: OperationResult[] = [];
   try {
-    if (groups.includes("fetch") || groups.includes("push")) registry = await startBenchRegistry(cache, [image], log);
-    const operations = buildOperations(groups, { image, registry, work, ociImage: [process.execPath, BIN] });
+    const needsRegistry = groups.includes("fetch") || groups.includes("push") || groups.includes("wan");
+    if (needsRegistry) registry = await startBenchRegistry(cache, [image], log);
+    if (groups.includes("wan") && registry) wan = await prepareWan(registry, log);
+    const operations = buildOperations(groups, { image, registry, work, ociImage: [process.execPath, BIN], wan });
     for (const operation of operations) {
       const result = await runOperation(operation, { runs, warmup, log });
       results.push(result);
       log(formatTable([result]));
+      if (result.targets) log(formatTargets([result]));
     }
   } finally {
     await cleanUp();
   }
 
   const input = `${size} image: ${image.layers.length} gzip layers, ${(image.layers.reduce((sum, l) => sum + l.size, 0) / 2 ** 20).toFixed(0)} MB compressed; tree ${image.rootfs}`;
-  const table = [`Input: ${input}`, "", formatTable(results), "", "Markdown:", "", formatMarkdown(results)].join("\n");
+  const targets = formatTargets(results);
+  const table = [
+    `Input: ${input}`,
+    "",
+    formatTable(results),
+    ...(targets ? ["", targets] : []),
+    "",
+    "Markdown:",
+    "",
+    formatMarkdown(results),
+  ].join("\n");
   if (flags.json) {
     log(table);
     process.stdout.write(

@@ -4,11 +4,12 @@ import { Command } from "commander";
 import type { FetchImageResult } from "../transfer/fetch-image.js";
 import { count, formatBytes } from "../ui/format.js";
 import type { Output } from "../ui/output.js";
-import { outputFor, type CommandContext } from "./context.js";
+import { outputFor, wholeNumber, type CommandContext } from "./context.js";
 import { addConnectionOptions, connectionFrom, withHint, type ConnectionFlags } from "./registry-flags.js";
 
 interface FetchFlags extends ConnectionFlags {
   platform?: string;
+  connections: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -23,11 +24,20 @@ export function createFetchCommand(context: CommandContext): Command {
       "image to keep from a multi-platform index (default: this machine's), or 'all'",
     );
   return addConnectionOptions(command, "downloaded")
+    .option(
+      "--connections <n>",
+      "HTTP connections for blobs at once, in total (1: one stream per blob)",
+      wholeNumber("--connections", 1, 64),
+      12,
+    )
     .option("--json", "print the result as one JSON document")
     .option("-q, --quiet", "print nothing but errors on stderr")
     .addHelpText(
       "after",
-      "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n" +
+      "\nConnections: at most --connections (default 12) HTTP connections for blobs in total, -j blobs at once;\n" +
+        "a blob of 32 MiB or more is fetched as parallel Range requests over the free connections (one stream\n" +
+        "when the registry ignores Range). Lower --connections for a registry that limits connections.\n" +
+        "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n" +
         "  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n" +
         "  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",
     )
@@ -63,6 +73,7 @@ async function runFetch(
       ref: target.tag,
       platform,
       jobs: flags.jobs,
+      connections: flags.connections,
       signal: context.signal,
       connection,
       events: transferEvents(display, (message) => area.warn(message)),

@@ -20,10 +20,12 @@ import {
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 import { TEMP_PREFIX, tempPathIn } from "../util/atomic-write.js";
+import { writeParts, type FillParts } from "./part-file.js";
 import { makeDirectory } from "../util/make-directory.js";
 
 /** Prefix of temp files in the layout root; anything with it is an interrupted write. */
 export { TEMP_PREFIX };
+export type { FillParts, PartWriter } from "./part-file.js";
 
 export interface PutBlobOptions {
   /** When known (fetch), the bytes must match it or nothing is stored. */
@@ -68,17 +70,40 @@ export class BlobStore {
    */
   async putBlob(source: Readable | AsyncIterable<Uint8Array>, options: PutBlobOptions = {}): Promise<StoredBlob> {
     const { expected } = options;
-    if (expected) {
-      parseDigest(expected.digest, expected.digest);
-      if (await this.hasBlob(expected.digest, expected.size)) {
-        if (source instanceof Readable) source.destroy();
-        return { digest: expected.digest, size: expected.size, existed: true };
-      }
+    if (expected && (await this.isStored(expected))) {
+      if (source instanceof Readable) source.destroy();
+      return { digest: expected.digest, size: expected.size, existed: true };
     }
     const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
+    return this.storeThroughTemp(algorithm, (tempPath) => writeHashed(tempPath, source, algorithm, options));
+  }
+
+  /**
+   * Stores a blob written in parts at their offsets (`fill` writes them, in any
+   * order and at once); hashed in order, checked against `expected`, fsynced
+   * and renamed into place like `putBlob`. An already-present blob is not
+   * written again (`fill` is not called).
+   */
+  async putBlobParts(fill: FillParts, options: PutBlobOptions & { expected: ExpectedContent }): Promise<StoredBlob> {
+    const { expected } = options;
+    if (await this.isStored(expected)) return { digest: expected.digest, size: expected.size, existed: true };
+    const { algorithm } = parseDigest(expected.digest);
+    return this.storeThroughTemp(algorithm, (tempPath) => writeParts(tempPath, fill, expected, options));
+  }
+
+  private async isStored(expected: ExpectedContent): Promise<boolean> {
+    parseDigest(expected.digest, expected.digest);
+    return this.hasBlob(expected.digest, expected.size);
+  }
+
+  /** Temp file written (hashed, fsynced) by `write`, renamed to its digest's path; removed on failure. */
+  private async storeThroughTemp(
+    algorithm: DigestAlgorithm,
+    write: (tempPath: string) => Promise<{ digest: string; size: number }>,
+  ): Promise<StoredBlob> {
     const tempPath = tempPathIn(this.root);
     try {
-      const { digest, size } = await writeHashed(tempPath, source, algorithm, options);
+      const { digest, size } = await write(tempPath);
       await makeDirectory(join(this.root, "blobs", algorithm));
       await rename(tempPath, this.blobPath(digest));
       return { digest, size, existed: false };

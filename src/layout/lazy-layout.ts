@@ -5,13 +5,15 @@
  */
 import { readdir } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import type { ExpectedContent } from "../image/digest.js";
 import type { Descriptor } from "../image/types.js";
-import { isNotFound, type PutBlobOptions, type StoredBlob } from "./blob-store.js";
+import { isNotFound, type FillParts, type PutBlobOptions, type StoredBlob } from "./blob-store.js";
 import { ImageLayout } from "./layout.js";
 
 export interface LazyLayout {
   hasBlob(digest: string, size?: number): Promise<boolean>;
   putBlob(source: Readable, options: PutBlobOptions): Promise<StoredBlob>;
+  putBlobParts(fill: FillParts, options: PutBlobOptions & { expected: ExpectedContent }): Promise<StoredBlob>;
   putBlobBytes(bytes: Uint8Array): Promise<StoredBlob>;
   readBlob(descriptor: Pick<Descriptor, "digest" | "size">): Promise<Buffer>;
   /** The layout itself, creating it now if nothing has yet. */
@@ -27,6 +29,7 @@ export async function openLayoutLazily(path: string): Promise<LazyLayout> {
   return {
     hasBlob: async (digest, size) => (opened ? (await opened).hasBlob(digest, size) : false),
     putBlob: async (source, options) => (await materialize()).putBlob(source, options),
+    putBlobParts: async (fill, options) => (await materialize()).putBlobParts(fill, options),
     putBlobBytes: async (bytes) => (await materialize()).putBlobBytes(bytes),
     readBlob: async (descriptor) => (await materialize()).readBlob(descriptor),
     materialize,

@@ -81,7 +81,12 @@ function bytesToSkip(response: RegistryResponse, offset: number, what: string): 
   return 0;
 }
 
-function resumeVerdict(client: RegistryClient, what: string, blob: BlobRequest, offset: () => number): Classifier {
+export function resumeVerdict(
+  client: RegistryClient,
+  what: string,
+  blob: BlobRequest,
+  offset: () => number,
+): Classifier {
   return (error) => {
     if (error instanceof OciImageError) return undefined;
     const at = `at byte ${offset()} of ${blob.size}`;

@@ -12,6 +12,7 @@
  * tool reads it again, skipping what it had), cannot report why it retries,
  * and knows nothing of the throughput floor or of re-downloading wrong bytes.
  */
+import { setMaxListeners } from "node:events";
 import type { Dispatcher } from "undici";
 import { httpError, readErrorBody } from "./http-errors.js";
 import { createAgent } from "./http-agent.js";
@@ -76,6 +77,9 @@ export interface RegistryRequest {
 
 export type RegistryResponse = TransportResponse;
 
+/** Requests that may listen on the abort signal at once without Node's leak warning. */
+const MAX_REQUESTS_LISTENING = 200;
+
 export class RegistryClient {
   readonly registry: string;
   /** The host actually contacted (`registry-1.docker.io` for `docker.io`). */
@@ -102,6 +106,8 @@ export class RegistryClient {
       signal: options.signal,
       onRetry: options.onRetry,
     };
+    // Every request in flight listens on the signal; blobs fetched by ranges have many at once.
+    if (options.signal) setMaxListeners(MAX_REQUESTS_LISTENING, options.signal);
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher =
       options.dispatcher ??

@@ -12,8 +12,21 @@ export interface BlobSink {
     source: Readable,
     options: { expected: { digest: string; size: number }; signal?: AbortSignal; onProgress?: (bytes: number) => void },
   ): Promise<{ digest: string; size: number; existed: boolean }>;
+  /**
+   * Stores a blob that `fill` writes in parts at their offsets (a large blob
+   * fetched by parallel ranges); without it every blob comes as one stream.
+   */
+  putBlobParts?(
+    fill: (writer: PartWriter) => Promise<void>,
+    options: { expected: { digest: string; size: number }; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+  ): Promise<{ digest: string; size: number; existed: boolean }>;
   putBlobBytes(bytes: Uint8Array): Promise<{ digest: string; size: number; existed: boolean }>;
   readBlob(descriptor: { digest: string; size: number }): Promise<Buffer>;
+}
+
+/** Where the parts of a blob go: `chunks` (contiguous) written at byte `position`. */
+export interface PartWriter {
+  write(chunks: Uint8Array[], position: number): Promise<void>;
 }
 
 export interface BlobProgress {
@@ -49,6 +62,12 @@ export interface PullOptions {
   platform?: PlatformSpec | "all";
   /** Blobs downloaded at once (default 4). */
   jobs?: number;
+  /**
+   * HTTP connections open at once for blobs, in total (default 12): a blob of
+   * 32 MiB or more is fetched as ranges over as many of them as are free; 1
+   * fetches every blob as one stream.
+   */
+  connections?: number;
   signal?: AbortSignal;
   events?: PullEvents;
 }

@@ -19,6 +19,8 @@ export interface FetchImageOptions {
   ref?: string;
   platform?: PullOptions["platform"];
   jobs?: number;
+  /** HTTP connections for blobs at once, in total (default 12); large blobs are fetched by ranges over them. */
+  connections?: number;
   /** How to talk to the registry (credentials, TLS, retries, timeout). */
   connection?: Omit<RegistryClientOptions, "registry" | "signal">;
   signal?: AbortSignal;
@@ -46,6 +48,7 @@ export async function fetchImage(options: FetchImageOptions): Promise<FetchImage
       sink: layout,
       platform: options.platform,
       jobs: options.jobs,
+      connections: options.connections,
       signal,
       events: options.events,
     });

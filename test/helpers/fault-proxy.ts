@@ -3,7 +3,7 @@
  * does and a local registry doesn't: blob redirects to another host (a "CDN"
  * listening on 127.0.0.2), 429 with Retry-After and rate-limit headers, 5xx,
  * connections reset mid-blob, wrong bytes, stalled or trickling answers, Range
- * ignored.
+ * ignored or answered with another Content-Range.
  */
 import {
   createServer,
@@ -34,13 +34,17 @@ export type Fault =
   /** Take the request in and never answer (a registry that hangs on an upload). */
   | { kind: "hang" }
   /** Forward this many bytes of the request's body (an upload), then drop both connections. */
-  | { kind: "cut-request"; afterBytes: number };
+  | { kind: "cut-request"; afterBytes: number }
+  /** Forward, with the answer's Content-Range start moved one byte on (a range other than the one asked). */
+  | { kind: "shift-content-range" };
 
 export interface FaultRule {
   method?: string;
   /** Matched against the request path. */
   path: RegExp;
   fault: Fault;
+  /** Matched against the request's Range header ("" when it has none). */
+  range?: RegExp;
   /** How many requests it applies to (default: all). */
   times?: number;
   /** How many matching requests pass untouched before it applies (default 0). */
@@ -95,7 +99,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const cdnHost = `${cdnAddress}:${(cdn.address() as AddressInfo).port}`;
   const proxy = createServer((request, response) => {
     const path = request.url ?? "/";
-    const fault = takeFault(rules, request.method ?? "GET", path);
+    const fault = takeFault(rules, request.method ?? "GET", path, request.headers.range ?? "");
     const seen: SeenRequest = {
       server: "proxy",
       method: request.method ?? "GET",
@@ -145,11 +149,12 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
 }
 
 /** The fault of the first rule matching the request that has uses left (one use taken). */
-function takeFault(rules: FaultRule[], method: string, path: string): Fault | undefined {
+function takeFault(rules: FaultRule[], method: string, path: string, range: string): Fault | undefined {
   const rule = rules.find(
     (candidate) =>
       (candidate.method ?? method) === method &&
       candidate.path.test(path) &&
+      (candidate.range === undefined || candidate.range.test(range)) &&
       (candidate.times === undefined || candidate.times > 0),
   );
   if (rule?.skip) {
@@ -192,7 +197,12 @@ function forward(
       // As a reverse proxy does: the registry's own URLs (upload locations) point back at the proxy.
       if (answerHeaders.location?.startsWith(upstream.origin))
         answerHeaders.location = `http://${request.headers.host}${answerHeaders.location.slice(upstream.origin.length)}`;
-      if (!isBody || !fault || fault.kind === "ignore-range") {
+      if (fault?.kind === "shift-content-range" && typeof answerHeaders["content-range"] === "string")
+        answerHeaders["content-range"] = answerHeaders["content-range"].replace(
+          /^bytes (\d+)/,
+          (_, start: string) => `bytes ${Number(start) + 1}`,
+        );
+      if (!isBody || !fault || fault.kind === "ignore-range" || fault.kind === "shift-content-range") {
         response.writeHead(status, answerHeaders);
         answer.pipe(response);
         return;

@@ -20,13 +20,16 @@ export function packageVersion(): string {
 
 /** The commander program with every command; loaded only when a command (or help) is asked for. */
 export async function buildProgram(context: CommandContext): Promise<Command> {
-  const [{ Command }, fetch, create, validate, unpack, completion] = await Promise.all([
+  const [{ Command }, fetch, create, validate, unpack, completion, ls, tag, gc] = await Promise.all([
     import("commander"),
     import("./commands/fetch.js"),
     import("./commands/create.js"),
     import("./commands/validate.js"),
     import("./commands/unpack.js"),
     import("./commands/completion.js"),
+    import("./commands/ls.js"),
+    import("./commands/tag.js"),
+    import("./commands/gc.js"),
   ]);
   const program = new Command("oci-image")
     .description("Fetch, create, validate and unpack OCI container images.")
@@ -43,6 +46,10 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     create.createCommand,
     validate.createValidateCommand,
     unpack.createUnpackCommand,
+    ls.createLsCommand,
+    tag.createTagCommand,
+    tag.createRmCommand,
+    gc.createGcCommand,
     completion.completionCommand,
   ];
   for (const factory of factories) {
@@ -61,6 +68,8 @@ Examples:
   oci-image fetch alpine:3.20 ./images:alpine
   oci-image create ./rootfs ./images:mine --cmd '["/bin/sh"]'
   oci-image validate ./images
+  oci-image ls ./images
+  oci-image rm ./images:old && oci-image gc ./images
   oci-image unpack ./images:alpine ./bundle && sudo runc run -b ./bundle demo
 
 The flags --json, -q/--quiet and --debug may come before the command too.

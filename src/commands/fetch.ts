@@ -136,13 +136,13 @@ function printResult(output: Output, result: FetchImageResult, layoutPath: strin
   );
 }
 
-function retryDelayFrom(env: CommandContext["env"]): number | undefined {
+export function retryDelayFrom(env: CommandContext["env"]): number | undefined {
   const delay = Number(env.OCI_IMAGE_RETRY_DELAY_MS);
   return Number.isFinite(delay) && delay >= 0 ? delay : undefined;
 }
 
 /** The command's advice on a registry error, in its own flags. */
-async function withHint(error: unknown): Promise<unknown> {
+export async function withHint(error: unknown): Promise<unknown> {
   const { adviceOf } = await import("../registry/advice.js");
   const hints: Record<Advice, string> = {
     "log-in": ": log in (docker login) or pass -u and --password-stdin",
@@ -156,8 +156,8 @@ async function withHint(error: unknown): Promise<unknown> {
 }
 
 /** `-u` with the password from stdin; each without the other is a usage error. */
-async function explicitCredentials(
-  flags: FetchFlags,
+export async function explicitCredentials(
+  flags: Pick<FetchFlags, "username" | "passwordStdin">,
   stdin: Readable,
 ): Promise<{ username: string; password: string } | undefined> {
   const { UsageError } = await import("../errors.js");
@@ -177,7 +177,7 @@ async function readPassword(stdin: Readable): Promise<string> {
     .replace(/\r?\n$/, "");
 }
 
-function seconds(name: string): (value: string) => number {
+export function seconds(name: string): (value: string) => number {
   return (value) => {
     const number = Number(value);
     if (!/^\d+(?:\.\d+)?$/.test(value) || number <= 0)

@@ -4,7 +4,7 @@
  * back through a stream that checks size and digest as it flows.
  */
 import { createReadStream } from "node:fs";
-import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DigestMismatchError, InvalidContentError, NotFoundError, fileSystemErrorOf } from "../errors.js";
@@ -21,6 +21,7 @@ import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 import { TEMP_PREFIX, tempPathIn } from "../util/atomic-write.js";
 import { makeDirectory } from "../util/make-directory.js";
+import { registerWriter } from "./writers.js";
 
 /** Prefix of temp files in the layout root; anything with it is an interrupted write. */
 export { TEMP_PREFIX };
@@ -62,6 +63,25 @@ export class BlobStore {
   }
 
   /**
+   * For a writer about to reuse a stored blob: whether it is there, touched so
+   * that a concurrent gc keeps it (writers.ts). False when it is missing, or is
+   * not this size: then the writer stores it.
+   */
+  async claimBlob(digest: string, size?: number): Promise<boolean> {
+    await registerWriter(this.root);
+    const path = this.blobPath(digest);
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      // A layout the writer may read but not change: nothing can remove the blob through it either.
+      if (!["EPERM", "EACCES", "EROFS"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
+    }
+    return this.hasBlob(digest, size);
+  }
+
+  /**
    * Stores a stream as a blob. With `expected`, an already-present blob is not
    * written again (the source is not read) and bytes that don't match are never
    * renamed into place.
@@ -70,12 +90,13 @@ export class BlobStore {
     const { expected } = options;
     if (expected) {
       parseDigest(expected.digest, expected.digest);
-      if (await this.hasBlob(expected.digest, expected.size)) {
+      if (await this.claimBlob(expected.digest, expected.size)) {
         if (source instanceof Readable) source.destroy();
         return { digest: expected.digest, size: expected.size, existed: true };
       }
     }
     const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
+    await registerWriter(this.root);
     const tempPath = tempPathIn(this.root);
     try {
       const { digest, size } = await writeHashed(tempPath, source, algorithm, options);

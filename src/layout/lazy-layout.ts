@@ -10,6 +10,7 @@ import { isNotFound, type PutBlobOptions, type StoredBlob } from "./blob-store.j
 import { ImageLayout } from "./layout.js";
 
 export interface LazyLayout {
+  /** Whether the blob is stored, claimed for this writer so that gc keeps it. */
   hasBlob(digest: string, size?: number): Promise<boolean>;
   putBlob(source: Readable, options: PutBlobOptions): Promise<StoredBlob>;
   putBlobBytes(bytes: Uint8Array): Promise<StoredBlob>;
@@ -25,7 +26,7 @@ export async function openLayoutLazily(path: string): Promise<LazyLayout> {
   await opened;
   const materialize = () => (opened ??= ImageLayout.openOrCreate(path));
   return {
-    hasBlob: async (digest, size) => (opened ? (await opened).hasBlob(digest, size) : false),
+    hasBlob: async (digest, size) => (opened ? (await opened).claimBlob(digest, size) : false),
     putBlob: async (source, options) => (await materialize()).putBlob(source, options),
     putBlobBytes: async (bytes) => (await materialize()).putBlobBytes(bytes),
     readBlob: async (descriptor) => (await materialize()).readBlob(descriptor),

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { ImageLayout } from "../../src/layout/layout.js";
 import { MediaType } from "../../src/image/media-types.js";
 import type { Descriptor } from "../../src/image/types.js";
+import { runProgram } from "../helpers/cli.js";
 import { writeTestImage } from "../helpers/image-builder.js";
 
 const REF = "org.opencontainers.image.ref.name";
@@ -56,6 +57,13 @@ export async function writeMixedLayout(dir: string): Promise<ImageLayout> {
   return layout;
 }
 
+/** writeMixedLayout in a child process, which has ended (no longer a writer gc must respect) when this returns. */
+export async function writeMixedLayoutApart(dir: string): Promise<void> {
+  const script = new URL("./write-mixed-layout.js", import.meta.url).pathname;
+  const result = await runProgram(process.execPath, [script, dir]);
+  if (result.status !== 0) throw new Error(`writing the mixed layout failed: ${result.stderr}`);
+}
+
 /** An SBOM-like artifact: artifactType, the empty config, one text layer, the plain image as subject. */
 async function writeArtifact(layout: ImageLayout, subject: Descriptor): Promise<void> {
   const empty = await layout.putBlobBytes(Buffer.from("{}"));
@@ -96,16 +104,15 @@ export async function readBlobFile(root: string, digest: string): Promise<Buffer
 const readJson = async (root: string, digest: string): Promise<Json> =>
   JSON.parse((await readBlobFile(root, digest)).toString()) as Json;
 
-/** Every blob an entry reaches (not subjects), each once, with its size. */
-export async function reachedBlobs(root: string, descriptor: Json, into = new Map<string, number>()) {
+/** Every blob an entry reaches (subjects too when asked), each once, with its size. */
+export async function reachedBlobs(root: string, descriptor: Json, subjects = false, into = new Map<string, number>()) {
   if (into.has(descriptor.digest)) return into;
   into.set(descriptor.digest, descriptor.size);
-  if (/index|manifest\.list/.test(descriptor.mediaType)) {
-    for (const child of (await readJson(root, descriptor.digest)).manifests) await reachedBlobs(root, child, into);
-  } else if (/manifest/.test(descriptor.mediaType)) {
-    const manifest = await readJson(root, descriptor.digest);
-    for (const child of [manifest.config, ...manifest.layers]) await reachedBlobs(root, child, into);
-  }
+  if (!/index|manifest/.test(descriptor.mediaType)) return into;
+  const document = await readJson(root, descriptor.digest);
+  const children = document.manifests ?? [document.config, ...document.layers];
+  if (subjects && document.subject) children.push(document.subject);
+  for (const child of children) await reachedBlobs(root, child, subjects, into);
   return into;
 }
 

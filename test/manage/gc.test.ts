@@ -109,3 +109,18 @@ test("gc removes temp files of interrupted writes older than an hour, and keeps 
   await assert.rejects(stat(old));
   await stat(fresh);
 });
+
+test("gc keeps the blobs a writer still running has stored but not yet named", async (t) => {
+  const layout = join(await tempDir(t), "layout");
+  await writeMixedLayoutApart(layout);
+  // This process becomes a writer of the layout: its blob is not referenced yet.
+  const { ImageLayout } = await import("../../src/layout/layout.js");
+  const stored = await (await ImageLayout.open(layout)).putBlobBytes(Buffer.from("about to be named\n"));
+  const gc = await runOciImage(["gc", "--json", layout]);
+  assert.equal(gc.status, 0, gc.stderr);
+  const result = JSON.parse(gc.stdout) as { kept: number; blobs: { name: string }[] };
+  assert.equal(result.kept, 1);
+  assert.ok(!result.blobs.some((blob) => blob.name === stored.digest));
+  assert.ok((await blobFiles(layout)).has(stored.digest));
+  assert.match((await runOciImage(["gc", layout])).stdout, /kept 1 blob a running writer may use/);
+});

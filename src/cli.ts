@@ -20,7 +20,7 @@ export function packageVersion(): string {
 
 /** The commander program with every command; loaded only when a command (or help) is asked for. */
 export async function buildProgram(context: CommandContext): Promise<Command> {
-  const [{ Command }, fetch, create, validate, unpack, completion, ls, tag, gc] = await Promise.all([
+  const [{ Command }, fetch, create, validate, unpack, completion, ls, inspect, tag, gc] = await Promise.all([
     import("commander"),
     import("./commands/fetch.js"),
     import("./commands/create.js"),
@@ -28,6 +28,7 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     import("./commands/unpack.js"),
     import("./commands/completion.js"),
     import("./commands/ls.js"),
+    import("./commands/inspect.js"),
     import("./commands/tag.js"),
     import("./commands/gc.js"),
   ]);
@@ -47,6 +48,7 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     validate.createValidateCommand,
     unpack.createUnpackCommand,
     ls.createLsCommand,
+    inspect.createInspectCommand,
     tag.createTagCommand,
     tag.createRmCommand,
     gc.createGcCommand,
@@ -69,6 +71,7 @@ Examples:
   oci-image create ./rootfs ./images:mine --cmd '["/bin/sh"]'
   oci-image validate ./images
   oci-image ls ./images
+  oci-image inspect ./images:alpine
   oci-image rm ./images:old && oci-image gc ./images
   oci-image unpack ./images:alpine ./bundle && sudo runc run -b ./bundle demo
 

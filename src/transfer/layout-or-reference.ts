@@ -45,7 +45,7 @@ export async function classifyTarget(argument: string, cwd: string): Promise<Tar
  * registry problem (and the reverse).
  */
 export function explainReading(error: unknown, argument: string, target: Target): unknown {
-  if (target.forced || !isOciImageError(error)) return error;
+  if (target.forced || !isOciImageError(error) || !READING_CODES.has(error.code)) return error;
   const other =
     target.kind === "registry"
       ? `read as a registry image because no directory ${layoutPathOf(argument)} exists; ` +
@@ -54,6 +54,19 @@ export function explainReading(error: unknown, argument: string, target: Target)
   error.message = `${error.message} (${other})`;
   return error;
 }
+
+/** Failures that say the thing is not where the guessed reading looked: the other reading may be meant. */
+const READING_CODES = new Set<string>([
+  "LAYOUT_MISSING",
+  "LAYOUT_INDEX_MISSING",
+  "LAYOUT_VERSION",
+  "NAME_UNKNOWN",
+  "NAME_INVALID",
+  "MANIFEST_UNKNOWN",
+  "REGISTRY_UNREACHABLE",
+  "UNAUTHORIZED",
+  "DENIED",
+]);
 
 function layoutPathOf(argument: string): string {
   try {

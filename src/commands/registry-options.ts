@@ -2,10 +2,10 @@
 import type { Command } from "commander";
 import type { RegistryClientOptions } from "../registry/client.js";
 import type { ImageReference } from "../registry/reference.js";
-import { wholeNumber, type CommandContext } from "./context.js";
+import { outputFor, wholeNumber, type CommandContext, type OutputFlags } from "./context.js";
 import { explicitCredentials, retryDelayFrom, seconds } from "./fetch.js";
 
-export interface RegistryFlags {
+export interface RegistryFlags extends OutputFlags {
   username?: string;
   passwordStdin?: boolean;
   plainHttp?: boolean;
@@ -41,6 +41,6 @@ export async function registryConnection(
     timeoutMs: Math.round(flags.timeout * 1000),
     retryDelayMs: retryDelayFrom(context.env),
     signal: context.signal,
-    onRetry: (message) => context.stderr.write(`warning: ${message}\n`),
+    onRetry: (message) => outputFor(context, flags).warn(message),
   };
 }

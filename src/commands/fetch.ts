@@ -1,12 +1,11 @@
 /** `oci-image fetch <image> <layout>[:<tag>]`: registry → layout. */
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
-import type { Readable } from "node:stream";
-import type { Advice } from "../registry/advice.js";
+import { Command } from "commander";
 import type { FetchImageResult } from "../transfer/fetch-image.js";
 import { count, formatBytes } from "../ui/format.js";
 import type { Output } from "../ui/output.js";
 import { outputFor, wholeNumber, type CommandContext } from "./context.js";
+import { explicitCredentials, retryDelayFrom, seconds, withHint } from "./registry-options.js";
 
 interface FetchFlags {
   platform?: string;
@@ -134,54 +133,4 @@ function printResult(output: Output, result: FetchImageResult, layoutPath: strin
         `(${result.platform}${source}; ${counts})`,
     ],
   );
-}
-
-export function retryDelayFrom(env: CommandContext["env"]): number | undefined {
-  const delay = Number(env.OCI_IMAGE_RETRY_DELAY_MS);
-  return Number.isFinite(delay) && delay >= 0 ? delay : undefined;
-}
-
-/** The command's advice on a registry error, in its own flags. */
-export async function withHint(error: unknown): Promise<unknown> {
-  const { adviceOf } = await import("../registry/advice.js");
-  const hints: Record<Advice, string> = {
-    "log-in": ": log in (docker login) or pass -u and --password-stdin",
-    "skip-tls-check": " (use --insecure to skip the check)",
-    "choose-platform": " (choose with --platform, or --platform all)",
-    "single-platform": " (without --platform it is fetched as it is)",
-  };
-  const advice = adviceOf(error);
-  if (advice) (error as Error).message += hints[advice];
-  return error;
-}
-
-/** `-u` with the password from stdin; each without the other is a usage error. */
-export async function explicitCredentials(
-  flags: Pick<FetchFlags, "username" | "passwordStdin">,
-  stdin: Readable,
-): Promise<{ username: string; password: string } | undefined> {
-  const { UsageError } = await import("../errors.js");
-  if (flags.passwordStdin && !flags.username) throw new UsageError("--password-stdin needs --username");
-  if (flags.username && !flags.passwordStdin)
-    throw new UsageError(
-      "--username needs --password-stdin (the password is read from stdin, never from the command line)",
-    );
-  return flags.username ? { username: flags.username, password: await readPassword(stdin) } : undefined;
-}
-
-async function readPassword(stdin: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks)
-    .toString("utf8")
-    .replace(/\r?\n$/, "");
-}
-
-export function seconds(name: string): (value: string) => number {
-  return (value) => {
-    const number = Number(value);
-    if (!/^\d+(?:\.\d+)?$/.test(value) || number <= 0)
-      throw new InvalidArgumentError(`${name} must be a positive number of seconds, not "${value}"`);
-    return number;
-  };
 }

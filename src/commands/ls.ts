@@ -51,7 +51,7 @@ async function listLayout(context: CommandContext, target: Target & { kind: "lay
 async function listRepository(context: CommandContext, target: Target & { kind: "registry" }, flags: LsFlags) {
   const { RegistryClient } = await import("../registry/client.js");
   const { listTags } = await import("../registry/list-tags.js");
-  const { withHint } = await import("./fetch.js");
+  const { withHint } = await import("./registry-options.js");
   const client = new RegistryClient(await registryConnection(context, flags, target.reference));
   try {
     const tags = await listTags(client, target.reference.repository);

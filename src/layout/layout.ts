@@ -171,7 +171,7 @@ export class ImageLayout extends BlobStore {
 
   /** Throws BLOB_UNKNOWN unless every blob `descriptor` reaches is stored. */
   private async checkComplete(descriptor: Descriptor): Promise<void> {
-    const { missing } = await findReachable(this, [descriptor]);
+    const { missing } = await findReachable(this, [descriptor], { skipUnreadable: true });
     if (missing.length === 0) return;
     const first = missing[0]!;
     throw new NotFoundError(

@@ -19,10 +19,15 @@ export interface Reachable {
   missing: Descriptor[];
 }
 
+/**
+ * `skipUnreadable`: a document that cannot be read as JSON is not walked into
+ * (for addRef, which checks presence only); without it such a document stops
+ * the walk (gc must not guess what it names).
+ */
 export async function findReachable(
   store: BlobStore,
   roots: readonly Descriptor[],
-  options: { subjects?: boolean } = {},
+  options: { subjects?: boolean; skipUnreadable?: boolean } = {},
 ): Promise<Reachable> {
   const blobs = new Map<string, number>();
   const missing: Descriptor[] = [];
@@ -42,7 +47,12 @@ export async function findReachable(
       throw new InvalidContentError("INDEX_TOO_DEEP", `the layout reaches over ${MAX_DOCUMENTS} documents`, {
         where: descriptor.digest,
       });
-    queue.push(...childrenOf(await store.readJsonBlob(descriptor), descriptor.digest, options.subjects !== false));
+    try {
+      queue.push(...childrenOf(await store.readJsonBlob(descriptor), descriptor.digest, options.subjects !== false));
+    } catch (error) {
+      // A document that does not parse names nothing one could check (validate reports it).
+      if (!options.skipUnreadable) throw error;
+    }
   }
   return { blobs, missing };
 }

@@ -52,7 +52,11 @@ export async function collectGarbage(layout: ImageLayout, options: { dryRun?: bo
   await layout.updateIndex(async (index) => {
     const listed = await listBlobFiles(layout.root);
     const writersSince = await earliestLiveWriter(layout.root);
-    const { blobs: reached } = await findReachable(layout, index.manifests);
+    const { blobs: reached } = await findReachable(layout, index.manifests).catch((error: unknown) => {
+      if (error instanceof Error)
+        error.message = `gc stopped, nothing removed: ${error.message} (run oci-image validate ${layout.root})`;
+      throw error;
+    });
     const unreferenced = listed.filter((blob) => !reached.has(blob.digest));
     const protectedFrom = writersSince === undefined ? Infinity : writersSince - CLOCK_MARGIN_MS;
     const doomed = unreferenced.filter((blob) => blob.mtimeMs < protectedFrom);

@@ -51,7 +51,10 @@ export async function findReachable(
       queue.push(...childrenOf(await store.readJsonBlob(descriptor), descriptor.digest, options.subjects !== false));
     } catch (error) {
       // A document that does not parse names nothing one could check (validate reports it).
-      if (!options.skipUnreadable) throw error;
+      if (options.skipUnreadable) continue;
+      if (error instanceof Error && !error.message.includes(descriptor.digest))
+        error.message = `${descriptor.digest}: ${error.message}`;
+      throw error;
     }
   }
   return { blobs, missing };

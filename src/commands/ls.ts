@@ -43,7 +43,11 @@ async function listLayout(context: CommandContext, target: Target & { kind: "lay
   const { listEntries } = await import("../layout/list-entries.js");
   const layout = await ImageLayout.open(resolve(context.cwd, target.path));
   const entries = await listEntries(layout);
-  if (flags.json) return outputFor(context, flags).result(entries);
+  // A damaged entry is listed, but the listing is not a success a script should trust.
+  if (entries.some((entry) => entry.problem)) context.exitCode = 1;
+  const output = outputFor(context, flags);
+  for (const entry of entries) if (entry.problem) output.warn(`${entry.ref ?? entry.digest}: ${entry.problem}`);
+  if (flags.json) return output.result(entries);
   const lines = flags.quiet ? entries.map((entry) => entry.digest) : table(entries);
   for (const line of lines) context.stdout.write(`${line}\n`);
 }

@@ -1,4 +1,5 @@
 /** What `ls` shows of a layout: one summary per `index.json` entry. */
+import { isOciImageError } from "../errors.js";
 import { isIndexMediaType, isManifestMediaType, MediaType } from "../image/media-types.js";
 import { formatPlatform } from "../image/platform.js";
 import {
@@ -25,6 +26,8 @@ export interface LayoutEntry {
   created: string | null;
   /** Where the image came from (`io.containerd.image.name`), or null. */
   source: string | null;
+  /** Why the entry could not be read (a missing or damaged blob); the other fields are index.json's. */
+  problem?: string;
 }
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ociConfig, MediaType.dockerConfig]);
@@ -32,8 +35,26 @@ const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.ociConfig, MediaType.docke
 export async function listEntries(layout: ImageLayout): Promise<LayoutEntry[]> {
   const index = await layout.readIndex();
   const entries: LayoutEntry[] = [];
-  for (const descriptor of index.manifests) entries.push(await describeEntry(layout, descriptor));
+  for (const descriptor of index.manifests) {
+    entries.push(await describeEntry(layout, descriptor).catch((error: unknown) => damagedEntry(descriptor, error)));
+  }
   return entries;
+}
+
+/** An entry whose documents cannot be read still gets its row: what index.json says, and why the rest is missing. */
+function damagedEntry(descriptor: Descriptor, error: unknown): LayoutEntry {
+  if (!isOciImageError(error)) throw error;
+  return {
+    ref: refNameOf(descriptor) ?? null,
+    digest: descriptor.digest,
+    mediaType: descriptor.mediaType,
+    kind: "?",
+    platforms: descriptor.platform ? [formatPlatform(descriptor.platform)] : [],
+    size: descriptor.size,
+    created: null,
+    source: descriptor.annotations?.[CONTAINERD_NAME_ANNOTATION] ?? null,
+    problem: error.message,
+  };
 }
 
 async function describeEntry(layout: ImageLayout, descriptor: Descriptor): Promise<LayoutEntry> {

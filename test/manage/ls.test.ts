@@ -1,12 +1,13 @@
 /** `oci-image ls` of layouts written by us, by skopeo and by umoci: every row as the files say. */
 import assert from "node:assert/strict";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { runOciImage, runProgram } from "../helpers/cli.js";
 import { pushImage, startRegistry } from "../helpers/registry.js";
 import { tempDir } from "../helpers/temp.js";
 import { requireTool } from "../helpers/tools.js";
-import { expectedRows, writeMixedLayout, type ExpectedRow } from "./layouts.js";
+import { expectedRows, writeMixedLayout, writeMixedLayoutApart, type ExpectedRow } from "./layouts.js";
 
 async function checkLs(layout: string, minimumRows: number): Promise<ExpectedRow[]> {
   const expected = await expectedRows(layout);
@@ -95,4 +96,23 @@ test("ls of a layout umoci wrote", async (t) => {
   }
   const rows = await checkLs(layout, 2);
   assert.ok(rows.every((row) => row.kind === "image"));
+});
+
+test("ls of a layout with a blob missing: every row still shows, a warning names the blob, exit 1", async (t) => {
+  const layout = join(await tempDir(t), "damaged");
+  await writeMixedLayoutApart(layout);
+  const rows = await expectedRows(layout);
+  const other = rows.find((row) => row.ref === "other")!;
+  await unlink(join(layout, "blobs", "sha256", other.digest.slice("sha256:".length)));
+  const listed = await runOciImage(["ls", "--json", layout]);
+  assert.equal(listed.status, 1, listed.stderr);
+  const shown = JSON.parse(listed.stdout) as ExpectedRow[] & { problem?: string }[];
+  assert.deepEqual(
+    shown.map((row) => row.digest),
+    rows.map((row) => row.digest),
+  );
+  const damaged = shown.find((row) => row.ref === "other") as ExpectedRow & { problem?: string };
+  assert.equal(damaged.kind, "?");
+  assert.match(damaged.problem ?? "", new RegExp(`blob ${other.digest} is not in the layout`));
+  assert.match(listed.stderr, new RegExp(`warning: other: blob ${other.digest} is not in the layout`));
 });

@@ -33,7 +33,7 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     import("./commands/gc.js"),
   ]);
   const program = new Command("oci-image")
-    .description("Fetch, create, validate and unpack OCI container images.")
+    .description("Fetch, create, validate and unpack OCI container images; list, inspect, tag and tidy layouts.")
     .version(packageVersion(), "-V, --version", "print the version")
     .option("--debug", "print stack traces of internal errors")
     .showHelpAfterError("(run with --help for usage)")

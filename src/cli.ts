@@ -20,7 +20,7 @@ export function packageVersion(): string {
 
 /** The commander program with every command; loaded only when a command (or help) is asked for. */
 export async function buildProgram(context: CommandContext): Promise<Command> {
-  const [{ Command }, fetch, push, create, validate, unpack, completion] = await Promise.all([
+  const [{ Command }, fetch, push, create, validate, unpack, completion, ls, inspect, tag, gc] = await Promise.all([
     import("commander"),
     import("./commands/fetch.js"),
     import("./commands/push.js"),
@@ -28,9 +28,13 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     import("./commands/validate.js"),
     import("./commands/unpack.js"),
     import("./commands/completion.js"),
+    import("./commands/ls.js"),
+    import("./commands/inspect.js"),
+    import("./commands/tag.js"),
+    import("./commands/gc.js"),
   ]);
   const program = new Command("oci-image")
-    .description("Fetch, push, create, validate and unpack OCI container images.")
+    .description("Fetch, push, create, validate and unpack OCI container images; list, inspect, tag and tidy layouts.")
     .version(packageVersion(), "-V, --version", "print the version")
     .option("--debug", "print stack traces of internal errors")
     .showHelpAfterError("(run with --help for usage)")
@@ -45,6 +49,11 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
     create.createCommand,
     validate.createValidateCommand,
     unpack.createUnpackCommand,
+    ls.createLsCommand,
+    inspect.createInspectCommand,
+    tag.createTagCommand,
+    tag.createRmCommand,
+    gc.createGcCommand,
     completion.completionCommand,
   ];
   for (const factory of factories) {
@@ -64,6 +73,9 @@ Examples:
   oci-image push ./images:mine localhost:5000/mine:1.0
   oci-image create ./rootfs ./images:mine --cmd '["/bin/sh"]'
   oci-image validate ./images
+  oci-image ls ./images
+  oci-image inspect ./images:alpine
+  oci-image rm ./images:old && oci-image gc ./images
   oci-image unpack ./images:alpine ./bundle && sudo runc run -b ./bundle demo
 
 The flags --json, -q/--quiet and --debug may come before the command too.

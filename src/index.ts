@@ -81,6 +81,11 @@ export { BlobStore, type PutBlobOptions, type StoredBlob } from "./layout/blob-s
 export { isValidRefName, listRefs, parseLayoutArgument, refNameOf, type LayoutArgument } from "./layout/refs.js";
 export { resolveImage, type ResolvedImage } from "./layout/resolve-image.js";
 export { walkReachable, type ReachedBlob } from "./layout/walk.js";
+export { listEntries, type LayoutEntry } from "./layout/list-entries.js";
+export { addRefNames, removeRefNames, type RefChange } from "./layout/tags.js";
+export { collectGarbage, type GcResult, type RemovedFile } from "./layout/gc.js";
+export { layoutDocuments } from "./layout/layout-documents.js";
+export { inspectDocuments, type DocumentSource, type Inspected, type InspectSummary } from "./image/inspect.js";
 
 // Layers: codecs and the verified reader.
 export { createCompressor, createDecompressor } from "./layer/codecs.js";
@@ -91,6 +96,8 @@ export { formatReference, parseReference, type ImageReference } from "./registry
 export { findCredentials, type Credentials, type CredentialSources } from "./registry/credentials.js";
 export { RegistryClient, type RegistryClientOptions } from "./registry/client.js";
 export { pullImage, type BlobSink, type PullEvents, type PullOptions, type PullResult } from "./registry/pull.js";
+export { listTags } from "./registry/list-tags.js";
+export { registryDocuments } from "./registry/registry-documents.js";
 export { fetchImage, type FetchImageOptions, type FetchImageResult } from "./transfer/fetch-image.js";
 
 // Validation: documents against the image-spec schemas and rules, and whole layouts.

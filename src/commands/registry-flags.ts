@@ -5,24 +5,33 @@ import type { Advice } from "../registry/advice.js";
 import type { RegistryClientOptions } from "../registry/client.js";
 import { wholeNumber, type CommandContext } from "./context.js";
 
-export interface ConnectionFlags {
+/** Authentication and transport: what every command that talks to a registry takes. */
+export interface RegistryFlags {
   username?: string;
   passwordStdin?: boolean;
   plainHttp?: boolean;
   insecure?: boolean;
-  jobs: number;
   retries: number;
   timeout: number;
 }
 
-/** Adds -u, --password-stdin, --plain-http, --insecure, -j, --retries and --timeout; `moved` says what -j counts. */
+/** A command that moves blobs also says how many at once. */
+export interface ConnectionFlags extends RegistryFlags {
+  jobs: number;
+}
+
+/** Adds the registry flags and -j; `moved` says what -j counts. */
 export function addConnectionOptions(command: Command, moved: string): Command {
+  return addRegistryOptions(command).option("-j, --jobs <n>", `blobs ${moved} at once`, wholeNumber("--jobs", 1), 4);
+}
+
+/** Adds -u, --password-stdin, --plain-http, --insecure, --retries and --timeout. */
+export function addRegistryOptions(command: Command): Command {
   return command
     .option("-u, --username <user>", "registry user name (with --password-stdin)")
     .option("--password-stdin", "read the registry password from stdin")
     .option("--plain-http", "talk HTTP instead of HTTPS (automatic for localhost and 127.0.0.0/8)")
     .option("--insecure", "HTTPS without certificate checks")
-    .option("-j, --jobs <n>", `blobs ${moved} at once`, wholeNumber("--jobs", 1), 4)
     .option(
       "--retries <n>",
       "attempts after a failure (network, 429, 5xx, bad bytes)",
@@ -39,7 +48,7 @@ export function addConnectionOptions(command: Command, moved: string): Command {
 
 /** The registry client's options from the flags: credentials looked up only when the registry asks. */
 export async function connectionFrom(
-  flags: ConnectionFlags,
+  flags: RegistryFlags,
   context: CommandContext,
   registry: string,
   warn: (message: string) => void,
@@ -78,7 +87,7 @@ export async function withHint(error: unknown): Promise<unknown> {
 
 /** `-u` with the password from stdin; each without the other is a usage error. */
 async function explicitCredentials(
-  flags: ConnectionFlags,
+  flags: RegistryFlags,
   stdin: Readable,
 ): Promise<{ username: string; password: string } | undefined> {
   const { UsageError } = await import("../errors.js");

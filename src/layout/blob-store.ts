@@ -4,7 +4,7 @@
  * back through a stream that checks size and digest as it flows.
  */
 import { createReadStream } from "node:fs";
-import { open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { open, readFile, rename, stat, unlink, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { DigestMismatchError, InvalidContentError, NotFoundError, fileSystemErrorOf } from "../errors.js";
@@ -22,6 +22,7 @@ import type { Descriptor } from "../image/types.js";
 import { TEMP_PREFIX, tempPathIn } from "../util/atomic-write.js";
 import { writeParts, type FillParts } from "./part-file.js";
 import { makeDirectory } from "../util/make-directory.js";
+import { registerWriter } from "./writers.js";
 
 /** Prefix of temp files in the layout root; anything with it is an interrupted write. */
 export { TEMP_PREFIX };
@@ -64,6 +65,25 @@ export class BlobStore {
   }
 
   /**
+   * For a writer about to reuse a stored blob: whether it is there, touched so
+   * that a concurrent gc keeps it (writers.ts). False when it is missing, or is
+   * not this size: then the writer stores it.
+   */
+  async claimBlob(digest: string, size?: number): Promise<boolean> {
+    await registerWriter(this.root);
+    const path = this.blobPath(digest);
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      // A layout the writer may read but not change: nothing can remove the blob through it either.
+      if (!["EPERM", "EACCES", "EROFS"].includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
+    }
+    return this.hasBlob(digest, size);
+  }
+
+  /**
    * Stores a stream as a blob. With `expected`, an already-present blob is not
    * written again (the source is not read) and bytes that don't match are never
    * renamed into place.
@@ -91,9 +111,10 @@ export class BlobStore {
     return this.storeThroughTemp(algorithm, (tempPath) => writeParts(tempPath, fill, expected, options));
   }
 
+  /** Whether the blob is stored already; if so it is claimed, so a concurrent gc keeps it. */
   private async isStored(expected: ExpectedContent): Promise<boolean> {
     parseDigest(expected.digest, expected.digest);
-    return this.hasBlob(expected.digest, expected.size);
+    return this.claimBlob(expected.digest, expected.size);
   }
 
   /** Temp file written (hashed, fsynced) by `write`, renamed to its digest's path; removed on failure. */
@@ -101,6 +122,7 @@ export class BlobStore {
     algorithm: DigestAlgorithm,
     write: (tempPath: string) => Promise<{ digest: string; size: number }>,
   ): Promise<StoredBlob> {
+    await registerWriter(this.root);
     const tempPath = tempPathIn(this.root);
     try {
       const { digest, size } = await write(tempPath);

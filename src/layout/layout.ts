@@ -14,9 +14,11 @@ import {
 } from "../image/types.js";
 import { BlobStore, TEMP_PREFIX } from "./blob-store.js";
 import { emptyIndex, readIndexFile, updateIndexFile } from "./index-file.js";
+import { findReachable } from "./reachable.js";
 import { readDocumentFile } from "./read-document-file.js";
 import { readCheckedDocument } from "./read-documents.js";
 import { refNameOf, resolveRef } from "./refs.js";
+import { WRITER_PREFIX } from "./writers.js";
 
 export const LAYOUT_VERSION = "1.0.0";
 
@@ -29,7 +31,13 @@ export interface AddRefResult {
 
 /** What a layout being created holds before its `oci-layout` marker is written. */
 function isLayoutPart(name: string): boolean {
-  return name === "blobs" || name === "index.json" || name === "index.json.lock" || name.startsWith(TEMP_PREFIX);
+  return (
+    name === "blobs" ||
+    name === "index.json" ||
+    name === "index.json.lock" ||
+    name.startsWith(TEMP_PREFIX) ||
+    name.startsWith(WRITER_PREFIX)
+  );
 }
 
 async function writeIndexFileIfMissing(root: string): Promise<void> {
@@ -139,7 +147,9 @@ export class ImageLayout extends BlobStore {
     if (refName !== undefined) entry.annotations = { ...descriptor.annotations, [REF_NAME_ANNOTATION]: refName };
     let replaced: Descriptor | undefined;
     let unchanged = false;
-    await this.updateIndex((index) => {
+    await this.updateIndex(async (index) => {
+      // Under the lock gc cannot run: what is here now stays, and what is missing is said now.
+      await this.checkComplete(descriptor);
       const kept = index.manifests.filter((existing) => {
         const same =
           refName !== undefined
@@ -157,6 +167,19 @@ export class ImageLayout extends BlobStore {
       return { ...index, manifests: [...kept, entry] };
     }, signal);
     return unchanged ? { unchanged } : { replaced };
+  }
+
+  /** Throws BLOB_UNKNOWN unless every blob `descriptor` reaches is stored. */
+  private async checkComplete(descriptor: Descriptor): Promise<void> {
+    const { missing } = await findReachable(this, [descriptor], { skipUnreadable: true });
+    if (missing.length === 0) return;
+    const first = missing[0]!;
+    throw new NotFoundError(
+      "BLOB_UNKNOWN",
+      `cannot name ${descriptor.digest} in ${this.root}/index.json: blob ${first.digest} ` +
+        `(${first.mediaType}) is not in the layout${missing.length > 1 ? ` (nor ${missing.length - 1} more)` : ""}`,
+      { where: first.digest },
+    );
   }
 }
 

@@ -11,6 +11,7 @@ import { isNotFound, type FillParts, type PutBlobOptions, type StoredBlob } from
 import { ImageLayout } from "./layout.js";
 
 export interface LazyLayout {
+  /** Whether the blob is stored, claimed for this writer so that gc keeps it. */
   hasBlob(digest: string, size?: number): Promise<boolean>;
   putBlob(source: Readable, options: PutBlobOptions): Promise<StoredBlob>;
   putBlobParts(fill: FillParts, options: PutBlobOptions & { expected: ExpectedContent }): Promise<StoredBlob>;
@@ -27,7 +28,7 @@ export async function openLayoutLazily(path: string): Promise<LazyLayout> {
   await opened;
   const materialize = () => (opened ??= ImageLayout.openOrCreate(path));
   return {
-    hasBlob: async (digest, size) => (opened ? (await opened).hasBlob(digest, size) : false),
+    hasBlob: async (digest, size) => (opened ? (await opened).claimBlob(digest, size) : false),
     putBlob: async (source, options) => (await materialize()).putBlob(source, options),
     putBlobParts: async (fill, options) => (await materialize()).putBlobParts(fill, options),
     putBlobBytes: async (bytes) => (await materialize()).putBlobBytes(bytes),

@@ -15,14 +15,24 @@ import { listRefs, parseLayoutArgument } from "../../src/layout/refs.js";
 import { REPO_ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
+/**
+ * An entry whose blob is `text`. addRef checks that what an entry names is
+ * stored, so each test stores its texts first (storeTexts); a plain media
+ * type, so the text is not read as a manifest.
+ */
 const manifestOf = (text: string): Descriptor => ({
-  mediaType: MediaType.ociManifest,
+  mediaType: "application/octet-stream",
   digest: digestOf(text),
   size: text.length,
 });
 
+async function storeTexts(layout: ImageLayout, texts: string): Promise<void> {
+  for (const text of texts) await layout.putBlobBytes(Buffer.from(text));
+}
+
 test("addRef adds entries, replaces the one of the same ref name, and says which", async (t) => {
   const layout = await ImageLayout.openOrCreate(join(await tempDir(t), "layout"));
+  await storeTexts(layout, "abcd");
   assert.deepEqual(await layout.addRef(manifestOf("a"), "latest"), { replaced: undefined });
   await layout.addRef(manifestOf("b"), "other");
   const result = await layout.addRef(manifestOf("c"), "latest");
@@ -40,6 +50,7 @@ test("addRef adds entries, replaces the one of the same ref name, and says which
 
 test("addRef of an entry that is there already (keys in any order) leaves index.json untouched", async (t) => {
   const layout = await ImageLayout.openOrCreate(join(await tempDir(t), "layout"));
+  await storeTexts(layout, "ab");
   const annotated = { ...manifestOf("a"), annotations: { "io.containerd.image.name": "r.io/a:1" } };
   await layout.addRef(annotated, "latest");
   await layout.addRef(manifestOf("b"), "other");
@@ -72,7 +83,8 @@ function runWriter(dir: string, prefix: string, count: number): Promise<number |
     const [dir, prefix, count] = process.argv.slice(1);
     const layout = await ImageLayout.open(dir);
     for (let i = 0; i < Number(count); i++) {
-      await layout.addRef({ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:" + String(i).padStart(64, "0"), size: 1 }, prefix + i);
+      const blob = await layout.putBlobBytes(Buffer.from(prefix + i));
+      await layout.addRef({ mediaType: "application/octet-stream", digest: blob.digest, size: blob.size }, prefix + i);
     }`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--input-type=module", "-e", script, dir, prefix, String(count)], {
@@ -141,6 +153,7 @@ test("a lock whose owner still runs is waited for, however old it is", async (t)
   await writeFile(lock, `${process.pid}\n`);
   const longAgo = new Date(Date.now() - 3_600_000);
   await utimes(lock, longAgo, longAgo);
+  await storeTexts(layout, "y");
   let added = false;
   const adding = layout.addRef(manifestOf("y"), "y").then(() => (added = true));
   await sleep(500);
@@ -156,6 +169,7 @@ test("a lock left by a process that is gone is broken, not waited on", async (t)
   // A pid that cannot be running: above the kernel's pid_max.
   await writeFile(join(dir, "index.json.lock"), "99999999\n");
   const started = Date.now();
+  await storeTexts(layout, "x");
   await layout.addRef(manifestOf("x"), "x");
   assert.ok(Date.now() - started < 10_000);
   assert.deepEqual(listRefs(await layout.readIndex()), ["x"]);

@@ -42,11 +42,17 @@ test("bash completes command names", async (t) => {
     "completion",
     "create",
     "fetch",
+    "gc",
     "help",
+    "inspect",
+    "ls",
     "push",
+    "rm",
+    "tag",
     "unpack",
     "validate",
   ]);
+  assert.deepEqual(await complete(script, ["oci-image", "in"]), ["inspect"]);
   assert.deepEqual(await complete(script, ["oci-image", "--debug", "va"]), ["validate"]);
   assert.deepEqual(await complete(script, ["oci-image", "--ver"]), ["--version"]);
 });
@@ -63,7 +69,8 @@ test("bash completes argument choices and `help <command>`", async (t) => {
 
 test("bash completes every long option each command's --help lists", async (t) => {
   const script = await bashScript(t);
-  for (const command of ["fetch", "push", "create", "validate", "unpack", "completion"]) {
+  const commands = ["fetch", "push", "create", "validate", "unpack", "ls", "inspect", "tag", "rm", "gc", "completion"];
+  for (const command of commands) {
     const help = await runOciImage([command, "--help"]);
     assert.equal(help.status, 0, help.stderr);
     const listed = [
@@ -106,7 +113,7 @@ test("the zsh script parses and registers with compinit", async (t) => {
   const result = await runOciImage(["completion", "zsh"]);
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^#compdef oci-image\n/);
-  for (const command of ["fetch", "create", "validate", "unpack"])
+  for (const command of ["fetch", "create", "validate", "unpack", "ls", "inspect", "tag", "rm", "gc"])
     assert.match(result.stdout, new RegExp(`'${command}:`));
   const dir = await tempDir(t);
   const file = join(dir, "_oci-image");

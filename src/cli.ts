@@ -18,56 +18,7 @@ export function packageVersion(): string {
   return version;
 }
 
-/** The commander program with every command; loaded only when a command (or help) is asked for. */
-export async function buildProgram(context: CommandContext): Promise<Command> {
-  const [{ Command }, fetch, push, create, validate, unpack, completion, ls, inspect, tag, gc] = await Promise.all([
-    import("commander"),
-    import("./commands/fetch.js"),
-    import("./commands/push.js"),
-    import("./commands/create.js"),
-    import("./commands/validate.js"),
-    import("./commands/unpack.js"),
-    import("./commands/completion.js"),
-    import("./commands/ls.js"),
-    import("./commands/inspect.js"),
-    import("./commands/tag.js"),
-    import("./commands/gc.js"),
-  ]);
-  const program = new Command("oci-image")
-    .description("Fetch, push, create, validate and unpack OCI container images; list, inspect, tag and tidy layouts.")
-    .version(packageVersion(), "-V, --version", "print the version")
-    .option("--debug", "print stack traces of internal errors")
-    .showHelpAfterError("(run with --help for usage)")
-    .configureOutput({
-      writeOut: (text) => context.stdout.write(text),
-      writeErr: (text) => context.stderr.write(text),
-    })
-    .exitOverride();
-  const factories = [
-    fetch.createFetchCommand,
-    push.createPushCommand,
-    create.createCommand,
-    validate.createValidateCommand,
-    unpack.createUnpackCommand,
-    ls.createLsCommand,
-    inspect.createInspectCommand,
-    tag.createTagCommand,
-    tag.createRmCommand,
-    gc.createGcCommand,
-    completion.completionCommand,
-  ];
-  for (const factory of factories) {
-    const command = factory(context)
-      .exitOverride()
-      .configureOutput({
-        writeOut: (text) => context.stdout.write(text),
-        writeErr: (text) => context.stderr.write(text),
-      });
-    program.addCommand(command);
-  }
-  program.addHelpText(
-    "after",
-    `
+const PROGRAM_HELP = `
 Examples:
   oci-image fetch alpine:3.20 ./images:alpine
   oci-image push ./images:mine localhost:5000/mine:1.0
@@ -81,8 +32,55 @@ Examples:
 The flags --json, -q/--quiet and --debug may come before the command too.
 Exit status: 0 success, 1 failure or invalid input, 2 usage error, 130 interrupted,
 143 terminated (SIGTERM).
-Run 'oci-image help <command>' for a command's flags and examples.`,
-  );
+Run 'oci-image help <command>' for a command's flags and examples.`;
+
+type CommandFactory = (context: CommandContext) => Command;
+
+/** Every command's factory, in the order help lists them. */
+async function commandFactories(): Promise<CommandFactory[]> {
+  const [fetch, push, create, validate, unpack, ls, inspect, tag, gc, completion] = await Promise.all([
+    import("./commands/fetch.js"),
+    import("./commands/push.js"),
+    import("./commands/create.js"),
+    import("./commands/validate.js"),
+    import("./commands/unpack.js"),
+    import("./commands/ls.js"),
+    import("./commands/inspect.js"),
+    import("./commands/tag.js"),
+    import("./commands/gc.js"),
+    import("./commands/completion.js"),
+  ]);
+  return [
+    fetch.createFetchCommand,
+    push.createPushCommand,
+    create.createCommand,
+    validate.createValidateCommand,
+    unpack.createUnpackCommand,
+    ls.createLsCommand,
+    inspect.createInspectCommand,
+    tag.createTagCommand,
+    tag.createRmCommand,
+    gc.createGcCommand,
+    completion.completionCommand,
+  ];
+}
+
+/** The commander program with every command; loaded only when a command (or help) is asked for. */
+export async function buildProgram(context: CommandContext): Promise<Command> {
+  const [{ Command }, factories] = await Promise.all([import("commander"), commandFactories()]);
+  const output = {
+    writeOut: (text: string) => context.stdout.write(text),
+    writeErr: (text: string) => context.stderr.write(text),
+  };
+  const program = new Command("oci-image")
+    .description("Fetch, push, create, validate and unpack OCI container images; list, inspect, tag and tidy layouts.")
+    .version(packageVersion(), "-V, --version", "print the version")
+    .option("--debug", "print stack traces of internal errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput(output)
+    .exitOverride();
+  for (const factory of factories) program.addCommand(factory(context).exitOverride().configureOutput(output));
+  program.addHelpText("after", PROGRAM_HELP);
   return program;
 }
 

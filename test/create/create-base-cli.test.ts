@@ -199,7 +199,10 @@ test("create --base: a base manifest that breaks the image-spec; --remove withou
   const layout = await ImageLayout.open(s.base);
   const broken = { ...s.baseImage.manifest, layers: [{ ...s.baseImage.manifest.layers[0]!, size: -1 }] };
   const stored = await layout.putBlobBytes(Buffer.from(JSON.stringify(broken)));
-  await layout.addRef({ mediaType: MediaType.ociManifest, digest: stored.digest, size: stored.size }, "broken");
+  // Written into index.json as a hostile layout would hold it: addRef refuses an entry whose blobs are not all there.
+  const entry = { mediaType: MediaType.ociManifest, digest: stored.digest, size: stored.size };
+  const annotations = { "org.opencontainers.image.ref.name": "broken" };
+  await layout.updateIndex((index) => ({ ...index, manifests: [...index.manifests, { ...entry, annotations }] }));
   await refused(
     s,
     ["--base", `${s.base}:broken`, s.app, `${s.target}:app`],

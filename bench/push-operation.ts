@@ -3,9 +3,12 @@
  * registry, with oci-image push and with skopeo copy. The repository is removed
  * from the registry's storage before each run, untimed, so every run uploads
  * every blob (the registry's global blob store keeps them, but a repository
- * that does not link a blob gets it uploaded in full).
+ * that does not link a blob gets it uploaded in full). skopeo's blob info cache
+ * is removed too: it remembers which repositories of a registry hold a blob and
+ * mounts from them instead of uploading, which would not be the same job.
  */
 import { rm } from "node:fs/promises";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Operation } from "./measure.js";
 import type { OperationInputs } from "./operations.js";
@@ -14,6 +17,7 @@ export function pushOperations({ image, registry, ociImage }: OperationInputs): 
   if (!registry) return [];
   const repositories = join(registry.dataDir, "docker", "registry", "v2", "repositories", "bench");
   const fresh = (name: string) => () => rm(join(repositories, name), { recursive: true, force: true });
+  const forgetMounts = () => Promise.all(SKOPEO_BLOB_CACHES.map((path) => rm(path, { force: true })));
   const operation: Operation = {
     id: "push",
     group: "push",
@@ -36,9 +40,19 @@ export function pushOperations({ image, registry, ociImage }: OperationInputs): 
           `oci:${image.layout}:${image.tag}`,
           `docker://${registry.host}/bench/push-skopeo:1`,
         ],
-        prepare: fresh("push-skopeo"),
+        prepare: async () => {
+          await fresh("push-skopeo")();
+          await forgetMounts();
+        },
       },
     ],
   };
   return [operation];
 }
+
+/** Where containers/image keeps its blob info cache: root's, and a user's. */
+const USER_CACHE = join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "containers", "cache");
+const SKOPEO_BLOB_CACHES = ["/var/lib/containers/cache", USER_CACHE].flatMap((directory) => [
+  join(directory, "blob-info-cache-v1.boltdb"),
+  join(directory, "blob-info-cache-v1.sqlite"),
+]);

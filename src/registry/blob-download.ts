@@ -12,12 +12,12 @@ import { fetchBlobRanges, RANGES_FROM_BYTES } from "./blob-ranges.js";
 import { blobWhat, openBlobStream, type BlobRequest } from "./blob-source.js";
 import { Limiter } from "../util/concurrency.js";
 import type { PullOptions } from "./pull-types.js";
+import { withRetries, type Verdict } from "./transport/retry.js";
 
 type StoredBlob = { digest: string; size: number; existed: boolean };
 
 /** HTTP connections for blobs at once, in total, unless told otherwise. */
 export const DEFAULT_CONNECTIONS = 12;
-import { withRetries, type Verdict } from "./transport/retry.js";
 
 export class BlobDownloader {
   readonly stats = { fetched: 0, skipped: 0, bytes: 0 };

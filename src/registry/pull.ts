@@ -187,13 +187,16 @@ class Puller {
       return true;
     });
     this.options.events?.blobsPlanned?.(blobs);
-    await this.blobs.all([this.blobs.fetch(config)]);
+    // Every blob downloads at once, the config first; it is checked as soon as it is stored, and a bad one stops
+    // the layers (waiting for it before starting them would cost a round trip on every pull).
     let platform: string | undefined;
-    if (isImageConfig(config)) {
+    const configChecked = this.blobs.fetch(config).then(async () => {
+      if (!isImageConfig(config)) return;
       const bytes = await this.options.sink.readBlob(config);
       platform = checkImageConfig(bytes, config, layers.length, this.name, wanted);
-    }
-    await this.blobs.all(blobs.filter((blob) => blob !== config).map((blob) => this.blobs.fetch(blob)));
+    });
+    const others = blobs.filter((blob) => blob !== config).map((blob) => this.blobs.fetch(blob));
+    await this.blobs.all([configChecked, ...others]);
     let bytes = manifest.bytes;
     let mediaType = manifest.mediaType;
     if (isDockerMediaType(manifest.mediaType)) {

@@ -12,6 +12,7 @@ import { MediaType } from "../image/media-types.js";
 import type { ImageIndex } from "../image/types.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { readDocumentFile } from "./read-document-file.js";
+import { processRuns } from "../util/process-alive.js";
 
 const LOCK_NAME = "index.json.lock";
 /** A lock older than this is from a process that died; it is broken. */
@@ -100,7 +101,7 @@ async function staleLockInode(path: string): Promise<bigint | undefined> {
     const [text, info] = await Promise.all([readFile(path, "utf8"), stat(path, { bigint: true })]);
     const pid = Number.parseInt(text, 10);
     const ownerKnown = Number.isInteger(pid) && pid > 0;
-    const stale = ownerKnown ? !processExists(pid) : Date.now() - Number(info.mtimeMs) > STALE_LOCK_MS;
+    const stale = ownerKnown ? !processRuns(pid) : Date.now() - Number(info.mtimeMs) > STALE_LOCK_MS;
     return stale ? info.ino : undefined;
   } catch {
     return undefined;
@@ -123,13 +124,4 @@ export async function breakStaleLock(path: string, staleInode: bigint): Promise<
   const moved = await stat(aside, { bigint: true }).catch(() => undefined);
   if (moved && moved.ino !== staleInode) await link(aside, path).catch(() => {});
   await unlink(aside).catch(() => {});
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { unlinkSync } from "node:fs";
 import { readFile, readdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { processRuns } from "../util/process-alive.js";
 
 export const WRITER_PREFIX = ".oci-image-writer-";
 
@@ -55,13 +56,4 @@ export async function earliestLiveWriter(root: string): Promise<number | undefin
     earliest = Math.min(earliest ?? start, start);
   }
   return earliest;
-}
-
-function processRuns(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -7,9 +7,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MediaType } from "../../src/image/media-types.js";
-import type { ImageIndex } from "../../src/image/types.js";
-import { writeTestImage } from "../helpers/image-builder.js";
+import { writeTestImage, writeTwoPlatformIndex } from "../helpers/image-builder.js";
 import { pushImage, type RunningRegistry } from "../helpers/registry.js";
 
 export interface PushedImages {
@@ -50,25 +48,7 @@ export async function pushTestImages(
       ],
       tag: "v1",
     });
-    const amd = await writeTestImage(join(dir, "multi"), {
-      layers: [[{ name: "arch.txt", content: "amd64\n" }]],
-      tag: "amd64",
-    });
-    const arm = await writeTestImage(join(dir, "multi"), {
-      layers: [[{ name: "arch.txt", content: "arm64\n" }]],
-      tag: "arm64",
-      config: { architecture: "arm64", variant: "v8" },
-    });
-    const index: ImageIndex = {
-      schemaVersion: 2,
-      mediaType: MediaType.ociIndex,
-      manifests: [
-        { ...amd.manifestDescriptor, platform: { os: "linux", architecture: "amd64" } },
-        { ...arm.manifestDescriptor, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
-      ],
-    };
-    const stored = await amd.layout.putBlobBytes(Buffer.from(JSON.stringify(index)));
-    await amd.layout.addRef({ mediaType: MediaType.ociIndex, digest: stored.digest, size: stored.size }, "multi");
+    await writeTwoPlatformIndex(join(dir, "multi"), { amd64: "amd64", arm64: "arm64" });
 
     const push = (source: string, tag: string, options: { format?: "v2s2"; all?: boolean } = {}) =>
       pushImage(source, registry, `${repository}:${tag}`, { ...options, creds });

@@ -7,7 +7,7 @@ import { gzipSync } from "node:zlib";
 import { pack, type Header } from "tar-stream";
 import { digestOf } from "../../src/image/digest.js";
 import { MediaType } from "../../src/image/media-types.js";
-import type { Descriptor, ImageConfig, ImageManifest } from "../../src/image/types.js";
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from "../../src/image/types.js";
 import { ImageLayout } from "../../src/layout/layout.js";
 import { createCompressor } from "../../src/layer/codecs.js";
 
@@ -120,4 +120,32 @@ export async function writeTestImage(dir: string, options: TestImageOptions): Pr
   };
   await layout.addRef(manifestDescriptor, options.tag ?? "latest");
   return { layout, manifest, manifestDescriptor, config, layerTars };
+}
+
+/**
+ * An index `multi` of two images in `dir`: linux/amd64 and linux/arm64/v8, each one
+ * layer with `arch.txt`; `tags` names the two images' own entries (none when absent).
+ */
+export async function writeTwoPlatformIndex(
+  dir: string,
+  tags: { amd64?: string; arm64?: string } = {},
+): Promise<{ amd: TestImage; arm: TestImage; index: Descriptor }> {
+  const amd = await writeTestImage(dir, { layers: [[{ name: "arch.txt", content: "amd64\n" }]], tag: tags.amd64 });
+  const arm = await writeTestImage(dir, {
+    layers: [[{ name: "arch.txt", content: "arm64\n" }]],
+    tag: tags.arm64,
+    config: { architecture: "arm64", variant: "v8" },
+  });
+  const document: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: [
+      { ...amd.manifestDescriptor, platform: { os: "linux", architecture: "amd64" } },
+      { ...arm.manifestDescriptor, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+    ],
+  };
+  const stored = await amd.layout.putBlobBytes(Buffer.from(JSON.stringify(document)));
+  const index = { mediaType: MediaType.ociIndex, digest: stored.digest, size: stored.size };
+  await amd.layout.addRef(index, "multi");
+  return { amd, arm, index };
 }

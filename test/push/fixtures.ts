@@ -6,9 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { MediaType } from "../../src/image/media-types.js";
-import type { Descriptor, ImageIndex } from "../../src/image/types.js";
-import { writeTestImage } from "../helpers/image-builder.js";
+import type { Descriptor } from "../../src/image/types.js";
+import { writeTestImage, writeTwoPlatformIndex } from "../helpers/image-builder.js";
 import { runOciImage, type CliResult } from "../helpers/cli.js";
 
 export interface PushLayouts {
@@ -39,22 +38,7 @@ export async function buildPushLayouts(dir: string): Promise<PushLayouts> {
     ],
     tag: "app",
   });
-  const amd = await writeTestImage(join(dir, "multi"), { layers: [[{ name: "arch.txt", content: "amd64\n" }]] });
-  const arm = await writeTestImage(join(dir, "multi"), {
-    layers: [[{ name: "arch.txt", content: "arm64\n" }]],
-    tag: "arm",
-    config: { architecture: "arm64", variant: "v8" },
-  });
-  const index: ImageIndex = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociIndex,
-    manifests: [
-      { ...amd.manifestDescriptor, platform: { os: "linux", architecture: "amd64" } },
-      { ...arm.manifestDescriptor, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
-    ],
-  };
-  const stored = await amd.layout.putBlobBytes(Buffer.from(JSON.stringify(index)));
-  await amd.layout.addRef({ mediaType: MediaType.ociIndex, digest: stored.digest, size: stored.size }, "multi");
+  const { arm, index } = await writeTwoPlatformIndex(join(dir, "multi"), { arm64: "arm" });
   const zstd = await writeTestImage(join(dir, "zstd"), {
     layers: [[{ name: "z.txt", content: "zstd\n" }]],
     compression: "zstd",
@@ -65,7 +49,7 @@ export async function buildPushLayouts(dir: string): Promise<PushLayouts> {
     singleDigest: single.manifestDescriptor.digest,
     bigLayerSize: Math.max(...single.manifest.layers.map((layer: Descriptor) => layer.size)),
     index: `${join(dir, "multi")}:multi`,
-    indexDigest: stored.digest,
+    indexDigest: index.digest,
     armDigest: arm.manifestDescriptor.digest,
     zstd: `${join(dir, "zstd")}:zstd`,
     zstdDigest: zstd.manifestDescriptor.digest,

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { BenchImage, BenchRegistry } from "./inputs.js";
 import type { Candidate, Operation } from "./measure.js";
 import { createOperations } from "./create-operations.js";
+import { fetchCandidates } from "./fetch-candidates.js";
 import { pushOperations } from "./push-operation.js";
 import { wanOperation, type WanSetup } from "./wan.js";
 
@@ -58,25 +59,14 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
         group: "fetch",
         title: `fetch into an empty layout (${title})`,
         candidates: [
-          {
-            name: "oci-image fetch",
-            role: "ours",
-            argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:bench`],
-            prepare: empty(out("fetch-ours")),
-          },
-          {
-            name: "skopeo copy",
-            role: "peer",
-            argv: [
-              "skopeo",
-              "copy",
-              "--quiet",
-              "--src-tls-verify=false",
-              `docker://${reference}`,
-              `oci:${out("fetch-skopeo")}:bench`,
-            ],
-            prepare: empty(out("fetch-skopeo")),
-          },
+          ...fetchCandidates({
+            ociImage,
+            reference,
+            ours: out("fetch-ours"),
+            theirs: out("fetch-skopeo"),
+            tag: "bench",
+            prepare: empty,
+          }),
           // What Node.js + undici cost before any of our work: the bare download, hashed and fsynced.
           ...(form === "oci"
             ? [
@@ -103,25 +93,14 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       title: "fetch into a layout that has the blobs",
       runsFactor: 2,
       candidates: [
-        {
-          name: "oci-image fetch",
-          role: "ours",
-          argv: [...ociImage, "fetch", reference, `${out("fetch-ours")}:again`],
-          prepare: seeded(out("fetch-ours")),
-        },
-        {
-          name: "skopeo copy",
-          role: "peer",
-          argv: [
-            "skopeo",
-            "copy",
-            "--quiet",
-            "--src-tls-verify=false",
-            `docker://${reference}`,
-            `oci:${out("fetch-skopeo")}:again`,
-          ],
-          prepare: seeded(out("fetch-skopeo")),
-        },
+        ...fetchCandidates({
+          ociImage,
+          reference,
+          ours: out("fetch-ours"),
+          theirs: out("fetch-skopeo"),
+          tag: "again",
+          prepare: seeded,
+        }),
       ],
     });
     const multi = registry.reference(image.size, "multi");
@@ -130,26 +109,15 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
       group: "fetch",
       title: "fetch a 2-platform index, all platforms",
       candidates: [
-        {
-          name: "oci-image fetch --platform all",
-          role: "ours",
-          argv: [...ociImage, "fetch", "--platform", "all", multi, `${out("fetch-ours")}:multi`],
-          prepare: empty(out("fetch-ours")),
-        },
-        {
-          name: "skopeo copy --all",
-          role: "peer",
-          argv: [
-            "skopeo",
-            "copy",
-            "--quiet",
-            "--all",
-            "--src-tls-verify=false",
-            `docker://${multi}`,
-            `oci:${out("fetch-skopeo")}:multi`,
-          ],
-          prepare: empty(out("fetch-skopeo")),
-        },
+        ...fetchCandidates({
+          ociImage,
+          reference: multi,
+          ours: out("fetch-ours"),
+          theirs: out("fetch-skopeo"),
+          tag: "multi",
+          prepare: empty,
+          all: true,
+        }),
       ],
     });
   }

@@ -10,6 +10,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { buildTar } from "../test/helpers/image-builder.js";
 import { pushRawImage, type RunningRegistry } from "../test/helpers/registry.js";
+import { fetchCandidates } from "./fetch-candidates.js";
 import type { Operation } from "./measure.js";
 import { startWanLink, WAN_LINK, type RunningLink } from "./wan-link.js";
 
@@ -83,25 +84,14 @@ export function wanOperation(
     group: "wan",
     title: `fetch ${mb(wan.bytes)} (one 300 MB layer) over a WAN-like link (${shape})`,
     candidates: [
-      {
-        name: "oci-image fetch",
-        role: "ours",
-        argv: [...ociImage, "fetch", wan.reference, `${out("wan-ours")}:bench`],
-        prepare: empty(out("wan-ours")),
-      },
-      {
-        name: "skopeo copy",
-        role: "peer",
-        argv: [
-          "skopeo",
-          "copy",
-          "--quiet",
-          "--src-tls-verify=false",
-          `docker://${wan.reference}`,
-          `oci:${out("wan-skopeo")}:bench`,
-        ],
-        prepare: empty(out("wan-skopeo")),
-      },
+      ...fetchCandidates({
+        ociImage,
+        reference: wan.reference,
+        ours: out("wan-ours"),
+        theirs: out("wan-skopeo"),
+        tag: "bench",
+        prepare: empty,
+      }),
       {
         name: `link floor (bytes ÷ ${mb(WAN_LINK.totalBytesPerSecond)}/s + ${FLOOR_ROUND_TRIPS} round trips)`,
         role: "floor",

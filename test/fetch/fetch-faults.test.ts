@@ -21,6 +21,7 @@ import { inCI, toolPath } from "../helpers/tools.js";
 import { closeServer } from "../helpers/token-server.js";
 import { listBlobs, pushTestImages, snapshotTree, type PushedImages } from "./fixtures.js";
 import { checkWithPeers } from "./peers.js";
+import { selfSignedCertificate } from "../helpers/certificate.js";
 
 let registry: StartedRegistry | undefined;
 let proxy: FaultProxy;
@@ -333,27 +334,9 @@ test("Ctrl-C in the middle of a download exits 130 and leaves a valid layout", a
 
 test("a redirect from HTTPS to plain HTTP is refused", async (t) => {
   const dir = await tempDir(t);
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
+  const { keyPath, certPath } = selfSignedCertificate(dir, "https", "/CN=127.0.0.1");
   const server = createHttpsServer(
-    { key: await readFile(join(dir, "key.pem")), cert: await readFile(join(dir, "cert.pem")) },
+    { key: await readFile(keyPath), cert: await readFile(certPath) },
     (_request, response) => {
       response.writeHead(307, { location: "http://127.0.0.1:9/blob" }).end();
     },

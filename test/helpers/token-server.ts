@@ -4,12 +4,11 @@
  * registry checks against its `rootcertbundle`. The key and the self-signed
  * certificate are made with `openssl` into a directory the caller owns.
  */
-import { execFileSync } from "node:child_process";
 import { createPrivateKey, randomBytes, sign, X509Certificate, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { selfSignedCertificate } from "./certificate.js";
 
 export interface TokenServerOptions {
   /** Directory for key.pem and cert.pem. */
@@ -47,28 +46,7 @@ export interface RunningTokenServer {
 }
 
 export function makeSigningCertificate(dir: string): { keyPath: string; certPath: string } {
-  const keyPath = join(dir, "token-key.pem");
-  const certPath = join(dir, "token-cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=oci-image test token issuer",
-    ],
-    { stdio: "ignore" },
-  );
-  return { keyPath, certPath };
+  return selfSignedCertificate(dir, "token", "/CN=oci-image test token issuer");
 }
 
 export async function startTokenServer(options: TokenServerOptions): Promise<RunningTokenServer> {

@@ -35,8 +35,9 @@ export function createFetchCommand(context: CommandContext): Command {
     .addHelpText(
       "after",
       "\nConnections: at most --connections (default 12) HTTP connections for blobs in total, -j blobs at once;\n" +
-        "a blob of 32 MiB or more is fetched as parallel Range requests over the free connections (one stream\n" +
-        "when the registry ignores Range). Lower --connections for a registry that limits connections.\n" +
+        "a blob of 32 MiB or more starts as one stream and, when that stream would take more than half a second\n" +
+        "longer, the rest comes as parallel Range requests over the free connections (one stream when the\n" +
+        "registry ignores Range). Lower --connections for a registry that limits connections.\n" +
         "\nExamples:\n  oci-image fetch alpine:3.20 ./images\n" +
         "  oci-image fetch --platform linux/arm64 ghcr.io/org/app:1.2 ./images:app\n" +
         "  oci-image fetch --platform all localhost:5000/tool@sha256:… ./images:tool\n",

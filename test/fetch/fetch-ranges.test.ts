@@ -2,7 +2,9 @@
  * A large blob fetched as parallel Range requests, through the fault proxy in
  * front of a real registry: the ranges asked for, the bytes stored, and the
  * faults: Range ignored, another Content-Range, a range cut mid-way, a wrong
- * byte in one range, Ctrl-C in the middle.
+ * byte in one range, Ctrl-C in the middle. The blob is asked for whole first
+ * and split only when that stream is slow, so the proxy paces the big blob
+ * (as one connection over a long path) wherever the split is what is tested.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -11,6 +13,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { BIN, runOciImage, type CliResult } from "../helpers/cli.js";
+import type { Pace } from "../helpers/fault-pace.js";
 import { startFaultProxy, type FaultProxy, type FaultRule, type SeenRequest } from "../helpers/fault-proxy.js";
 import { digestOf } from "../../src/image/digest.js";
 import { MediaType } from "../../src/image/media-types.js";
@@ -68,10 +71,12 @@ after(async () => {
 });
 
 const bigPath = () => new RegExp(`/blobs/${big.digest}$`);
+/** One connection's rate for the big blob: one stream would take 4 s, so the fetch splits it. */
+const slowLink = (): Pace => ({ path: bigPath(), bytesPerSecond: 10_000_000 });
 const bigRequests = (): SeenRequest[] => proxy.requests.filter((request) => bigPath().test(request.path));
 
-async function fetchVia(t: TestContext, rules: FaultRule[], args: string[], layout?: string) {
-  proxy.reset(rules);
+async function fetchVia(t: TestContext, rules: FaultRule[], args: string[], layout?: string, pace?: Pace) {
+  proxy.reset(rules, pace);
   const target = layout ?? join(await tempDir(t), "images");
   const result: CliResult = await runOciImage(
     ["fetch", "--timeout", "2", ...args.map((arg) => arg.replace("HOST", proxy.host)), target],
@@ -92,10 +97,17 @@ function spansAsked(requests: SeenRequest[]): [number, number][] {
     .sort((a, b) => a[0] - b[0]);
 }
 
-/** The spans cover the blob, each byte once. */
-function assertCoveredOnce(spans: [number, number][]): void {
-  let next = 0;
-  for (const [start, end] of spans) {
+/**
+ * The first span asks for the whole blob; the parts split off it (the spans
+ * starting after byte 0, less those named as resumed) cover the rest from where
+ * the first stream stopped, each byte once.
+ */
+function assertSplitCoversOnce(spans: [number, number][], resumed: [number, number][] = []): void {
+  assert.deepEqual(spans[0], [0, big.bytes.length - 1], "the blob is asked for whole first");
+  const parts = spans.filter((span) => span[0] > 0 && !resumed.includes(span));
+  if (parts.length === 0) return;
+  let next = parts[0]![0];
+  for (const [start, end] of parts) {
     assert.equal(start, next, "no gap, no overlap");
     next = end + 1;
   }
@@ -108,11 +120,12 @@ async function tempFiles(layout: string): Promise<string[]> {
 
 test("a large blob comes as parallel ranges that cover it once, stored byte for byte", async (t) => {
   if (!registry) return t.skip("no registry");
-  const result = await fetchVia(t, [], ["HOST/test/ranges:big"]);
+  const result = await fetchVia(t, [], ["HOST/test/ranges:big"], undefined, slowLink());
   assert.equal(result.status, 0, result.stderr);
   const requests = bigRequests();
   assert.ok(requests.length >= 10, `parts of at most 4 MiB at first: ${requests.length} requests`);
-  assertCoveredOnce(spansAsked(requests));
+  assertSplitCoversOnce(spansAsked(requests));
+  assert.ok(spansAsked(requests)[1]![0] > 0, "split: the first stream stopped early");
   assert.ok((await storedBig(result.layout)).equals(big.bytes));
   const small = proxy.requests.filter((request) => /\/blobs\//.test(request.path) && !bigPath().test(request.path));
   assert.ok(
@@ -173,14 +186,16 @@ test("a range cut mid-way resumes alone from its last byte written", async (t) =
   const resumed = spans.filter(([start]) => start > 0 && start <= 1_500_000);
   assert.equal(resumed.length, 1, "the cut part asked again once, from where it stopped");
   assert.equal(resumed[0]![1], Number(end));
-  assertCoveredOnce(spans.filter((span) => span !== resumed[0]));
+  assertSplitCoversOnce(spans, resumed);
   assert.ok((await storedBig(result.layout)).equals(big.bytes));
 });
 
 test("a wrong byte in one range: digest mismatch, fetched again, then refused with nothing kept", async (t) => {
   if (!registry) return t.skip("no registry");
-  const rules: FaultRule[] = [{ method: "GET", path: bigPath(), range: /^bytes=0-/, fault: { kind: "corrupt" } }];
-  const result = await fetchVia(t, rules, ["--retries", "1", "HOST/test/ranges:big"]);
+  const rules: FaultRule[] = [
+    { method: "GET", path: bigPath(), range: /^bytes=0-/, fault: { kind: "corrupt", atByte: 1000 } },
+  ];
+  const result = await fetchVia(t, rules, ["--retries", "1", "HOST/test/ranges:big"], undefined, slowLink());
   assert.equal(result.status, 1);
   assert.match(result.stderr, /content digest is sha256:[0-9a-f]+, but its descriptor says .*downloading it again/);
   assert.match(result.stderr, new RegExp(`fetching blob ${big.digest}.*\\(2 attempts\\); nothing of it was kept`));
@@ -196,9 +211,10 @@ test("Ctrl-C in the middle of a ranged blob exits 130 and leaves the layout vali
   const layout = join(await tempDir(t), "images");
   assert.equal((await fetchVia(t, [], ["HOST/test/ranges:small"], layout)).status, 0);
   const indexBefore = await readFile(join(layout, "index.json"), "utf8");
-  proxy.reset([
-    { method: "GET", path: bigPath(), range: /^bytes=[1-9]/, fault: { kind: "stall", afterBytes: 60_000 } },
-  ]);
+  proxy.reset(
+    [{ method: "GET", path: bigPath(), range: /^bytes=[1-9]/, fault: { kind: "stall", afterBytes: 60_000 } }],
+    slowLink(),
+  );
   const child = spawn(process.execPath, [BIN, "fetch", `${proxy.host}/test/ranges:big`, layout], {
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -3,7 +3,8 @@
  * does and a local registry doesn't: blob redirects to another host (a "CDN"
  * listening on 127.0.0.2), 429 with Retry-After and rate-limit headers, 5xx,
  * connections reset mid-blob, wrong bytes, stalled or trickling answers, Range
- * ignored or answered with another Content-Range.
+ * ignored or answered with another Content-Range; and answers paced to a rate,
+ * as one connection over a long path carries them.
  */
 import {
   createServer,
@@ -14,6 +15,8 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import { closeServer } from "./token-server.js";
+import type { Readable } from "node:stream";
+import { pacer, type Pace } from "./fault-pace.js";
 import { cutRequest } from "./fault-upload.js";
 
 export type Fault =
@@ -21,8 +24,8 @@ export type Fault =
   | { kind: "status"; status: number; headers?: Record<string, string>; body?: string | Buffer }
   /** Forward, but cut the connection after this many body bytes. */
   | { kind: "reset"; afterBytes: number }
-  /** Forward, with one byte of the body changed. */
-  | { kind: "corrupt" }
+  /** Forward, with one byte of the body changed (by default the one in the middle). */
+  | { kind: "corrupt"; atByte?: number }
   /** Forward the headers (and `afterBytes` of the body), then send nothing more. */
   | { kind: "stall"; afterBytes?: number }
   /** Forward the headers (and `afterBytes` of the body), then the rest `bytesPerSecond` at a time (default 10/s). */
@@ -67,8 +70,8 @@ export interface FaultProxy {
   cdnHost: string;
   requests: SeenRequest[];
   rules: FaultRule[];
-  /** Replaces the rules and forgets the requests seen. */
-  reset(rules?: FaultRule[]): void;
+  /** Replaces the rules (and the pace) and forgets the requests seen. */
+  reset(rules?: FaultRule[], pace?: Pace): void;
   stop(): Promise<void>;
 }
 
@@ -83,6 +86,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   const upstream = new URL(upstreamUrl);
   const requests: SeenRequest[] = [];
   let rules: FaultRule[] = [];
+  let pace: Pace | undefined;
   const cdnAddress = options.cdnAddress ?? "127.0.0.2";
   const cdn = createServer((request, response) => {
     requests.push({
@@ -93,7 +97,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       bodyBytes: 0,
     });
     const path = (request.url ?? "/").replace(/^\/cdn/, "");
-    forward(upstream, request, response, path, options.cdnUpstreamAuthorization, undefined);
+    forward(upstream, request, response, path, { authorization: options.cdnUpstreamAuthorization });
   });
   await listen(cdn, cdnAddress);
   const cdnHost = `${cdnAddress}:${(cdn.address() as AddressInfo).port}`;
@@ -122,7 +126,8 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       // Nothing reaches the registry: the connection drops once the client is sending the body.
       request.once("data", () => request.socket.destroy());
     } else {
-      forward(upstream, request, response, path, undefined, fault);
+      const paced = pace?.path.test(path) ? pace.bytesPerSecond : undefined;
+      forward(upstream, request, response, path, { fault, bytesPerSecond: paced });
     }
   });
   await listen(proxy, "127.0.0.1");
@@ -138,8 +143,9 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
     set rules(value) {
       rules = value;
     },
-    reset(next = []) {
+    reset(next = [], nextPace) {
       rules = next;
+      pace = nextPace;
       requests.length = 0;
     },
     async stop() {
@@ -177,9 +183,9 @@ function forward(
   request: IncomingMessage,
   response: ServerResponse,
   path: string,
-  authorization: string | undefined,
-  fault: Fault | undefined,
+  how: { authorization?: string; fault?: Fault; bytesPerSecond?: number },
 ): void {
+  const { authorization, fault } = how;
   const headers = { ...request.headers, host: upstream.host };
   if (authorization) headers.authorization = authorization;
   if (fault?.kind === "ignore-range") delete headers.range;
@@ -202,18 +208,23 @@ function forward(
           /^bytes (\d+)/,
           (_, start: string) => `bytes ${Number(start) + 1}`,
         );
+      let body: Readable = answer;
+      if (isBody && how.bytesPerSecond) {
+        body = answer.pipe(pacer(how.bytesPerSecond));
+        body.on("close", () => answer.destroy());
+      }
       if (!isBody || !fault || fault.kind === "ignore-range" || fault.kind === "shift-content-range") {
         response.writeHead(status, answerHeaders);
-        answer.pipe(response);
+        body.pipe(response);
         return;
       }
       if (fault.kind === "trickle") {
-        trickle(answer, response, status, answerHeaders, fault);
+        trickle(body, response, status, answerHeaders, fault);
         return;
       }
-      if (fault.kind === "corrupt") corrupt(answer, response, status, answerHeaders);
-      else if (fault.kind === "reset" || fault.kind === "stall") cut(answer, response, status, answerHeaders, fault);
-      else answer.pipe(response.writeHead(status, answerHeaders));
+      if (fault.kind === "corrupt") corrupt(body, response, status, answerHeaders, fault.atByte);
+      else if (fault.kind === "reset" || fault.kind === "stall") cut(body, response, status, answerHeaders, fault);
+      else body.pipe(response.writeHead(status, answerHeaders));
     },
   );
   outgoing.on("error", () => response.destroy());
@@ -221,21 +232,25 @@ function forward(
   else request.pipe(outgoing);
 }
 
-/** The answer with one byte of its body changed. */
-function corrupt(answer: IncomingMessage, response: ServerResponse, status: number, headers: Headers): void {
-  const chunks: Buffer[] = [];
-  answer.on("data", (chunk: Buffer) => chunks.push(chunk));
-  answer.on("end", () => {
-    const body = Buffer.concat(chunks);
-    if (body.length > 0) body[Math.floor(body.length / 2)] ^= 0xff;
-    response.writeHead(status, headers);
-    response.end(body);
+/** The answer with one byte of its body changed, passed on as it comes. */
+function corrupt(answer: Readable, response: ServerResponse, status: number, headers: Headers, atByte?: number): void {
+  const middle = atByte ?? Math.floor(Number(headers["content-length"] ?? 0) / 2);
+  let offset = 0;
+  response.writeHead(status, headers);
+  answer.on("data", (chunk: Buffer) => {
+    if (middle >= offset && middle < offset + chunk.length) {
+      chunk = Buffer.from(chunk);
+      chunk[middle - offset] ^= 0xff;
+    }
+    offset += chunk.length;
+    response.write(chunk);
   });
+  answer.on("end", () => response.end());
 }
 
 /** The first bytes of the answer, then a reset connection ("reset") or silence ("stall"). */
 function cut(
-  answer: IncomingMessage,
+  answer: Readable,
   response: ServerResponse,
   status: number,
   headers: Headers,
@@ -267,7 +282,7 @@ type Headers = IncomingMessage["headers"];
 
 /** The whole answer read from upstream, then dripped to the client until it is sent or the client goes. */
 function trickle(
-  answer: IncomingMessage,
+  answer: Readable,
   response: ServerResponse,
   status: number,
   headers: IncomingMessage["headers"],

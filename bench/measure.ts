@@ -22,19 +22,24 @@ export interface Candidate {
   prepare?: () => Promise<void>;
   /** A floor computed, not run (a link's bytes ÷ bandwidth): every sample is this. */
   fixedSeconds?: number;
+  /** A floor measured by other means than its wall time (CPU seconds ÷ cores): each run's sample is what it returns. */
+  measureSeconds?: () => Promise<number>;
 }
 
-/** A target: median(ours) / median(the candidate whose name starts with `against`) at most `atMost`. */
-export interface Target {
-  against: string;
-  atMost: number;
-}
+/**
+ * A target: median(ours) / median(the candidate whose name starts with `against`)
+ * at most `atMost`; or ours' median peak memory at most `peakMiB`.
+ */
+export type Target = { against: string; atMost: number } | { peakMiB: number };
 
-export interface TargetResult extends Target {
-  /** Undefined when either side has no figures. */
-  ratio?: number;
+/** Every command's peak memory, whatever the image. */
+export const MEMORY_TARGET: Target = { peakMiB: 128 };
+
+export type TargetResult = Target & {
+  /** The ratio or the peak in MiB; undefined when a side has no figures. */
+  measured?: number;
   holds: boolean;
-}
+};
 
 export interface Operation {
   id: string;
@@ -148,7 +153,12 @@ export async function runOperation(operation: Operation, options: RunOptions): P
   const results: CandidateResult[] = operation.candidates.map((c) => ({
     name: c.name,
     role: c.role,
-    command: c.fixedSeconds !== undefined ? `computed: ${c.fixedSeconds.toFixed(3)} s` : c.argv.join(" "),
+    command:
+      c.fixedSeconds !== undefined
+        ? `computed: ${c.fixedSeconds.toFixed(3)} s`
+        : c.measureSeconds
+          ? "measured in the bench process"
+          : c.argv.join(" "),
     samples: [],
   }));
   const live = () =>
@@ -158,6 +168,12 @@ export async function runOperation(operation: Operation, options: RunOptions): P
   const once = async (candidate: Candidate, result: CandidateResult, counted: boolean) => {
     if (candidate.fixedSeconds !== undefined) {
       if (counted) result.samples.push({ seconds: candidate.fixedSeconds, peakKiB: NaN });
+      return;
+    }
+    if (candidate.measureSeconds) {
+      await candidate.prepare?.();
+      const seconds = await candidate.measureSeconds();
+      if (counted) result.samples.push({ seconds, peakKiB: NaN });
       return;
     }
     await candidate.prepare?.();
@@ -199,14 +215,19 @@ export async function runOperation(operation: Operation, options: RunOptions): P
     runs,
     candidates: results,
     comparisons,
-    ...(operation.targets ? { targets: checkTargets(operation.targets, comparisons) } : {}),
+    ...(operation.targets ? { targets: checkTargets(operation.targets, comparisons, results) } : {}),
   };
 }
 
-function checkTargets(targets: Target[], comparisons: Comparison[]): TargetResult[] {
+function checkTargets(targets: Target[], comparisons: Comparison[], results: CandidateResult[]): TargetResult[] {
+  const ours = results.find((result) => result.role === "ours");
   return targets.map((target) => {
+    if ("peakMiB" in target) {
+      const peak = ours?.peakKiBMedian === undefined ? undefined : ours.peakKiBMedian / 1024;
+      return { ...target, measured: peak, holds: peak !== undefined && peak <= target.peakMiB };
+    }
     const ratio = comparisons.find((comparison) => comparison.against.startsWith(target.against))?.ratio;
-    return { ...target, ratio, holds: ratio !== undefined && ratio <= target.atMost };
+    return { ...target, measured: ratio, holds: ratio !== undefined && ratio <= target.atMost };
   });
 }
 

@@ -7,7 +7,7 @@ import { cp, mkdir, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchImage, BenchRegistry } from "./inputs.js";
-import type { Candidate, Operation } from "./measure.js";
+import { MEMORY_TARGET, type Candidate, type Operation } from "./measure.js";
 import { createOperations } from "./create-operations.js";
 import { fetchCandidates } from "./fetch-candidates.js";
 import { pushOperations } from "./push-operation.js";
@@ -39,6 +39,8 @@ const empty = (path: string) => async () => {
     if (error.code !== "ENOENT") throw error;
   });
 };
+/** What starting Node.js costs: the start-up targets are ratios to it. */
+const NODE_BASELINE: Candidate = { name: "node -e 0", role: "baseline", argv: [process.execPath, "-e", "0"] };
 const FETCH_FLOOR = fileURLToPath(new URL("./fetch-floor.js", import.meta.url));
 const quote = (word: string) => `'${word.replace(/'/g, "'\\''")}'`;
 
@@ -79,6 +81,8 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
               ]
             : []),
         ],
+        // On loopback, within a tenth of the bare download (the start-up and the checks).
+        targets: form === "oci" ? [{ against: "bare node", atMost: 1.1 }, MEMORY_TARGET] : [MEMORY_TARGET],
       });
     }
     // A layout that already holds every blob: only the manifest and config are looked at.
@@ -101,7 +105,9 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
           tag: "again",
           prepare: seeded,
         }),
+        NODE_BASELINE,
       ],
+      targets: [{ against: NODE_BASELINE.name, atMost: 1.6 }],
     });
     const multi = registry.reference(image.size, "multi");
     operations.push({
@@ -119,6 +125,7 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
           all: true,
         }),
       ],
+      targets: [MEMORY_TARGET],
     });
   }
 
@@ -149,6 +156,7 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
           ],
         },
       ],
+      targets: [MEMORY_TARGET],
     });
   }
 
@@ -195,34 +203,24 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
           },
         },
       ],
+      targets: [{ against: "tar -xzf", atMost: 1.0 }, { against: "umoci", atMost: 1.0 }, MEMORY_TARGET],
     });
   }
 
   if (groups.includes("wan") && inputs.wan) operations.push(wanOperation(inputs.wan, ociImage, out, empty));
   if (groups.includes("startup")) {
-    const baseline: Candidate = { name: "node -e 0", role: "baseline", argv: [process.execPath, "-e", "0"] };
+    const startup = (id: string, title: string, argv: string[], atMost: number): Operation => ({
+      id: `startup-${id}`,
+      group: "startup",
+      title: `start-up: ${title}`,
+      runsFactor: 4,
+      candidates: [{ name: `oci-image ${title}`, role: "ours", argv: [...ociImage, ...argv] }, NODE_BASELINE],
+      targets: [{ against: NODE_BASELINE.name, atMost }],
+    });
     operations.push(
-      {
-        id: "startup-version",
-        group: "startup",
-        title: "start-up: --version",
-        runsFactor: 4,
-        candidates: [{ name: "oci-image --version", role: "ours", argv: [...ociImage, "--version"] }, baseline],
-      },
-      {
-        id: "startup-validate",
-        group: "startup",
-        title: "start-up: validate one manifest file",
-        runsFactor: 4,
-        candidates: [
-          {
-            name: "oci-image validate <manifest>",
-            role: "ours",
-            argv: [...ociImage, "validate", "--type", "manifest", image.manifestPath],
-          },
-          baseline,
-        ],
-      },
+      startup("version", "--version", ["--version"], 1.1),
+      startup("help", "--help", ["--help"], 1.3),
+      startup("validate", "validate <manifest file>", ["validate", "--type", "manifest", image.manifestPath], 1.3),
     );
   }
   return operations;

@@ -10,7 +10,7 @@
 import { rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { Operation } from "./measure.js";
+import { MEMORY_TARGET, type Operation } from "./measure.js";
 import type { OperationInputs } from "./operations.js";
 
 export function pushOperations({ image, registry, ociImage }: OperationInputs): Operation[] {
@@ -46,6 +46,7 @@ export function pushOperations({ image, registry, ociImage }: OperationInputs): 
         },
       },
     ],
+    targets: [{ against: "skopeo copy", atMost: 1.0 }, MEMORY_TARGET],
   };
   return [operation];
 }

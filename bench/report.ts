@@ -80,8 +80,12 @@ export function formatTargets(results: OperationResult[]): string {
   return results
     .flatMap((result) =>
       (result.targets ?? []).map((target) => {
-        const measured = target.ratio === undefined ? "no figures" : `${target.ratio.toFixed(2)}×`;
         const verdict = target.holds ? "holds" : "MISSED";
+        if ("peakMiB" in target) {
+          const measured = target.measured === undefined ? "no figures" : `${target.measured.toFixed(0)} MiB`;
+          return `target: ${result.title}: oci-image peak memory ≤ ${target.peakMiB} MiB: ${measured}, ${verdict}`;
+        }
+        const measured = target.measured === undefined ? "no figures" : `${target.measured.toFixed(2)}×`;
         return `target: ${result.title}: oci-image / ${target.against} ≤ ${target.atMost}×: ${measured}, ${verdict}`;
       }),
     )

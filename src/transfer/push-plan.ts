@@ -79,11 +79,15 @@ export async function verifyBlobs(layout: ImageLayout, blobs: readonly Descripto
   );
 }
 
+/** Bytes per read of a blob file: a sixteenth of the chunks (and of the hash and socket calls) of the 64 KiB default. */
+const READ_SIZE = 1024 * 1024;
+
 /** A stream of a blob's bytes [start, end); the whole blob's stream fails at its end unless its digest matches. */
 export function openLayoutBlob(layout: ImageLayout, descriptor: Descriptor, start = 0, end?: number): Readable {
   const path = layout.blobPath(descriptor.digest);
   const whole = start === 0 && (end === undefined || end >= descriptor.size);
-  const file = createReadStream(path, { start, end: end === undefined ? undefined : end - 1 });
+  const last = end === undefined ? undefined : end - 1;
+  const file = createReadStream(path, { start, end: last, highWaterMark: READ_SIZE });
   if (!whole) return file;
   const verifying = new VerifyingStream(descriptor, path);
   file.on("error", (error) => verifying.destroy(blobProblem(layout, descriptor, error) as Error));

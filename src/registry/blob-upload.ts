@@ -4,6 +4,12 @@
  * failed monolithic upload starts again in a new session; a chunked one asks
  * the registry how far it got and sends only the rest. The registry's
  * `Docker-Content-Digest`, when it gives one, must be the blob's.
+ *
+ * The opener's whole-blob stream is the blob's digest check, and holds its
+ * last bytes back until they match: a monolithic PUT of wrong bytes never
+ * completes. A chunked upload reads the whole blob through that check beside
+ * its PATCHes, and sends the closing PUT (the commit) only once it passed. An
+ * upload given up on is cancelled, so the registry drops what it got.
  */
 import { Transform, type Readable } from "node:stream";
 import { DigestMismatchError, RegistryError } from "../errors.js";
@@ -13,6 +19,7 @@ import { headerValue, readErrorBody } from "./http-errors.js";
 import { classifyFailure, withRetries, type Classifier } from "./transport/retry.js";
 import {
   blobExists,
+  cancelUpload,
   PUSH_ACTIONS,
   rangeEnd,
   sessionOf,
@@ -42,9 +49,20 @@ export interface BlobUpload {
 
 const OCTETS = "application/octet-stream";
 
+/** The session an upload is using, for cancelling it when the upload fails. */
+interface OpenSession {
+  session?: UploadSession;
+}
+
 export async function uploadBlob(upload: BlobUpload): Promise<void> {
-  if (upload.descriptor.size > upload.chunkSize) await uploadChunked(upload);
-  else await uploadWhole(upload);
+  const open: OpenSession = { session: upload.session };
+  try {
+    if (upload.descriptor.size > upload.chunkSize) await uploadChunked(upload, open);
+    else await uploadWhole(upload, open);
+  } catch (error) {
+    if (open.session) await cancelUpload(upload.target, open.session, upload.descriptor.digest);
+    throw error;
+  }
 }
 
 function what(upload: BlobUpload): string {
@@ -52,12 +70,13 @@ function what(upload: BlobUpload): string {
 }
 
 /** One PUT with every byte; a failure starts again in a new session. */
-async function uploadWhole(upload: BlobUpload): Promise<void> {
+async function uploadWhole(upload: BlobUpload, open: OpenSession): Promise<void> {
   const { target, descriptor } = upload;
   let session = upload.session;
   await withRetries(target.client.policy, what(upload), async () => {
     const current = session ?? (await startUpload(target, descriptor.digest));
     session = undefined;
+    open.session = current;
     upload.onProgress?.(0);
     await target.client.attempt(
       {
@@ -76,43 +95,75 @@ async function uploadWhole(upload: BlobUpload): Promise<void> {
 }
 
 /** PATCHes of `chunkSize`, resumed from the registry's offset after a failure, then the closing PUT. */
-async function uploadChunked(upload: BlobUpload): Promise<void> {
+async function uploadChunked(upload: BlobUpload, open: OpenSession): Promise<void> {
   const { target, descriptor } = upload;
   let session = upload.session;
   let offset = 0;
   let attempted = false;
-  await withRetries(
-    target.client.policy,
-    what(upload),
-    async () => {
-      if (session && attempted) {
-        const reached = await uploadOffset(target, session, descriptor.digest);
-        // A session gone after every byte was sent: its closing PUT may have landed, only the answer lost.
-        if (!reached && (await blobExists(target, descriptor.digest))) return;
-        session = reached?.session;
-        offset = reached?.offset ?? 0;
-      }
-      if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
-      attempted = true;
-      while (offset < descriptor.size) {
-        const end = Math.min(offset + upload.chunkSize, descriptor.size);
-        ({ session, offset } = await sendChunk(upload, session, offset, end));
-      }
-      await target.client.attempt(
-        {
-          method: "PUT",
-          path: withQuery(session, "digest", descriptor.digest),
-          repository: target.repository,
-          actions: PUSH_ACTIONS,
-          headers: { "content-length": "0" },
-          expect: [201],
-          what: what(upload),
-        },
-        (response) => checkCommitted(response, upload),
-      );
+  const check = checkWhole(upload);
+  try {
+    await withRetries(
+      target.client.policy,
+      what(upload),
+      async () => {
+        if (session && attempted) {
+          const reached = await uploadOffset(target, session, descriptor.digest);
+          // A session gone after every byte was sent: its closing PUT may have landed, only the answer lost.
+          if (!reached && (await blobExists(target, descriptor.digest))) return;
+          session = reached?.session;
+          offset = reached?.offset ?? 0;
+        }
+        if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
+        open.session = session;
+        attempted = true;
+        while (offset < descriptor.size) {
+          check.throwIfFailed();
+          const end = Math.min(offset + upload.chunkSize, descriptor.size);
+          ({ session, offset } = await sendChunk(upload, session, offset, end));
+          open.session = session;
+        }
+        await check.passed;
+        await closeUpload(upload, session);
+      },
+      resuming(upload),
+    );
+  } finally {
+    check.stop();
+  }
+}
+
+/** The closing PUT of a chunked upload: the registry commits the blob. */
+async function closeUpload(upload: BlobUpload, session: UploadSession): Promise<void> {
+  const { target, descriptor } = upload;
+  await target.client.attempt(
+    {
+      method: "PUT",
+      path: withQuery(session, "digest", descriptor.digest),
+      repository: target.repository,
+      actions: PUSH_ACTIONS,
+      headers: { "content-length": "0" },
+      expect: [201],
+      what: what(upload),
     },
-    resuming(upload),
+    (response) => checkCommitted(response, upload),
   );
+}
+
+/** The whole blob read through the opener's digest check, beside the chunks sent. */
+function checkWhole(upload: BlobUpload): { passed: Promise<void>; throwIfFailed(): void; stop(): void } {
+  const stream = upload.open(upload.descriptor);
+  let failure: { error: unknown } | undefined;
+  const passed = (async () => {
+    for await (const _chunk of stream);
+  })();
+  passed.catch((error: unknown) => (failure = { error }));
+  return {
+    passed,
+    throwIfFailed() {
+      if (failure) throw failure.error;
+    },
+    stop: () => stream.destroy(),
+  };
 }
 
 /**

@@ -20,7 +20,11 @@ import { formatName, isValidTag, parseReference, type ImageReference } from "../
 import type { UploadTarget } from "../registry/upload-session.js";
 import { openLayoutBlob, planPush, type PushPlan } from "./push-plan.js";
 
-export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+/**
+ * Blobs up to this go in one PUT: one request, read once. Larger ones go in
+ * PATCHes of this size, so that a dropped connection costs at most one chunk.
+ */
+export const DEFAULT_CHUNK_SIZE = 128 * 1024 * 1024;
 
 export interface PushImageOptions {
   /** The layout directory. */

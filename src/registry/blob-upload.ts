@@ -7,13 +7,14 @@
  *
  * The opener's whole-blob stream is the blob's digest check, and holds its
  * last bytes back until they match: a monolithic PUT of wrong bytes never
- * completes. A chunked upload reads the whole blob through that check beside
- * its PATCHes, and sends the closing PUT (the commit) only once it passed. An
- * upload given up on is cancelled, so the registry drops what it got.
+ * completes. A chunked upload cuts its PATCHes from that stream
+ * (chunk-source.ts) and sends the closing PUT (the commit) only once it
+ * passed. An upload given up on is cancelled, so the registry drops what it got.
  */
 import { Transform, type Readable } from "node:stream";
 import { DigestMismatchError, RegistryError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
+import { ChunkSource } from "./chunk-source.js";
 import type { RegistryResponse } from "./client.js";
 import { headerValue, readErrorBody } from "./http-errors.js";
 import { classifyFailure, withRetries, type Classifier } from "./transport/retry.js";
@@ -100,7 +101,7 @@ async function uploadChunked(upload: BlobUpload, open: OpenSession): Promise<voi
   let session = upload.session;
   let offset = 0;
   let attempted = false;
-  const check = checkWhole(upload);
+  const source = new ChunkSource(upload.open, descriptor);
   try {
     await withRetries(
       target.client.policy,
@@ -117,18 +118,17 @@ async function uploadChunked(upload: BlobUpload, open: OpenSession): Promise<voi
         open.session = session;
         attempted = true;
         while (offset < descriptor.size) {
-          check.throwIfFailed();
           const end = Math.min(offset + upload.chunkSize, descriptor.size);
-          ({ session, offset } = await sendChunk(upload, session, offset, end));
+          ({ session, offset } = await sendChunk(upload, source, session, offset, end));
           open.session = session;
         }
-        await check.passed;
+        await source.checked();
         await closeUpload(upload, session);
       },
       resuming(upload),
     );
   } finally {
-    check.stop();
+    source.close();
   }
 }
 
@@ -149,23 +149,6 @@ async function closeUpload(upload: BlobUpload, session: UploadSession): Promise<
   );
 }
 
-/** The whole blob read through the opener's digest check, beside the chunks sent. */
-function checkWhole(upload: BlobUpload): { passed: Promise<void>; throwIfFailed(): void; stop(): void } {
-  const stream = upload.open(upload.descriptor);
-  let failure: { error: unknown } | undefined;
-  const passed = (async () => {
-    for await (const _chunk of stream);
-  })();
-  passed.catch((error: unknown) => (failure = { error }));
-  return {
-    passed,
-    throwIfFailed() {
-      if (failure) throw failure.error;
-    },
-    stop: () => stream.destroy(),
-  };
-}
-
 /**
  * The usual verdicts, told as resuming: the next attempt asks the registry
  * where to go on from. A 416 (the registry holds other bytes than thought) too.
@@ -182,6 +165,7 @@ function resuming(upload: BlobUpload): Classifier {
 
 async function sendChunk(
   upload: BlobUpload,
+  source: ChunkSource,
   session: UploadSession,
   start: number,
   end: number,
@@ -199,7 +183,7 @@ async function sendChunk(
         "content-length": String(end - start),
         "content-range": `${start}-${end - 1}`,
       },
-      body: () => counted(upload.open(descriptor, start, end), upload, start),
+      body: () => counted(source.body(start, end), upload, start),
       expect: [202],
       what: `${what(upload)} (bytes ${start}-${end - 1})`,
     },

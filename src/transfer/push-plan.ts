@@ -57,8 +57,12 @@ export async function planPush(layout: ImageLayout, entry: Descriptor, platform?
   return { top, documents, blobs };
 }
 
-/** Bytes per read of a blob file: a sixteenth of the chunks (and of the hash and socket calls) of the 64 KiB default. */
-const READ_SIZE = 1024 * 1024;
+/**
+ * Bytes per read of a blob file: a quarter of the reads, hash updates and
+ * socket writes of the 64 KiB default; larger reads leave more garbage between
+ * collections (1 MiB: about 8 MiB more at the peak of a 500 MB push).
+ */
+const READ_SIZE = 256 * 1024;
 
 /**
  * A stream of a blob's bytes [start, end). The whole blob's stream is the

@@ -56,12 +56,12 @@ interface OpenSession {
 }
 
 export async function uploadBlob(upload: BlobUpload): Promise<void> {
-  const open: OpenSession = { session: upload.session };
+  const opened: OpenSession = { session: upload.session };
   try {
-    if (upload.descriptor.size > upload.chunkSize) await uploadChunked(upload, open);
-    else await uploadWhole(upload, open);
+    if (upload.descriptor.size > upload.chunkSize) await uploadChunked(upload, opened);
+    else await uploadWhole(upload, opened);
   } catch (error) {
-    if (open.session) await cancelUpload(upload.target, open.session, upload.descriptor.digest);
+    if (opened.session) await cancelUpload(upload.target, opened.session, upload.descriptor.digest);
     throw error;
   }
 }
@@ -71,13 +71,13 @@ function what(upload: BlobUpload): string {
 }
 
 /** One PUT with every byte; a failure starts again in a new session. */
-async function uploadWhole(upload: BlobUpload, open: OpenSession): Promise<void> {
+async function uploadWhole(upload: BlobUpload, opened: OpenSession): Promise<void> {
   const { target, descriptor } = upload;
   let session = upload.session;
   await withRetries(target.client.policy, what(upload), async () => {
     const current = session ?? (await startUpload(target, descriptor.digest));
     session = undefined;
-    open.session = current;
+    opened.session = current;
     upload.onProgress?.(0);
     await target.client.attempt(
       {
@@ -96,7 +96,7 @@ async function uploadWhole(upload: BlobUpload, open: OpenSession): Promise<void>
 }
 
 /** PATCHes of `chunkSize`, resumed from the registry's offset after a failure, then the closing PUT. */
-async function uploadChunked(upload: BlobUpload, open: OpenSession): Promise<void> {
+async function uploadChunked(upload: BlobUpload, opened: OpenSession): Promise<void> {
   const { target, descriptor } = upload;
   let session = upload.session;
   let offset = 0;
@@ -115,12 +115,12 @@ async function uploadChunked(upload: BlobUpload, open: OpenSession): Promise<voi
           offset = reached?.offset ?? 0;
         }
         if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
-        open.session = session;
+        opened.session = session;
         attempted = true;
         while (offset < descriptor.size) {
           const end = Math.min(offset + upload.chunkSize, descriptor.size);
           ({ session, offset } = await sendChunk(upload, source, session, offset, end));
-          open.session = session;
+          opened.session = session;
         }
         await source.checked();
         await closeUpload(upload, session);

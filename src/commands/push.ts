@@ -34,7 +34,7 @@ export function createPushCommand(context: CommandContext): Command {
     .option("--from <repository>", "a repository of the same registry to mount blobs from instead of uploading them")
     .option(
       "--chunk-size <bytes>",
-      "blobs larger than this are uploaded in chunks of this size (default 32 MiB)",
+      "blobs larger than this are uploaded in chunks of this size (default 128 MiB)",
       wholeNumber("--chunk-size", 1024),
     );
   return addConnectionOptions(command, "uploaded")

@@ -161,6 +161,17 @@ export function verifyBytes(bytes: Uint8Array, expected: VerifyTarget, where?: s
   verifier.finish();
 }
 
+export interface VerifyingStreamOptions {
+  /** Names the content in size messages (default: its digest). */
+  what?: string;
+  /**
+   * Keep the last chunk back until the content checks out: a consumer that
+   * knows the size (an upload with a Content-Length) never sees the whole of
+   * content that does not match.
+   */
+  holdLast?: boolean;
+}
+
 /**
  * A pass-through stream that refuses to carry more than `expected.size` bytes
  * and, at its end, fails unless exactly that many bytes with that digest went
@@ -168,14 +179,18 @@ export function verifyBytes(bytes: Uint8Array, expected: VerifyTarget, where?: s
  */
 export class VerifyingStream extends Transform {
   private readonly verifier: ContentVerifier;
+  private readonly holdLast: boolean;
+  private held?: Buffer;
 
   constructor(
     expected: VerifyTarget | DigestAlgorithm,
     where?: string,
     private readonly describe?: (actual: string) => string,
+    options: VerifyingStreamOptions = {},
   ) {
     super();
-    this.verifier = new ContentVerifier(expected, where);
+    this.verifier = new ContentVerifier(expected, where, options.what);
+    this.holdLast = options.holdLast ?? false;
   }
 
   /** Bytes that went through so far. */
@@ -195,7 +210,13 @@ export class VerifyingStream extends Transform {
       callback(error as Error);
       return;
     }
-    callback(null, chunk);
+    if (!this.holdLast) {
+      callback(null, chunk);
+      return;
+    }
+    const previous = this.held;
+    this.held = chunk;
+    callback(null, previous);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -205,7 +226,7 @@ export class VerifyingStream extends Transform {
       callback(error as Error);
       return;
     }
-    callback();
+    callback(null, this.held);
   }
 }
 

@@ -31,6 +31,8 @@ export interface BlobPushStats {
 export async function pushBlobs(descriptors: readonly Descriptor[], options: BlobPushOptions): Promise<BlobPushStats> {
   const stats: BlobPushStats = { pushed: 0, skipped: 0, mounted: 0, bytes: 0 };
   const unique = [...new Map(descriptors.map((descriptor) => [descriptor.digest, descriptor])).values()];
+  // The largest first: the longest upload does not wait for a free place behind small ones.
+  unique.sort((a, b) => b.size - a.size);
   await runLimited(
     unique.map((descriptor) => () => pushBlob(descriptor, options, stats)),
     Math.max(1, options.jobs),

@@ -4,15 +4,23 @@
  * failed monolithic upload starts again in a new session; a chunked one asks
  * the registry how far it got and sends only the rest. The registry's
  * `Docker-Content-Digest`, when it gives one, must be the blob's.
+ *
+ * The opener's whole-blob stream is the blob's digest check, and holds its
+ * last bytes back until they match: a monolithic PUT of wrong bytes never
+ * completes. A chunked upload cuts its PATCHes from that stream
+ * (chunk-source.ts) and sends the closing PUT (the commit) only once it
+ * passed. An upload given up on is cancelled, so the registry drops what it got.
  */
 import { Transform, type Readable } from "node:stream";
 import { DigestMismatchError, RegistryError } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
+import { ChunkSource } from "./chunk-source.js";
 import type { RegistryResponse } from "./client.js";
 import { headerValue, readErrorBody } from "./http-errors.js";
 import { classifyFailure, withRetries, type Classifier } from "./transport/retry.js";
 import {
   blobExists,
+  cancelUpload,
   PUSH_ACTIONS,
   rangeEnd,
   sessionOf,
@@ -42,9 +50,20 @@ export interface BlobUpload {
 
 const OCTETS = "application/octet-stream";
 
+/** The session an upload is using, for cancelling it when the upload fails. */
+interface OpenSession {
+  session?: UploadSession;
+}
+
 export async function uploadBlob(upload: BlobUpload): Promise<void> {
-  if (upload.descriptor.size > upload.chunkSize) await uploadChunked(upload);
-  else await uploadWhole(upload);
+  const opened: OpenSession = { session: upload.session };
+  try {
+    if (upload.descriptor.size > upload.chunkSize) await uploadChunked(upload, opened);
+    else await uploadWhole(upload, opened);
+  } catch (error) {
+    if (opened.session) await cancelUpload(upload.target, opened.session, upload.descriptor.digest);
+    throw error;
+  }
 }
 
 function what(upload: BlobUpload): string {
@@ -52,12 +71,13 @@ function what(upload: BlobUpload): string {
 }
 
 /** One PUT with every byte; a failure starts again in a new session. */
-async function uploadWhole(upload: BlobUpload): Promise<void> {
+async function uploadWhole(upload: BlobUpload, opened: OpenSession): Promise<void> {
   const { target, descriptor } = upload;
   let session = upload.session;
   await withRetries(target.client.policy, what(upload), async () => {
     const current = session ?? (await startUpload(target, descriptor.digest));
     session = undefined;
+    opened.session = current;
     upload.onProgress?.(0);
     await target.client.attempt(
       {
@@ -76,42 +96,56 @@ async function uploadWhole(upload: BlobUpload): Promise<void> {
 }
 
 /** PATCHes of `chunkSize`, resumed from the registry's offset after a failure, then the closing PUT. */
-async function uploadChunked(upload: BlobUpload): Promise<void> {
+async function uploadChunked(upload: BlobUpload, opened: OpenSession): Promise<void> {
   const { target, descriptor } = upload;
   let session = upload.session;
   let offset = 0;
   let attempted = false;
-  await withRetries(
-    target.client.policy,
-    what(upload),
-    async () => {
-      if (session && attempted) {
-        const reached = await uploadOffset(target, session, descriptor.digest);
-        // A session gone after every byte was sent: its closing PUT may have landed, only the answer lost.
-        if (!reached && (await blobExists(target, descriptor.digest))) return;
-        session = reached?.session;
-        offset = reached?.offset ?? 0;
-      }
-      if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
-      attempted = true;
-      while (offset < descriptor.size) {
-        const end = Math.min(offset + upload.chunkSize, descriptor.size);
-        ({ session, offset } = await sendChunk(upload, session, offset, end));
-      }
-      await target.client.attempt(
-        {
-          method: "PUT",
-          path: withQuery(session, "digest", descriptor.digest),
-          repository: target.repository,
-          actions: PUSH_ACTIONS,
-          headers: { "content-length": "0" },
-          expect: [201],
-          what: what(upload),
-        },
-        (response) => checkCommitted(response, upload),
-      );
+  const source = new ChunkSource(upload.open, descriptor);
+  try {
+    await withRetries(
+      target.client.policy,
+      what(upload),
+      async () => {
+        if (session && attempted) {
+          const reached = await uploadOffset(target, session, descriptor.digest);
+          // A session gone after every byte was sent: its closing PUT may have landed, only the answer lost.
+          if (!reached && (await blobExists(target, descriptor.digest))) return;
+          session = reached?.session;
+          offset = reached?.offset ?? 0;
+        }
+        if (!session) [session, offset] = [await startUpload(target, descriptor.digest), 0];
+        opened.session = session;
+        attempted = true;
+        while (offset < descriptor.size) {
+          const end = Math.min(offset + upload.chunkSize, descriptor.size);
+          ({ session, offset } = await sendChunk(upload, source, session, offset, end));
+          opened.session = session;
+        }
+        await source.checked();
+        await closeUpload(upload, session);
+      },
+      resuming(upload),
+    );
+  } finally {
+    source.close();
+  }
+}
+
+/** The closing PUT of a chunked upload: the registry commits the blob. */
+async function closeUpload(upload: BlobUpload, session: UploadSession): Promise<void> {
+  const { target, descriptor } = upload;
+  await target.client.attempt(
+    {
+      method: "PUT",
+      path: withQuery(session, "digest", descriptor.digest),
+      repository: target.repository,
+      actions: PUSH_ACTIONS,
+      headers: { "content-length": "0" },
+      expect: [201],
+      what: what(upload),
     },
-    resuming(upload),
+    (response) => checkCommitted(response, upload),
   );
 }
 
@@ -131,6 +165,7 @@ function resuming(upload: BlobUpload): Classifier {
 
 async function sendChunk(
   upload: BlobUpload,
+  source: ChunkSource,
   session: UploadSession,
   start: number,
   end: number,
@@ -148,7 +183,7 @@ async function sendChunk(
         "content-length": String(end - start),
         "content-range": `${start}-${end - 1}`,
       },
-      body: () => counted(upload.open(descriptor, start, end), upload, start),
+      body: () => counted(source.body(start, end), upload, start),
       expect: [202],
       what: `${what(upload)} (bytes ${start}-${end - 1})`,
     },

@@ -96,6 +96,26 @@ export async function mountBlob(
   );
 }
 
+/** Cancels an upload session (DELETE), so that the registry drops what it holds; a failure to is not reported. */
+export async function cancelUpload(target: UploadTarget, session: UploadSession, digest: string): Promise<void> {
+  const { client, repository, name } = target;
+  await client
+    .attempt(
+      {
+        method: "DELETE",
+        path: session.location,
+        repository,
+        actions: PUSH_ACTIONS,
+        expect: [204, 404],
+        what: `cancelling the upload of blob ${digest} to ${name}`,
+      },
+      async (response) => {
+        await readErrorBody(response.body, 0);
+      },
+    )
+    .catch(() => undefined);
+}
+
 /** How many bytes the session holds (its `Range: 0-<last>`), and where it continues; undefined when it is gone. */
 export async function uploadOffset(
   target: UploadTarget,

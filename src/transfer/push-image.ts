@@ -1,9 +1,11 @@
 /**
  * `push` as one call: an image of a layout (a manifest, a whole index, or one
- * platform of an index) to a registry. Everything is read and verified before
- * the first byte leaves; then the blobs, then the child manifests, then the
- * top document under its tag, so that a failure never leaves the tag pointing
- * at something incomplete.
+ * platform of an index) to a registry: the blobs, then the child manifests,
+ * then the top document under its tag, so that a failure never leaves the tag
+ * pointing at something incomplete. Each blob is checked against its digest
+ * as it is sent (one read, no pass before): a blob that does not match is
+ * abandoned before the registry commits it, and then no document is pushed.
+ * A blob the registry already has is not read at all.
  */
 import { DigestMismatchError, UsageError } from "../errors.js";
 import type { PlatformSpec } from "../image/platform.js";
@@ -16,9 +18,13 @@ import { putManifest } from "../registry/manifest-push.js";
 import type { PullEvents } from "../registry/pull-types.js";
 import { formatName, isValidTag, parseReference, type ImageReference } from "../registry/reference.js";
 import type { UploadTarget } from "../registry/upload-session.js";
-import { openLayoutBlob, planPush, verifyBlobs, type PushPlan } from "./push-plan.js";
+import { openLayoutBlob, planPush, type PushPlan } from "./push-plan.js";
 
-export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
+/**
+ * Blobs up to this go in one PUT: one request, read once. Larger ones go in
+ * PATCHes of this size, so that a dropped connection costs at most one chunk.
+ */
+export const DEFAULT_CHUNK_SIZE = 128 * 1024 * 1024;
 
 export interface PushImageOptions {
   /** The layout directory. */
@@ -61,7 +67,6 @@ export async function pushImage(options: PushImageOptions): Promise<PushImageRes
   // A digest alone pushes by digest; neither tag nor digest takes the layout's tag.
   const tag = reference.tag ?? (reference.digest ? undefined : (layoutTag(entry, options.ref) ?? "latest"));
   const jobs = options.jobs ?? 4;
-  await verifyBlobs(layout, plan.blobs, jobs);
   signal?.throwIfAborted();
   const client = new RegistryClient({ ...options.connection, registry: reference.registry, signal });
   const target: UploadTarget = { client, repository: reference.repository, name: formatName(reference) };

@@ -1,18 +1,12 @@
 /**
  * What a push sends, read from the layout: the image (or one platform of it),
  * its documents in the order they must arrive (children before the index that
- * names them), and its other blobs, each verified against its digest before
- * anything leaves.
+ * names them), and its other blobs, each read through its digest check as it
+ * is sent.
  */
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
-import {
-  DigestMismatchError,
-  InvalidContentError,
-  NotFoundError,
-  OciImageError,
-  fileSystemErrorOf,
-} from "../errors.js";
+import { InvalidContentError, NotFoundError, OciImageError, fileSystemErrorOf } from "../errors.js";
 import { VerifyingStream } from "../image/digest.js";
 import { isIndexMediaType, isManifestMediaType } from "../image/media-types.js";
 import type { PlatformSpec } from "../image/platform.js";
@@ -20,7 +14,6 @@ import type { Descriptor } from "../image/types.js";
 import type { ImageLayout } from "../layout/layout.js";
 import { resolveImage } from "../layout/resolve-image.js";
 import { walkReachable } from "../layout/walk.js";
-import { runLimited } from "../util/concurrency.js";
 
 export interface PushDocument {
   descriptor: Descriptor;
@@ -64,39 +57,34 @@ export async function planPush(layout: ImageLayout, entry: Descriptor, platform?
   return { top, documents, blobs };
 }
 
-/** Reads every blob through its digest check, `jobs` at once; a mismatch names the file. */
-export async function verifyBlobs(layout: ImageLayout, blobs: readonly Descriptor[], jobs: number): Promise<void> {
-  await runLimited(
-    blobs.map((descriptor) => async () => {
-      const stream = openLayoutBlob(layout, descriptor);
-      try {
-        for await (const _chunk of stream);
-      } catch (error) {
-        throw blobProblem(layout, descriptor, error);
-      }
-    }),
-    Math.max(1, jobs),
-  );
-}
+/**
+ * Bytes per read of a blob file: a quarter of the reads, hash updates and
+ * socket writes of the 64 KiB default; larger reads leave more garbage between
+ * collections (1 MiB: about 8 MiB more at the peak of a 500 MB push).
+ */
+const READ_SIZE = 256 * 1024;
 
-/** A stream of a blob's bytes [start, end); the whole blob's stream fails at its end unless its digest matches. */
+/**
+ * A stream of a blob's bytes [start, end). The whole blob's stream is the
+ * blob's digest check: it holds its last chunk back until the bytes match, so
+ * an upload of it never completes otherwise, and its errors name the file.
+ */
 export function openLayoutBlob(layout: ImageLayout, descriptor: Descriptor, start = 0, end?: number): Readable {
   const path = layout.blobPath(descriptor.digest);
   const whole = start === 0 && (end === undefined || end >= descriptor.size);
-  const file = createReadStream(path, { start, end: end === undefined ? undefined : end - 1 });
+  const last = end === undefined ? undefined : end - 1;
+  const file = createReadStream(path, { start, end: last, highWaterMark: READ_SIZE });
   if (!whole) return file;
-  const verifying = new VerifyingStream(descriptor, path);
+  const describe = (actual: string) =>
+    `${path}: content digest is ${actual}, but its descriptor says ${descriptor.digest}; the layout is damaged`;
+  const verifying = new VerifyingStream(descriptor, path, describe, { what: path, holdLast: true });
   file.on("error", (error) => verifying.destroy(blobProblem(layout, descriptor, error) as Error));
+  verifying.on("close", () => file.destroy());
   return file.pipe(verifying);
 }
 
 function blobProblem(layout: ImageLayout, descriptor: Descriptor, error: unknown): unknown {
   const path = layout.blobPath(descriptor.digest);
-  if (error instanceof DigestMismatchError)
-    return new DigestMismatchError(`${path}: ${error.message}; the layout is damaged, nothing was pushed`, {
-      where: path,
-      cause: error,
-    });
   if (error instanceof OciImageError) return error;
   if ((error as NodeJS.ErrnoException).code === "ENOENT")
     return new NotFoundError("BLOB_UNKNOWN", `${path}: blob ${descriptor.digest} is missing from the layout`, {

@@ -53,3 +53,35 @@ test("verifyBytes and the streams use the same checks", async () => {
   assert.equal(digesting.digest(), EXPECTED.digest);
   assert.equal(digesting.size, BYTES.length);
 });
+
+test("holdLast: the last chunk passes only once the bytes match, so a consumer never gets all of wrong bytes", async () => {
+  const received = (into: Buffer[]) =>
+    new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        into.push(chunk);
+        callback();
+      },
+    });
+  const chunks = [BYTES.subarray(0, 5), BYTES.subarray(5, 10), BYTES.subarray(10)];
+  const good: Buffer[] = [];
+  await pipeline(
+    Readable.from(chunks),
+    new VerifyingStream(EXPECTED, undefined, undefined, { holdLast: true }),
+    received(good),
+  );
+  assert.deepEqual(Buffer.concat(good), BYTES);
+  const wrong = Buffer.from(BYTES);
+  wrong[12] = 0;
+  const bad: Buffer[] = [];
+  const holding = new VerifyingStream(EXPECTED, undefined, undefined, { holdLast: true, what: "the file" });
+  await assert.rejects(
+    pipeline(Readable.from([wrong.subarray(0, 5), wrong.subarray(5, 10), wrong.subarray(10)]), holding, received(bad)),
+    DigestMismatchError,
+  );
+  assert.deepEqual(Buffer.concat(bad), wrong.subarray(0, 10), "all but the last chunk");
+  const long = new VerifyingStream(EXPECTED, undefined, undefined, { what: "the file" });
+  await assert.rejects(
+    pipeline(Readable.from([BYTES, BYTES]), long, sink()),
+    /^DigestMismatchError: the file: more than/,
+  );
+});

@@ -1,11 +1,11 @@
 /** `oci-image push` through the fault proxy: cut uploads resume, 5xx and 429 are retried, bad input refused. */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { spawn } from "node:child_process";
-import { BIN, hasStackTrace, runOciImage } from "../helpers/cli.js";
+import { BIN, hasStackTrace, runOciImage, type CliResult } from "../helpers/cli.js";
 import { CTRL_C, runOnTerminal } from "../helpers/pty.js";
 import { startFaultProxy, type FaultProxy, type SeenRequest } from "../helpers/fault-proxy.js";
 import { startRegistry, type StartedRegistry } from "../helpers/registry.js";
@@ -134,26 +134,63 @@ test("a registry refusing the manifest: one line, exit 1, the tag not written", 
   assert.deepEqual(await tags("faults/refused"), []);
 });
 
-test("a corrupted blob is refused before anything is pushed, naming its file", async (t) => {
-  if (!ready(t)) return;
+/** A copy of the single image with its big layer overwritten (same size, other bytes). */
+async function corruptedLayout(t: { after(fn: () => Promise<void>): void }) {
   const dir = await mkdtemp(join(tmpdir(), "oci-image-push-corrupt-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const damaged = await buildPushLayouts(dir);
   const layout = damaged.single.slice(0, damaged.single.lastIndexOf(":"));
-  const manifest = JSON.parse(
-    await (
-      await import("node:fs/promises")
-    ).readFile(join(layout, "blobs", "sha256", damaged.singleDigest.slice(7)), "utf8"),
-  ) as { layers: { digest: string; size: number }[] };
-  const victim = join(layout, "blobs", "sha256", manifest.layers[1]!.digest.slice(7));
-  await writeFile(victim, Buffer.alloc(manifest.layers[1]!.size, 7));
-  proxy.reset();
-  const result = await push([damaged.single, `${proxy.host}/faults/corrupt:1`]);
+  const manifestPath = join(layout, "blobs", "sha256", damaged.singleDigest.slice(7));
+  const manifest = JSON.parse(await readFile(manifestPath, "utf8")) as { layers: { digest: string; size: number }[] };
+  const { digest, size } = manifest.layers[1]!;
+  const victim = join(layout, "blobs", "sha256", digest.slice(7));
+  await writeFile(victim, Buffer.alloc(size, 7));
+  return { image: damaged.single, victim, digest };
+}
+
+/** The refusal: exit 1, one error line naming the file, the blob not in the repository, no manifest, no tag. */
+async function assertRefused(result: CliResult, corrupt: { victim: string; digest: string }, repository: string) {
   assert.equal(result.status, 1);
-  assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
-  assert.ok(result.stderr.includes(victim), result.stderr);
-  assert.deepEqual(proxy.requests, [], "nothing was sent to the registry");
-  assert.deepEqual(await tags("faults/corrupt"), []);
+  const errors = result.stderr
+    .trim()
+    .split("\n")
+    .filter((line) => line.startsWith("oci-image:"));
+  assert.equal(errors.length, 1, result.stderr);
+  assert.ok(result.stderr.trim().split("\n").at(-1)!.includes(corrupt.victim), result.stderr);
+  assert.ok(!hasStackTrace(result.stderr));
+  assert.ok(!proxy.requests.some((request) => /\/manifests\//.test(request.path)), "no manifest was sent");
+  const blob = await fetch(`${registry!.url}/v2/${repository}/blobs/${corrupt.digest}`, { method: "HEAD" });
+  assert.equal(blob.status, 404, "the registry never committed the blob");
+  assert.deepEqual(await tags(repository), []);
+}
+
+// Blobs are checked as they are sent: the upload of one that does not match is abandoned before its end.
+test("a corrupted blob is refused, naming its file: its upload never completes, nothing is tagged", async (t) => {
+  if (!ready(t)) return;
+  const corrupt = await corruptedLayout(t);
+  proxy.reset();
+  const result = await push([corrupt.image, `${proxy.host}/faults/corrupt:1`]);
+  await assertRefused(result, corrupt, "faults/corrupt");
+  assert.ok(
+    proxy.requests.some((request) => request.method === "DELETE" && /\/blobs\/uploads\//.test(request.path)),
+    "the upload session was cancelled",
+  );
+});
+
+test("a corrupted blob sent in chunks is refused before the closing PUT, its session cancelled", async (t) => {
+  if (!ready(t)) return;
+  const corrupt = await corruptedLayout(t);
+  proxy.reset();
+  const result = await push(["--chunk-size", String(CHUNK), corrupt.image, `${proxy.host}/faults/corrupt-chunks:1`]);
+  await assertRefused(result, corrupt, "faults/corrupt-chunks");
+  const closing = proxy.requests.filter(
+    (request) => request.method === "PUT" && request.path.includes(`digest=${encodeURIComponent(corrupt.digest)}`),
+  );
+  assert.deepEqual(closing, [], "the commit of the blob was never asked for");
+  assert.ok(
+    proxy.requests.some((request) => request.method === "DELETE"),
+    "the upload session was cancelled",
+  );
 });
 
 test("a layout ref that does not exist: one line, exit 1", async (t) => {

@@ -1,0 +1,117 @@
+/**
+ * Runs a CommonJS file with V8's code cache kept in a per-user directory, for
+ * Node versions without `module.enableCompileCache` (Node 20): V8 then skips
+ * compiling the file on every run after the first. The cache only saves time,
+ * so any doubt means compiling as usual: a cache file or directory that another
+ * user owns or may write (its code would run as ours), one made for another
+ * file, Node or V8 (the key), or one whose checksum does not match. A new cache
+ * is written to a temp file and renamed into place, so no reader sees half.
+ */
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { Module, createRequire } from "node:module";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { Script } from "node:vm";
+import { crc32 } from "node:zlib";
+
+export type CodeCacheUse = "used" | "written" | "off";
+
+export interface CachedModule {
+  exports: unknown;
+  /** Whether a cache made the compile fast ("used"), was made now ("written"), or could not be ("off"). */
+  cache: CodeCacheUse;
+}
+
+/** `$XDG_CACHE_HOME/oci-image`, else `~/.cache/oci-image`. */
+export function defaultCodeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "oci-image");
+}
+
+/** Loads `file` like `require(file)`, through the code cache in `cacheDir`. */
+export function requireWithCodeCache(file: string, cacheDir: string): CachedModule {
+  const source = readFileSync(file, "utf8");
+  const key = cacheKey(file);
+  const cacheFile = join(cacheDir, `${key.name}.v8cache`);
+  const cached = key.uid === undefined ? undefined : readCache(cacheFile, cacheDir, key);
+  const script = new Script(Module.wrap(source), { filename: file, cachedData: cached });
+  const module = new Module(file);
+  module.filename = file;
+  const require = createRequire(file);
+  require.cache[file] = module;
+  const run = script.runInThisContext() as (...args: unknown[]) => void;
+  run.call(module.exports, module.exports, require, module, file, dirname(file));
+  module.loaded = true;
+  if (cached && !script.cachedDataRejected) return { exports: module.exports, cache: "used" };
+  if (key.uid === undefined) return { exports: module.exports, cache: "off" };
+  const written = writeCache(cacheFile, cacheDir, key, script.createCachedData());
+  return { exports: module.exports, cache: written ? "written" : "off" };
+}
+
+interface CacheKey {
+  /** The cache file's name: the file's name, Node and the platform. */
+  name: string;
+  /** What must match: the file's identity and the V8 that compiled it. */
+  text: string;
+  uid: number | undefined;
+}
+
+function cacheKey(file: string): CacheKey {
+  const { size, mtimeMs, ino } = statSync(file);
+  const name = `${file.replace(/^.*[\\/]/, "").replace(/\W/g, "_")}-${process.version}-${process.arch}`;
+  const text = JSON.stringify([file, size, mtimeMs, ino, process.version, process.versions.v8, process.arch]);
+  return { name, text, uid: process.getuid?.() };
+}
+
+/** Owned by us and writable by nobody else. */
+function isOurs(stats: { uid: number; mode: number }, uid: number): boolean {
+  return stats.uid === uid && (stats.mode & 0o022) === 0;
+}
+
+/** The cache file is a header line `{key, crc}` and V8's data; undefined unless all is as it must be. */
+function readCache(cacheFile: string, cacheDir: string, key: CacheKey): Buffer | undefined {
+  try {
+    if (!isOurs(statSync(cacheDir), key.uid!)) return undefined;
+    const fd = openSync(cacheFile, "r");
+    try {
+      if (!isOurs(fstatSync(fd), key.uid!)) return undefined;
+      const content = readFileSync(fd);
+      const end = content.indexOf(10);
+      const header = JSON.parse(content.subarray(0, end).toString()) as { key?: unknown; crc?: unknown };
+      const data = content.subarray(end + 1);
+      return header.key === key.text && header.crc === crc32(data) ? data : undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(cacheFile: string, cacheDir: string, key: CacheKey, data: Buffer): boolean {
+  try {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    if (!isOurs(statSync(cacheDir), key.uid!)) return false;
+    const header = Buffer.from(`${JSON.stringify({ key: key.text, crc: crc32(data) })}\n`);
+    const temp = `${cacheFile}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temp, Buffer.concat([header, data]), { mode: 0o600 });
+      renameSync(temp, cacheFile);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw error;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -4,7 +4,6 @@
  * only when they run, so `--version` and `--help` stay fast.
  */
 import { readFileSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
 import type { Command } from "commander";
 import type { CommandContext } from "./commands/context.js";
 import { AbortedError, fileSystemErrorOf, isOciImageError } from "./errors.js";
@@ -157,10 +156,6 @@ function writeJsonFailure(
 
 /** The process entry: real streams, SIGINT or SIGTERM → abort (twice → exit now), exit with the status. */
 export async function main(): Promise<never> {
-  // undici parses HTTP with a WebAssembly module; V8 re-compiles it in the
-  // background with its optimising tier, and exit waits ~100 ms for that job.
-  // The baseline tier parses headers fast enough (bodies are passed through).
-  setFlagsFromString("--liftoff-only");
   const controller = new AbortController();
   let interrupts = 0;
   // A reader that goes away (`oci-image help | head`) is not an error of ours.

@@ -28,7 +28,7 @@ export type CodeCacheUse = "used" | "written" | "off";
 
 export interface CachedModule {
   exports: unknown;
-  /** Whether a cache made the compile fast ("used"), was made now ("written"), or could not be ("off"). */
+  /** Whether a cache made the compile fast ("used"), is written at exit ("written"), or cannot be ("off"). */
   cache: CodeCacheUse;
 }
 
@@ -42,7 +42,8 @@ export function requireWithCodeCache(file: string, cacheDir: string): CachedModu
   const source = readFileSync(file, "utf8");
   const key = cacheKey(file);
   const cacheFile = join(cacheDir, `${key.name}.v8cache`);
-  const cached = key.uid === undefined ? undefined : readCache(cacheFile, cacheDir, key);
+  const usable = key.uid !== undefined && ownDirectory(cacheDir, key.uid);
+  const cached = usable ? readCache(cacheFile, key) : undefined;
   const script = new Script(Module.wrap(source), { filename: file, cachedData: cached });
   const module = new Module(file);
   module.filename = file;
@@ -52,9 +53,11 @@ export function requireWithCodeCache(file: string, cacheDir: string): CachedModu
   run.call(module.exports, module.exports, require, module, file, dirname(file));
   module.loaded = true;
   if (cached && !script.cachedDataRejected) return { exports: module.exports, cache: "used" };
-  if (key.uid === undefined) return { exports: module.exports, cache: "off" };
-  const written = writeCache(cacheFile, cacheDir, key, script.createCachedData());
-  return { exports: module.exports, cache: written ? "written" : "off" };
+  if (!usable) return { exports: module.exports, cache: "off" };
+  // Made at exit, the cache also holds the functions this run compiled, not only the top level.
+  // V8 rejects a cache made under other V8 flags: set them before calling this.
+  process.once("exit", () => writeCache(cacheFile, key, script.createCachedData()));
+  return { exports: module.exports, cache: "written" };
 }
 
 interface CacheKey {
@@ -67,9 +70,17 @@ interface CacheKey {
 
 function cacheKey(file: string): CacheKey {
   const { size, mtimeMs, ino } = statSync(file);
-  const name = `${file.replace(/^.*[\\/]/, "").replace(/\W/g, "_")}-${process.version}-${process.arch}`;
+  // Copies installed in several places (a checkout, a global install) each keep their own cache.
+  const name = `${file.replace(/^.*[\\/]/, "").replace(/\W/g, "_")}-${pathHash(file)}-${process.version}-${process.arch}`;
   const text = JSON.stringify([file, size, mtimeMs, ino, process.version, process.versions.v8, process.arch]);
   return { name, text, uid: process.getuid?.() };
+}
+
+/** FNV-1a of the path, in hex: a short, stable name part (not a security check: the key is). */
+function pathHash(path: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) hash = Math.imul(hash ^ path.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, "0");
 }
 
 /** Owned by us and writable by nobody else. */
@@ -77,10 +88,19 @@ function isOurs(stats: { uid: number; mode: number }, uid: number): boolean {
   return stats.uid === uid && (stats.mode & 0o022) === 0;
 }
 
-/** The cache file is a header line `{key, crc}` and V8's data; undefined unless all is as it must be. */
-function readCache(cacheFile: string, cacheDir: string, key: CacheKey): Buffer | undefined {
+/** The cache directory, made if missing; false when it is not ours alone (or cannot be made). */
+function ownDirectory(cacheDir: string, uid: number): boolean {
   try {
-    if (!isOurs(statSync(cacheDir), key.uid!)) return undefined;
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    return isOurs(statSync(cacheDir), uid);
+  } catch {
+    return false;
+  }
+}
+
+/** The cache file is a header line `{key, crc}` and V8's data; undefined unless all is as it must be. */
+function readCache(cacheFile: string, key: CacheKey): Buffer | undefined {
+  try {
     const fd = openSync(cacheFile, "r");
     try {
       if (!isOurs(fstatSync(fd), key.uid!)) return undefined;
@@ -97,10 +117,8 @@ function readCache(cacheFile: string, cacheDir: string, key: CacheKey): Buffer |
   }
 }
 
-function writeCache(cacheFile: string, cacheDir: string, key: CacheKey, data: Buffer): boolean {
+function writeCache(cacheFile: string, key: CacheKey, data: Buffer): boolean {
   try {
-    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-    if (!isOurs(statSync(cacheDir), key.uid!)) return false;
     const header = Buffer.from(`${JSON.stringify({ key: key.text, crc: crc32(data) })}\n`);
     const temp = `${cacheFile}.${process.pid}.tmp`;
     try {

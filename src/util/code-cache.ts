@@ -28,7 +28,7 @@ export type CodeCacheUse = "used" | "written" | "off";
 
 export interface CachedModule {
   exports: unknown;
-  /** Whether a cache made the compile fast ("used"), is written at exit ("written"), or cannot be ("off"). */
+  /** Whether a cache made the compile fast ("used"), is made when the run exits 0 ("written"), or cannot be ("off"). */
   cache: CodeCacheUse;
 }
 
@@ -37,10 +37,14 @@ export function defaultCodeCacheDir(env: NodeJS.ProcessEnv = process.env): strin
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "oci-image");
 }
 
-/** Loads `file` like `require(file)`, through the code cache in `cacheDir`. */
-export function requireWithCodeCache(file: string, cacheDir: string): CachedModule {
+/**
+ * Loads `file` like `require(file)`, through the code cache in `cacheDir`. Runs
+ * that differ in `variant` (the command) compile different functions, so each
+ * keeps a cache of its own.
+ */
+export function requireWithCodeCache(file: string, cacheDir: string, variant = ""): CachedModule {
   const source = readFileSync(file, "utf8");
-  const key = cacheKey(file);
+  const key = cacheKey(file, variant);
   const cacheFile = join(cacheDir, `${key.name}.v8cache`);
   const usable = key.uid !== undefined && ownDirectory(cacheDir, key.uid);
   const cached = usable ? readCache(cacheFile, key) : undefined;
@@ -54,24 +58,28 @@ export function requireWithCodeCache(file: string, cacheDir: string): CachedModu
   module.loaded = true;
   if (cached && !script.cachedDataRejected) return { exports: module.exports, cache: "used" };
   if (!usable) return { exports: module.exports, cache: "off" };
-  // Made at exit, the cache also holds the functions this run compiled, not only the top level.
+  // Made at exit, the cache also holds the functions this run compiled, not only the top level;
+  // only a run that succeeded makes one (a mistyped command makes none).
   // V8 rejects a cache made under other V8 flags: set them before calling this.
-  process.once("exit", () => writeCache(cacheFile, key, script.createCachedData()));
+  process.once("exit", (code) => {
+    if (code === 0) writeCache(cacheFile, key, script.createCachedData());
+  });
   return { exports: module.exports, cache: "written" };
 }
 
 interface CacheKey {
-  /** The cache file's name: the file's name, Node and the platform. */
+  /** The cache file's name: the file's name and variant, Node and the platform. */
   name: string;
   /** What must match: the file's identity and the V8 that compiled it. */
   text: string;
   uid: number | undefined;
 }
 
-function cacheKey(file: string): CacheKey {
+function cacheKey(file: string, variant: string): CacheKey {
   const { size, mtimeMs, ino } = statSync(file);
   // Copies installed in several places (a checkout, a global install) each keep their own cache.
-  const name = `${file.replace(/^.*[\\/]/, "").replace(/\W/g, "_")}-${pathHash(file)}-${process.version}-${process.arch}`;
+  const base = `${file.replace(/^.*[\\/]/, "")}-${pathHash(file)}${variant ? `-${variant}` : ""}`;
+  const name = `${base.replace(/\W/g, "_")}-${process.version}-${process.arch}`;
   const text = JSON.stringify([file, size, mtimeMs, ino, process.version, process.versions.v8, process.arch]);
   return { name, text, uid: process.getuid?.() };
 }

@@ -14,13 +14,18 @@ import { tempDir } from "../helpers/temp.js";
 const CODE_CACHE = pathToFileURL(join(REPO_ROOT, "dist/src/util/code-cache.js")).href;
 
 /** Loads `file` through the cache in a new process: what the cache did and what the module exported. */
-async function load(file: string, cacheDir: string): Promise<{ cache: string; exports: unknown }> {
+async function load(
+  file: string,
+  cacheDir: string,
+  run: { variant?: string; exitCode?: number } = {},
+): Promise<{ cache: string; exports: unknown }> {
   const script = `
     const { requireWithCodeCache } = await import(${JSON.stringify(CODE_CACHE)});
-    const { cache, exports } = requireWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(cacheDir)});
-    process.stdout.write(JSON.stringify({ cache, exports }));`;
+    const { cache, exports } = requireWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(cacheDir)}, ${JSON.stringify(run.variant ?? "")});
+    process.stdout.write(JSON.stringify({ cache, exports }));
+    process.exitCode = ${run.exitCode ?? 0};`;
   const result = await runProgram(process.execPath, ["--input-type=module", "-e", script]);
-  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.status, run.exitCode ?? 0, result.stderr);
   return JSON.parse(result.stdout) as { cache: string; exports: unknown };
 }
 
@@ -75,4 +80,15 @@ test("a cache that others may write is not used", async (t) => {
   assert.equal((await load(file, cacheDir)).cache, "used", "replaced by one of ours");
   await chmod(cacheDir, 0o777);
   assert.deepEqual(await load(file, cacheDir), { cache: "off", exports: { answer: "module.js 42" } });
+});
+
+test("each variant (command) keeps a cache of its own; a run that fails makes none", async (t) => {
+  const { file, cacheDir } = await setUp(t);
+  assert.equal((await load(file, cacheDir, { variant: "validate", exitCode: 1 })).cache, "written");
+  assert.deepEqual(await readdir(cacheDir), [], "a failed run wrote no cache");
+  assert.equal((await load(file, cacheDir, { variant: "validate" })).cache, "written");
+  assert.equal((await load(file, cacheDir, { variant: "fetch" })).cache, "written");
+  assert.equal((await load(file, cacheDir, { variant: "validate" })).cache, "used");
+  assert.equal((await load(file, cacheDir, { variant: "fetch" })).cache, "used");
+  assert.equal((await readdir(cacheDir)).length, 2);
 });

@@ -58,5 +58,6 @@ await build({
   sourcemap: "linked",
   sourcesContent: false,
   legalComments: "none",
+  minifyWhitespace: true,
   logLevel: "warning",
 });

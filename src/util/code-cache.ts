@@ -18,7 +18,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { Module, createRequire } from "node:module";
+import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
@@ -43,16 +43,20 @@ export function defaultCodeCacheDir(env: NodeJS.ProcessEnv = process.env): strin
  * keeps a cache of its own.
  */
 export function requireWithCodeCache(file: string, cacheDir: string, variant = ""): CachedModule {
-  const source = readFileSync(file, "utf8");
   const key = cacheKey(file, variant);
+  const source = readFileSync(file, "utf8");
+  // A file rewritten while it was read (a build) gets no cache: its key might not be its content's.
+  const steady = cacheKey(file, variant).text === key.text;
   const cacheFile = join(cacheDir, `${key.name}.v8cache`);
-  const usable = key.uid !== undefined && ownDirectory(cacheDir, key.uid);
+  const usable = steady && key.uid !== undefined && ownDirectory(cacheDir, key.uid);
   const cached = usable ? readCache(cacheFile, key) : undefined;
-  const script = new Script(Module.wrap(source), { filename: file, cachedData: cached });
-  const module = new Module(file);
-  module.filename = file;
+  // What Node wraps a CommonJS file in.
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+  const script = new Script(wrapped, { filename: file, cachedData: cached });
+  const module = { id: file, filename: file, loaded: false, exports: {}, children: [], paths: [] };
   const require = createRequire(file);
-  require.cache[file] = module;
+  // As require() would: a later require(file) gets these exports instead of a second copy.
+  require.cache[file] = module as unknown as NodeJS.Module;
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run.call(module.exports, module.exports, require, module, file, dirname(file));
   module.loaded = true;

@@ -19,9 +19,10 @@ async function load(
   cacheDir: string,
   run: { variant?: string; exitCode?: number } = {},
 ): Promise<{ cache: string; exports: unknown }> {
+  const call = [file, cacheDir, run.variant ?? ""].map((argument) => JSON.stringify(argument)).join(", ");
   const script = `
     const { requireWithCodeCache } = await import(${JSON.stringify(CODE_CACHE)});
-    const { cache, exports } = requireWithCodeCache(${JSON.stringify(file)}, ${JSON.stringify(cacheDir)}, ${JSON.stringify(run.variant ?? "")});
+    const { cache, exports } = requireWithCodeCache(${call});
     process.stdout.write(JSON.stringify({ cache, exports }));
     process.exitCode = ${run.exitCode ?? 0};`;
   const result = await runProgram(process.execPath, ["--input-type=module", "-e", script]);

@@ -19,7 +19,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
 import { crc32 } from "node:zlib";
@@ -32,9 +31,13 @@ export interface CachedModule {
   cache: CodeCacheUse;
 }
 
-/** `$XDG_CACHE_HOME/oci-image`, else `~/.cache/oci-image`. */
-export function defaultCodeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "oci-image");
+/**
+ * `$XDG_CACHE_HOME/oci-image`, else `$HOME/.cache/oci-image`; undefined (no cache) without either.
+ * (`os.homedir()` would read HOME too, but loading node:os costs a run more than the cache saves here.)
+ */
+export function defaultCodeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const base = env.XDG_CACHE_HOME || (env.HOME && join(env.HOME, ".cache"));
+  return base ? join(base, "oci-image") : undefined;
 }
 
 /**
@@ -42,13 +45,13 @@ export function defaultCodeCacheDir(env: NodeJS.ProcessEnv = process.env): strin
  * that differ in `variant` (the command) compile different functions, so each
  * keeps a cache of its own.
  */
-export function requireWithCodeCache(file: string, cacheDir: string, variant = ""): CachedModule {
+export function requireWithCodeCache(file: string, cacheDir: string | undefined, variant = ""): CachedModule {
   const key = cacheKey(file, variant);
   const source = readFileSync(file, "utf8");
   // A file rewritten while it was read (a build) gets no cache: its key might not be its content's.
   const steady = cacheKey(file, variant).text === key.text;
-  const cacheFile = join(cacheDir, `${key.name}.v8cache`);
-  const usable = steady && key.uid !== undefined && ownDirectory(cacheDir, key.uid);
+  const cacheFile = join(cacheDir ?? "", `${key.name}.v8cache`);
+  const usable = steady && cacheDir !== undefined && key.uid !== undefined && ownDirectory(cacheDir, key.uid);
   const cached = usable ? readCache(cacheFile, key) : undefined;
   // What Node wraps a CommonJS file in.
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;

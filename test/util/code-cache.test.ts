@@ -8,6 +8,7 @@ import { chmod, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test, type TestContext } from "node:test";
+import { defaultCodeCacheDir } from "../../src/util/code-cache.js";
 import { REPO_ROOT, runProgram } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
 
@@ -92,4 +93,10 @@ test("each variant (command) keeps a cache of its own; a run that fails makes no
   assert.equal((await load(file, cacheDir, { variant: "validate" })).cache, "used");
   assert.equal((await load(file, cacheDir, { variant: "fetch" })).cache, "used");
   assert.equal((await readdir(cacheDir)).length, 2);
+});
+
+test("the cache lives in $XDG_CACHE_HOME/oci-image, else $HOME/.cache/oci-image, else nowhere", () => {
+  assert.equal(defaultCodeCacheDir({ XDG_CACHE_HOME: "/x", HOME: "/h" }), "/x/oci-image");
+  assert.equal(defaultCodeCacheDir({ HOME: "/h" }), "/h/.cache/oci-image");
+  assert.equal(defaultCodeCacheDir({}), undefined);
 });

@@ -8,7 +8,7 @@
  * JSON Schema compiler, spinners, library folders) must stay out.
  */
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test, type TestContext } from "node:test";
@@ -158,4 +158,21 @@ test("validating one manifest file needs no HTTP client, tar reader or spinner",
     bundled.modules.filter((m) => m.startsWith("node_modules/ajv/")),
     [],
   );
+});
+
+test("bin/oci-image's list of registry commands is the commands whose code reaches the registry", async () => {
+  // Only they get V8's flag for undici's HTTP parser (loading node:v8 costs every other run).
+  const bin = await readFile(BIN, "utf8");
+  const listed = /const REGISTRY_COMMANDS = (\[[^\]]*\]);/.exec(bin);
+  assert.ok(listed, "bin/oci-image defines REGISTRY_COMMANDS");
+  const commands = join(REPO_ROOT, "src", "commands");
+  const reaching: string[] = [];
+  for (const name of (await readdir(commands)).filter((file) => file.endsWith(".ts"))) {
+    const text = await readFile(join(commands, name), "utf8");
+    const isCommand = /\bnew Command\(/.test(text);
+    // Static or dynamic imports of registry code, transfers (registry <-> layout) or the registry flags.
+    if (isCommand && /"\.\.\/(registry|transfer)\/|"\.\/registry-flags\.js"/.test(text))
+      reaching.push(name.replace(/\.ts$/, ""));
+  }
+  assert.deepEqual([...(JSON.parse(listed[1]!) as string[])].sort(), reaching.sort());
 });

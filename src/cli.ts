@@ -4,7 +4,6 @@
  * only when they run, so `--version` and `--help` stay fast.
  */
 import { readFileSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
 import type { Command } from "commander";
 import type { CommandContext } from "./commands/context.js";
 import { AbortedError, fileSystemErrorOf, isOciImageError } from "./errors.js";
@@ -88,11 +87,6 @@ export async function buildProgram(context: CommandContext): Promise<Command> {
 export async function runCli(argv: string[], context: CommandContext): Promise<number> {
   const debug = argv.includes("--debug") || context.env.OCI_IMAGE_DEBUG === "1";
   const json = argv.includes("--json");
-  // Scripts and health checks ask for the version often: answer without loading the program.
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-    context.stdout.write(`${packageVersion()}\n`);
-    return 0;
-  }
   try {
     await (await buildProgram(context)).parseAsync(commonFlagsAfterCommand(argv), { from: "user" });
     return context.exitCode ?? 0;
@@ -162,10 +156,6 @@ function writeJsonFailure(
 
 /** The process entry: real streams, SIGINT or SIGTERM → abort (twice → exit now), exit with the status. */
 export async function main(): Promise<never> {
-  // undici parses HTTP with a WebAssembly module; V8 re-compiles it in the
-  // background with its optimising tier, and exit waits ~100 ms for that job.
-  // The baseline tier parses headers fast enough (bodies are passed through).
-  setFlagsFromString("--liftoff-only");
   const controller = new AbortController();
   let interrupts = 0;
   // A reader that goes away (`oci-image help | head`) is not an error of ours.
@@ -185,7 +175,10 @@ export async function main(): Promise<never> {
   process.on("SIGINT", interrupt(130));
   process.on("SIGTERM", interrupt(143));
   const context: CommandContext = {
-    stdin: process.stdin,
+    // Only validate's `-` reads stdin; opening it costs every other run several milliseconds.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

@@ -10,5 +10,6 @@ import { STAGING_PREFIX } from "./bundle-directory.js";
 const path = process.argv[2];
 if (path && basename(path).startsWith(STAGING_PREFIX)) {
   // Two tries: the interrupted process may still have been removing entries when this one started.
-  await removeTree(path).catch(() => removeTree(path).catch(() => undefined));
+  // No top-level await: the CLI's bundle of this file is CommonJS; the pending work keeps the process alive.
+  void removeTree(path).catch(() => removeTree(path).catch(() => undefined));
 }

@@ -77,7 +77,8 @@ async function runValidate(context: CommandContext, paths: string[], flags: Vali
       fast: flags.fast,
       concurrency: flags.jobs,
       cwd: context.cwd,
-      stdin: context.stdin,
+      // Opening stdin costs a run that does not read it (only `-` does) several milliseconds.
+      stdin: paths.includes("-") ? context.stdin : undefined,
       signal: context.signal,
       // Live progress on a terminal only; pipes and CI get just the result.
       ...(area.live ? layerProgress(display) : {}),

@@ -1,47 +1,24 @@
 /**
- * undici's Agent and its `request` API, loaded from their own modules. The
+ * undici's Agent and its `request` API, imported from their own modules. The
  * package's index also loads fetch, WebSocket, cookies, caches and mocks (and,
  * through them, Node's own bundled undici): about 70 ms of every run, for nothing
  * a registry client uses. undici 7 has no `exports` map, so these files are
- * reachable. package.json pins undici's exact version and
+ * reachable (their types: undici-modules.d.ts); static imports let the CLI's
+ * bundle hold them too. package.json pins undici's exact version and
  * test/fetch/http-agent.test.ts fails when the files move or stop being the
- * public API's; should they move anyway, the public index is used instead.
+ * public API's.
  */
-import { createRequire } from "node:module";
 import type { Agent as UndiciAgent, Dispatcher } from "undici";
+import Agent from "undici/lib/dispatcher/agent.js";
+import request from "undici/lib/api/api-request.js";
 
-type RequestFunction = (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-
-interface HttpModules {
-  Agent: typeof UndiciAgent;
-  request: RequestFunction;
-}
-
-let loaded: (HttpModules & { deep: boolean }) | undefined;
-
-function modules(): HttpModules & { deep: boolean } {
-  if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
-  try {
-    loaded = {
-      Agent: require("undici/lib/dispatcher/agent.js"),
-      request: require("undici/lib/api/api-request.js"),
-      deep: true,
-    };
-  } catch {
-    const undici = require("undici") as typeof import("undici");
-    loaded = { Agent: undici.Agent, request: undici.Dispatcher.prototype.request as RequestFunction, deep: false };
-  }
-  return loaded;
-}
-
-/** Whether the fast path (undici's own modules) is in use; for the test that pins it. */
-export function usesUndiciModules(): boolean {
-  return modules().deep;
+/** The modules in use; for the test that pins them to the public API. */
+export function undiciModules(): { Agent: unknown; request: unknown } {
+  return { Agent, request };
 }
 
 export function createAgent(options: UndiciAgent.Options): Dispatcher {
-  return new (modules().Agent)(options);
+  return new Agent(options);
 }
 
 /** `dispatcher.request(options)`, for any dispatcher (an Agent, or a test's MockAgent). */
@@ -49,5 +26,5 @@ export function sendRequest(
   dispatcher: Dispatcher,
   options: Dispatcher.RequestOptions,
 ): Promise<Dispatcher.ResponseData> {
-  return modules().request.call(dispatcher, options);
+  return request.call(dispatcher, options);
 }

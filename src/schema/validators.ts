@@ -33,8 +33,8 @@ export function schemasFingerprint(): string {
 
 async function loadGenerated(): Promise<Validators | undefined> {
   try {
-    const url = new URL("./generated/validators.js", import.meta.url).href;
-    const module = (await import(url)) as Record<string, unknown>;
+    // A literal path, so the CLI's bundle (scripts/bundle-cli.mjs) can include the module.
+    const module = (await import("./generated/validators.js")) as Record<string, unknown>;
     if (module.SCHEMAS_FINGERPRINT !== schemasFingerprint()) return undefined;
     return pick(module);
   } catch {

@@ -2,7 +2,7 @@
  * Runs the CLI as another (unprivileged) user. The user may not be able to
  * enter the checkout (a clone under a 0700 directory), so the command runs
  * from a world-readable copy of what the installed package holds: bin/,
- * dist/src/, package.json and the runtime dependencies, made once per process.
+ * dist/cli/, dist/src/, package.json and the runtime dependencies, made once per process.
  */
 import { chmod, cp, mkdtemp } from "node:fs/promises";
 import { rmSync } from "node:fs";
@@ -18,7 +18,7 @@ function readableRuntime(): Promise<string> {
     process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     await chmod(dir, 0o755);
     const buildOnly = /node_modules\/(typescript|@types)(\/|$)/;
-    for (const part of ["package.json", "bin", "dist/src", "node_modules"]) {
+    for (const part of ["package.json", "bin", "dist/cli", "dist/src", "node_modules"]) {
       await cp(join(REPO_ROOT, part), join(dir, part), {
         recursive: true,
         verbatimSymlinks: true,

@@ -83,8 +83,12 @@ test("the tarball holds the command, the built library and its types, and nothin
   const paths = pkg.files.map((file) => file.path);
   for (const required of [
     "bin/oci-image",
+    "bin/package.json",
     "package.json",
     "README.md",
+    "dist/cli/cli.js",
+    "dist/cli/layer-decoder-worker.js",
+    "dist/cli/remove-tree-main.js",
     "dist/src/cli.js",
     "dist/src/index.js",
     "dist/src/index.d.ts",
@@ -92,9 +96,12 @@ test("the tarball holds the command, the built library and its types, and nothin
     assert.ok(paths.includes(required), `${required} is in the tarball`);
   }
   const unexpected = paths.filter(
-    (path) => !/^(bin\/oci-image|package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts|json))$/.test(path),
+    (path) =>
+      !/^(bin\/(oci-image|package\.json)|package\.json|README\.md|LICENSE|dist\/src\/.+\.(js|d\.ts|json))$/.test(
+        path,
+      ) && !/^dist\/cli\/[^/]+\.(js|js\.map|json)$/.test(path),
   );
-  assert.deepEqual(unexpected, [], "only bin/, dist/src/, README, LICENSE and package.json are shipped");
+  assert.deepEqual(unexpected, [], "only bin/, dist/cli/, dist/src/, README, LICENSE and package.json are shipped");
   assert.ok(
     !paths.some((path) => path.startsWith("dist/test/") || path.startsWith("dist/bench/") || path.startsWith("src/")),
   );

@@ -1,11 +1,16 @@
 /**
- * Start-up stays fast because commands load their library code only when they
- * run: record every ES module a command loads and check that the heavy ones
- * (HTTP client, tar, JSON Schema compiler, spinners, library folders) stay out.
+ * Start-up stays fast: bin/oci-image runs one bundle (dist/cli/cli.js), answers
+ * --version without it, and loads the dependencies kept outside it (the HTTP
+ * client, the JSON Schema compiler, zstd) only for the commands that use them.
+ * Inside the bundle, commands still load their library code only when they
+ * run: the same checks run on the unbundled modules (dist/src/), where every
+ * module a command loads is seen, and the heavy ones (HTTP client, tar,
+ * JSON Schema compiler, spinners, library folders) must stay out.
  */
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { test, type TestContext } from "node:test";
 import { BIN, REPO_ROOT, runProgram } from "../helpers/cli.js";
 import { tempDir } from "../helpers/temp.js";
@@ -20,18 +25,39 @@ const REGISTER = `
 import { register } from "node:module";
 register("./hooks.mjs", import.meta.url, { data: { log: process.env.OCI_IMAGE_LOAD_LOG } });
 `;
+/** CommonJS modules (the bundle, and what it requires) are in require.cache when the process exits. */
+const RECORD_REQUIRED = `
+const { appendFileSync } = require("node:fs");
+const { pathToFileURL } = require("node:url");
+process.on("exit", () => {
+  const urls = Object.keys(require.cache).map((path) => pathToFileURL(path).href);
+  appendFileSync(process.env.OCI_IMAGE_LOAD_LOG, urls.join("\\n") + "\\n");
+});
+`;
+/** The CLI from the unbundled modules that tsc builds (dist/src/cli.js). */
+const RUN_MODULES = `
+const { main } = await import(${JSON.stringify(pathToFileURL(join(REPO_ROOT, "dist/src/cli.js")).href)});
+await main();
+`;
 
-/** Runs bin/oci-image and returns its status, stdout and the repository-relative modules it loaded. */
+type Entry = "bundle" | "modules";
+
+/** Runs the CLI and returns its status, stdout and the repository-relative modules it loaded. */
 async function loadedModules(
   t: TestContext,
   args: string[],
+  entry: Entry = "bundle",
 ): Promise<{ status: number | null; stdout: string; stderr: string; modules: string[] }> {
   const dir = await tempDir(t);
   await writeFile(join(dir, "hooks.mjs"), HOOKS);
   await writeFile(join(dir, "register.mjs"), REGISTER);
+  await writeFile(join(dir, "record-required.cjs"), RECORD_REQUIRED);
+  await writeFile(join(dir, "run-modules.mjs"), RUN_MODULES);
   const log = join(dir, "loaded.txt");
   await writeFile(log, "");
-  const result = await runProgram(process.execPath, ["--import", join(dir, "register.mjs"), BIN, ...args], {
+  const program = entry === "bundle" ? BIN : join(dir, "run-modules.mjs");
+  const recorders = ["--import", join(dir, "register.mjs"), "--require", join(dir, "record-required.cjs")];
+  const result = await runProgram(process.execPath, [...recorders, program, ...args], {
     cwd: dir,
     env: { OCI_IMAGE_LOAD_LOG: log },
   });
@@ -40,7 +66,7 @@ async function loadedModules(
     .split("\n")
     .filter((url) => url.startsWith(root))
     .map((url) => url.slice(root.length));
-  return { ...result, modules };
+  return { ...result, modules: [...new Set(modules)] };
 }
 
 /** Modules that must load only when a command needs them. */
@@ -56,10 +82,15 @@ function heavyIn(modules: string[], allowed: RegExp[] = []): string[] {
   );
 }
 
+const ENTRIES: Entry[] = ["bundle", "modules"];
+
 test("the load recorder sees the CLI's own modules", async (t) => {
-  const { status, modules } = await loadedModules(t, ["--help"]);
-  assert.equal(status, 0);
   // Without this the checks below could pass by recording nothing.
+  const bundled = await loadedModules(t, ["--help"], "bundle");
+  assert.equal(bundled.status, 0);
+  assert.ok(bundled.modules.includes("dist/cli/cli.js"), `recorded: ${bundled.modules.join(", ")}`);
+  const { status, modules } = await loadedModules(t, ["--help"], "modules");
+  assert.equal(status, 0);
   assert.ok(modules.includes("dist/src/cli.js"), `recorded: ${modules.join(", ")}`);
   assert.ok(
     modules.some((m) => m.startsWith("node_modules/commander/")),
@@ -67,30 +98,34 @@ test("the load recorder sees the CLI's own modules", async (t) => {
   );
 });
 
-test("--version loads neither commander nor any command", async (t) => {
+test("--version loads neither the bundle, nor commander, nor any command", async (t) => {
   const { status, modules, stdout } = await loadedModules(t, ["--version"]);
   assert.equal(status, 0);
   assert.match(stdout, /^\d+\.\d+\.\d+\n$/);
-  assert.ok(modules.includes("dist/src/cli.js"), `recorded: ${modules.join(", ")}`);
+  assert.ok(modules.includes("bin/oci-image"), `recorded: ${modules.join(", ")}`);
   assert.deepEqual(
-    modules.filter((m) => m.startsWith("node_modules/commander/") || m.startsWith("dist/src/commands/")),
+    modules.filter((m) => m.startsWith("dist/") || m.startsWith("node_modules/")),
     [],
   );
 });
 
 test("--version and --help load nothing heavy", async (t) => {
-  for (const args of [["--version"], ["--help"], ["fetch", "--help"], ["unpack", "--help"]]) {
-    const { status, modules, stderr } = await loadedModules(t, args);
-    assert.equal(status, 0, `${args.join(" ")}: ${stderr}`);
-    assert.deepEqual(heavyIn(modules), [], `oci-image ${args.join(" ")} loads`);
+  for (const entry of ENTRIES) {
+    for (const args of [["--version"], ["--help"], ["fetch", "--help"], ["unpack", "--help"]]) {
+      const { status, modules, stderr } = await loadedModules(t, args, entry);
+      assert.equal(status, 0, `${args.join(" ")}: ${stderr}`);
+      assert.deepEqual(heavyIn(modules), [], `oci-image ${args.join(" ")} (${entry}) loads`);
+    }
   }
 });
 
 test("completion loads nothing heavy", async (t) => {
-  const { status, modules, stdout } = await loadedModules(t, ["completion", "bash"]);
-  assert.equal(status, 0);
-  assert.match(stdout, /complete -F/);
-  assert.deepEqual(heavyIn(modules), []);
+  for (const entry of ENTRIES) {
+    const { status, modules, stdout } = await loadedModules(t, ["completion", "bash"], entry);
+    assert.equal(status, 0);
+    assert.match(stdout, /complete -F/);
+    assert.deepEqual(heavyIn(modules), [], entry);
+  }
 });
 
 test("validating one manifest file needs no HTTP client, tar reader or spinner", async (t) => {
@@ -106,12 +141,38 @@ test("validating one manifest file needs no HTTP client, tar reader or spinner",
       layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest, size: 32654 }],
     }),
   );
-  const { status, modules, stderr } = await loadedModules(t, ["validate", manifest]);
-  assert.equal(status, 0, stderr);
-  // The schema validators and the (small) layer-reading modules may load; tar parsing, HTTP and zstd may not.
-  assert.deepEqual(heavyIn(modules, [/node_modules\/ajv\//, /^dist\/src\/(schema|validate|layer)\//]), []);
+  for (const entry of ENTRIES) {
+    const { status, modules, stderr } = await loadedModules(t, ["validate", manifest], entry);
+    assert.equal(status, 0, stderr);
+    // The schema validators and the (small) layer-reading modules may load; tar parsing, HTTP and zstd may not.
+    assert.deepEqual(heavyIn(modules, [/node_modules\/ajv\//, /^dist\/src\/(schema|validate|layer)\//]), [], entry);
+    assert.deepEqual(
+      modules.filter((m) => /node_modules\/(tar-stream|undici|zstd-napi)\//.test(m)),
+      [],
+      entry,
+    );
+  }
+  // The bundle carries the generated schema validators: it never compiles a schema at run time.
+  const bundled = await loadedModules(t, ["validate", manifest], "bundle");
   assert.deepEqual(
-    modules.filter((m) => /node_modules\/(tar-stream|undici|zstd-napi)\//.test(m)),
+    bundled.modules.filter((m) => m.startsWith("node_modules/ajv/")),
     [],
   );
+});
+
+test("bin/oci-image's list of registry commands is the commands whose code reaches the registry", async () => {
+  // Only they get V8's flag for undici's HTTP parser (loading node:v8 costs every other run).
+  const bin = await readFile(BIN, "utf8");
+  const listed = /const REGISTRY_COMMANDS = (\[[^\]]*\]);/.exec(bin);
+  assert.ok(listed, "bin/oci-image defines REGISTRY_COMMANDS");
+  const commands = join(REPO_ROOT, "src", "commands");
+  const reaching: string[] = [];
+  for (const name of (await readdir(commands)).filter((file) => file.endsWith(".ts"))) {
+    const text = await readFile(join(commands, name), "utf8");
+    const isCommand = /\bnew Command\(/.test(text);
+    // Static or dynamic imports of registry code, transfers (registry <-> layout) or the registry flags.
+    if (isCommand && /"\.\.\/(registry|transfer)\/|"\.\/registry-flags\.js"/.test(text))
+      reaching.push(name.replace(/\.ts$/, ""));
+  }
+  assert.deepEqual([...(JSON.parse(listed[1]!) as string[])].sort(), reaching.sort());
 });

@@ -9,15 +9,25 @@ import { OciImageError, fileSystemErrorOf, type ErrorCode } from "../errors.js";
 import type { Descriptor } from "../image/types.js";
 import { readLayer } from "../layer/layer-reader.js";
 import { BlobStore } from "../layout/blob-store.js";
+import { GarbagePacer } from "../util/garbage-pacer.js";
 import type { DecoderReply, DecoderRequest } from "./layer-decoder.js";
 
-const WINDOW = 16 * 1024 * 1024;
+/** Enough to keep the main thread fed while this one inflates; each MiB here is a MiB of resident memory. */
+const WINDOW = 4 * 1024 * 1024;
+/**
+ * zlib's output buffers die here once copied, and the copies' memory (freed by
+ * the main thread) comes back to this thread's allocator: collected often, as
+ * a full collection of this thread's small heap takes a few milliseconds (a
+ * young-generation one would keep the buffers still queued, for good).
+ */
+const COLLECT_EVERY = 4 * 1024 * 1024;
 
 const port = parentPort!;
 /** The layer being decoded, and its bytes posted but not yet taken. */
 let currentLayer = 0;
 let outstanding = 0;
 let resume: (() => void) | undefined;
+const garbage = new GarbagePacer(COLLECT_EVERY);
 
 port.on("message", (request: DecoderRequest) => {
   if (request.type === "taken") {
@@ -54,6 +64,7 @@ async function decode(
     // A copy the main thread can own: zlib may still write into the chunk's buffer.
     const copy = new Uint8Array(chunk);
     outstanding += copy.length;
+    garbage.count(copy.length);
     post({ type: "data", chunk: copy }, [copy.buffer]);
     if (outstanding >= WINDOW) await new Promise<void>((resolve) => (resume = resolve));
   }

@@ -7,8 +7,13 @@
  * SIGINT handler would wait for them.
  */
 import { Readable } from "node:stream";
+import { GarbagePacer } from "../util/garbage-pacer.js";
 
 const TURN_BYTES = 256 * 1024;
+/** The decoder's chunks die here once applied: collected every so many bytes (see garbage-pacer.ts). */
+const COLLECT_EVERY = 16 * 1024 * 1024;
+/** One for the thread: it counts the bytes of every layer. */
+const garbage = new GarbagePacer(COLLECT_EVERY);
 
 export class PacedTarStream {
   readonly tar: Readable;
@@ -51,7 +56,10 @@ export class PacedTarStream {
       taken += chunk.length;
       tar.push(chunk);
     }
-    if (taken > 0) this.onTaken(taken);
+    if (taken > 0) {
+      this.onTaken(taken);
+      garbage.count(taken);
+    }
     if (this.pending.length > 0 && tar.readableLength < tar.readableHighWaterMark) this.schedule();
     if (this.ended && this.pending.length === 0) {
       this.ended = false;

@@ -13,7 +13,7 @@ import type { LayerCompression } from "../image/media-types.js";
 const ZSTD_WINDOW_LOG_MAX = 27;
 
 const DECOMPRESSED_CHUNK = 1024 * 1024;
-const DECOMPRESSED_BUFFER = 8 * 1024 * 1024;
+const DECOMPRESSED_BUFFER = 2 * 1024 * 1024;
 
 type ZstdZlib = {
   createZstdCompress?: (options?: { params?: Record<number, number> }) => Transform;

@@ -9,6 +9,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import { promisify } from "node:util";
 import { constants, gzip, type ZlibOptions } from "node:zlib";
+import { GarbagePacer } from "../util/garbage-pacer.js";
 
 const gzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gzip);
 
@@ -23,6 +24,13 @@ export interface ParallelGzipOptions {
 export const DEFAULT_GZIP_CHUNK = 1024 * 1024;
 /** More than deflate can add to a member (stored blocks, gzip header and trailer). */
 const MEMBER_SLACK = 64 * 1024;
+/**
+ * Every input byte passes through several short-lived buffers (the file read,
+ * the member's input and output): collected every so many bytes, else dead
+ * ones pile up to 64 MiB before V8 frees them (see garbage-pacer.ts).
+ */
+const COLLECT_EVERY = 16 * 1024 * 1024;
+const garbage = new GarbagePacer(COLLECT_EVERY);
 
 export class ParallelGzip extends Transform {
   private readonly level: number;
@@ -60,6 +68,7 @@ export class ParallelGzip extends Transform {
   }
 
   private submit(input: Buffer): void {
+    garbage.count(input.length);
     // An output buffer the size of the whole member: zlib then deflates it in one
     // threadpool job instead of returning to JavaScript every 16 KiB.
     const job = gzipAsync(input, { level: this.level, chunkSize: input.length + MEMBER_SLACK });

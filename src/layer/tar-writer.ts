@@ -60,7 +60,7 @@ export function createLayerTar(root: string, options: LayerTarOptions = {}): Rea
 }
 
 /** Entries are prepared (small files and link targets read) up to this many ahead of the tar: at most this × 256 KiB held. */
-const READ_AHEAD = 32;
+const READ_AHEAD = 8;
 
 /** An entry ready to be written: its header and, for a small file, its content already read. */
 interface PreparedEntry {

@@ -15,6 +15,7 @@ import { readLayer } from "../layer/layer-reader.js";
 import { TarReader, type TarEnd, type TarHeader } from "../layer/tar-reader.js";
 import type { BlobStore } from "../layout/blob-store.js";
 import type { Problem } from "../schema/problem.js";
+import { GarbagePacer } from "../util/garbage-pacer.js";
 
 /** A config's claim about this layer: its diff_id, and where the claim is. */
 export interface DiffIdExpectation {
@@ -32,6 +33,12 @@ export interface LayerCheckResult {
 
 /** Beyond this many problems in one tar, the rest are counted, not listed. */
 const MAX_TAR_PROBLEMS = 100;
+/**
+ * A layer's bytes pass through short-lived buffers (the read, gunzip's output):
+ * collected every 8 MiB of blob (about 20 MiB of tar), else up to 64 MiB of dead
+ * ones wait for V8 (see garbage-pacer.ts). One for every layer checked.
+ */
+const garbage = new GarbagePacer(8 * 1024 * 1024);
 
 export async function checkLayer(
   store: BlobStore,
@@ -57,6 +64,7 @@ export async function checkLayer(
     blob.on("error", (failure) => (blobFailure ??= failure));
     blob.on("end", () => (blobEnded = true));
     const layer = readLayer(blob, descriptor);
+    blob.on("data", (chunk: Buffer) => garbage.count(chunk.length));
     if (onBytes) {
       let read = 0;
       blob.on("data", (chunk: Buffer) => onBytes((read += chunk.length)));

@@ -20,6 +20,7 @@ import {
 import { MAX_DOCUMENT_SIZE, parseJsonDocument } from "../image/json.js";
 import type { Descriptor } from "../image/types.js";
 import { TEMP_PREFIX, tempPathIn } from "../util/atomic-write.js";
+import { GarbagePacer } from "../util/garbage-pacer.js";
 import { writeParts, type FillParts } from "./part-file.js";
 import { makeDirectory } from "../util/make-directory.js";
 import { registerWriter } from "./writers.js";
@@ -95,7 +96,9 @@ export class BlobStore {
       return { digest: expected.digest, size: expected.size, existed: true };
     }
     const algorithm = expected ? parseDigest(expected.digest).algorithm : (options.algorithm ?? "sha256");
-    return this.storeThroughTemp(algorithm, (tempPath) => writeHashed(tempPath, source, algorithm, options));
+    return this.storeThroughTemp(algorithm, (tempPath) =>
+      writeHashed(tempPath, source, algorithm, collectingAsWritten(options)),
+    );
   }
 
   /**
@@ -108,7 +111,9 @@ export class BlobStore {
     const { expected } = options;
     if (await this.isStored(expected)) return { digest: expected.digest, size: expected.size, existed: true };
     const { algorithm } = parseDigest(expected.digest);
-    return this.storeThroughTemp(algorithm, (tempPath) => writeParts(tempPath, fill, expected, options));
+    return this.storeThroughTemp(algorithm, (tempPath) =>
+      writeParts(tempPath, fill, expected, collectingAsWritten(options)),
+    );
   }
 
   /** Whether the blob is stored already; if so it is claimed, so a concurrent gc keeps it. */
@@ -209,6 +214,25 @@ export class BlobStore {
 }
 
 /** Blobs are read in chunks of this size: fewer reads, and fewer chunks for every stream after. */
+/**
+ * The buffers of a download are dead once written; collected every 32 MiB
+ * (garbage-pacer.ts), a large blob does not pile up 64 MiB of them first.
+ */
+const garbage = new GarbagePacer(32 * 1024 * 1024);
+
+/** The options with their progress callback counting the bytes written into the pacer. */
+function collectingAsWritten<T extends PutBlobOptions>(options: T): T {
+  let counted = 0;
+  return {
+    ...options,
+    onProgress: (bytes: number) => {
+      garbage.count(bytes - counted);
+      counted = bytes;
+      options.onProgress?.(bytes);
+    },
+  };
+}
+
 const READ_CHUNK = 1024 * 1024;
 
 /** Writes below this many bytes are gathered into one writev: fewer system calls. */

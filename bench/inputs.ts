@@ -98,7 +98,7 @@ class Hasher extends Transform {
 }
 
 /** `tar … | gzip -n` into blobs/sha256/, hashing both sides as they flow. */
-async function writeLayer(layout: string, tarArgs: string[]): Promise<Layer> {
+export async function writeLayer(layout: string, tarArgs: string[]): Promise<Layer> {
   const temp = join(layout, "blobs", "sha256", `.layer-${process.pid}`);
   const tar = spawn("tar", ["--numeric-owner", "--sort=name", "-cf", "-", ...tarArgs], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -127,7 +127,7 @@ async function writeLayer(layout: string, tarArgs: string[]): Promise<Layer> {
   };
 }
 
-async function writeJsonBlob(
+export async function writeJsonBlob(
   layout: string,
   document: unknown,
 ): Promise<{ digest: string; size: number; path: string }> {

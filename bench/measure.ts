@@ -48,6 +48,9 @@ export interface Operation {
   candidates: Candidate[];
   /** More runs for operations that take milliseconds. */
   runsFactor?: number;
+  /** Counted and warm-up runs of this operation, whatever the run's options (a long, memory-only row). */
+  runs?: number;
+  warmup?: number;
   targets?: Target[];
 }
 
@@ -149,7 +152,8 @@ export function describeFailure(status: number | null, stderr: string): string {
 
 export async function runOperation(operation: Operation, options: RunOptions): Promise<OperationResult> {
   const scratch = await mkdtemp(join(tmpdir(), "oci-image-bench-time-"));
-  const runs = Math.max(1, Math.round(options.runs * (operation.runsFactor ?? 1)));
+  const runs = operation.runs ?? Math.max(1, Math.round(options.runs * (operation.runsFactor ?? 1)));
+  const warmup = operation.warmup ?? options.warmup;
   const results: CandidateResult[] = operation.candidates.map((c) => ({
     name: c.name,
     role: c.role,
@@ -190,9 +194,9 @@ export async function runOperation(operation: Operation, options: RunOptions): P
   };
   try {
     options.log(
-      `${operation.title}: ${options.warmup} warm-up + ${runs} counted run(s) of ${operation.candidates.map((c) => c.name).join(", ")}`,
+      `${operation.title}: ${warmup} warm-up + ${runs} counted run(s) of ${operation.candidates.map((c) => c.name).join(", ")}`,
     );
-    for (let round = 0; round < options.warmup; round++)
+    for (let round = 0; round < warmup; round++)
       for (const { candidate, result } of live()) await once(candidate, result, false);
     for (let round = 0; round < runs; round++)
       for (const { candidate, result } of live()) await once(candidate, result, true);

@@ -12,8 +12,9 @@ import { createOperations } from "./create-operations.js";
 import { fetchCandidates } from "./fetch-candidates.js";
 import { pushOperations } from "./push-operation.js";
 import { wanOperation, type WanSetup } from "./wan.js";
+import { bigOperations, type BigImage } from "./big.js";
 
-export const OPERATION_GROUPS = ["fetch", "push", "create", "validate", "unpack", "startup", "wan"] as const;
+export const OPERATION_GROUPS = ["fetch", "push", "create", "validate", "unpack", "startup", "wan", "big"] as const;
 export type OperationGroup = (typeof OPERATION_GROUPS)[number];
 
 export interface OperationInputs {
@@ -24,6 +25,7 @@ export interface OperationInputs {
   /** `node <repo>/bin/oci-image`. */
   ociImage: string[];
   wan?: WanSetup;
+  big?: BigImage;
 }
 
 let discarded = 0;
@@ -208,6 +210,8 @@ export function buildOperations(groups: OperationGroup[], inputs: OperationInput
   }
 
   if (groups.includes("wan") && inputs.wan) operations.push(wanOperation(inputs.wan, ociImage, out, empty));
+  if (groups.includes("big") && inputs.big)
+    operations.push(...bigOperations(inputs.big, registry, ociImage, out, empty));
   if (groups.includes("startup")) {
     const startup = (id: string, title: string, argv: string[], atMost: number): Operation => ({
       id: `startup-${id}`,

@@ -13,12 +13,14 @@ import { runOperation, type OperationResult } from "./measure.js";
 import { buildOperations, OPERATION_GROUPS, type OperationGroup } from "./operations.js";
 import { formatMarkdown, formatTable, formatTargets } from "./report.js";
 import { prepareWan, type WanSetup } from "./wan.js";
+import { ensureBigImage } from "./big.js";
 
 const USAGE = `usage: npm run bench -- [options]
 
   --quick             fewer runs (3) on the small image; under two minutes once inputs are cached
   --only <list>       comma-separated: ${OPERATION_GROUPS.join(",")}
-                      (wan: fetch of a 300 MB layer through a WAN-like link, against skopeo and the link's floor)
+                      (wan: fetch of a 300 MB layer through a WAN-like link, against skopeo and the link's floor;
+                       big: peak memory of every command on an image of one 1 GiB layer)
   --runs <n>          counted runs per tool (default 5; 3 with --quick)
   --warmup <n>        uncounted runs per tool first (default 1)
   --size full|small   input image (default full; small with --quick)
@@ -94,10 +96,12 @@ async function main(): Promise<void> {
   });
   const results: OperationResult[] = [];
   try {
-    const needsRegistry = groups.includes("fetch") || groups.includes("push") || groups.includes("wan");
+    const needsRegistry = ["fetch", "push", "wan", "big"].some((group) => groups.includes(group as OperationGroup));
     if (needsRegistry) registry = await startBenchRegistry(cache, [image], log);
     if (groups.includes("wan") && registry) wan = await prepareWan(registry, log);
-    const operations = buildOperations(groups, { image, registry, work, ociImage: [process.execPath, BIN], wan });
+    const big = groups.includes("big") ? await ensureBigImage(cache, log) : undefined;
+    const ociImage = [process.execPath, BIN];
+    const operations = buildOperations(groups, { image, registry, work, ociImage, wan, big });
     for (const operation of operations) {
       const result = await runOperation(operation, { runs, warmup, log });
       results.push(result);

@@ -1,6 +1,6 @@
 /**
  * Memory on a large image: one 1 GiB layer of random bytes (plus a few small
- * files), through every command once: create from the tree, validate, unpack,
+ * files), through every command: create from the tree, validate, unpack,
  * push into the bench registry and fetch it back. Peak memory must not grow
  * with the image, so the one target of each is the 128 MiB bound; the times
  * are printed for reference, with no peer (the bench image's rows compare).
@@ -67,7 +67,7 @@ export async function ensureBigImage(cache: string, log: (line: string) => void)
   return { tree, layout, tag: "big" };
 }
 
-/** One run of each command on the large image, in an order where each feeds the next. */
+/** Three runs of each command on the large image (the median peak counts), in an order where each feeds the next. */
 export function bigOperations(
   big: BigImage,
   registry: BenchRegistry | undefined,
@@ -79,7 +79,7 @@ export function bigOperations(
     id: `big-${id}`,
     group: "big",
     title: `1 GiB layer: ${title}`,
-    runs: 1,
+    runs: 3,
     warmup: 0,
     candidates: [{ name: `oci-image ${id}`, role: "ours", argv: [...ociImage, ...argv], prepare }],
     targets: [MEMORY_TARGET],

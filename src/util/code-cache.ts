@@ -9,6 +9,8 @@
  */
 import {
   closeSync,
+  readdirSync,
+  readSync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -69,7 +71,9 @@ export function requireWithCodeCache(file: string, cacheDir: string | undefined,
   // only a run that succeeded makes one (a mistyped command makes none).
   // V8 rejects a cache made under other V8 flags: set them before calling this.
   process.once("exit", (code) => {
-    if (code === 0) writeCache(cacheFile, key, script.createCachedData());
+    if (code !== 0) return;
+    pruneStale(cacheDir!, key.uid!);
+    writeCache(cacheFile, key, script.createCachedData());
   });
   return { exports: module.exports, cache: "written" };
 }
@@ -144,6 +148,52 @@ function writeCache(cacheFile: string, key: CacheKey, data: Buffer): boolean {
       throw error;
     }
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes our caches of files that are gone or have changed since (an old
+ * version, a checkout deleted): each build or install path would otherwise
+ * leave its caches behind for good. Runs only when a cache is written.
+ */
+function pruneStale(cacheDir: string, uid: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir).filter((name) => name.endsWith(".v8cache"));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(cacheDir, name);
+    try {
+      if (!isOurs(statSync(path), uid) || isCurrent(readHead(path))) continue;
+      rmSync(path, { force: true });
+    } catch {
+      // Another run removed or replaced it meanwhile.
+    }
+  }
+}
+
+/** The first bytes of a file: enough for a cache's header line. */
+function readHead(path: string): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(4096);
+    return head.subarray(0, readSync(fd, head, 0, head.length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether a cache's header names a file that is still there as it was. */
+function isCurrent(content: Buffer): boolean {
+  try {
+    const header = JSON.parse(content.subarray(0, content.indexOf(10)).toString()) as { key?: unknown };
+    const [file, size, mtimeMs, ino] = JSON.parse(String(header.key)) as [string, number, number, number];
+    const stats = statSync(file);
+    return stats.size === size && stats.mtimeMs === mtimeMs && stats.ino === ino;
   } catch {
     return false;
   }

@@ -4,7 +4,7 @@
  * is never used (the file is compiled as usual, and still runs).
  */
 import assert from "node:assert/strict";
-import { chmod, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { test, type TestContext } from "node:test";
@@ -99,4 +99,25 @@ test("the cache lives in $XDG_CACHE_HOME/oci-image, else $HOME/.cache/oci-image,
   assert.equal(defaultCodeCacheDir({ XDG_CACHE_HOME: "/x", HOME: "/h" }), "/x/oci-image");
   assert.equal(defaultCodeCacheDir({ HOME: "/h" }), "/h/.cache/oci-image");
   assert.equal(defaultCodeCacheDir({}), undefined);
+});
+
+test("writing a cache removes those of files that are gone or changed, and keeps the current ones", async (t) => {
+  const { file, cacheDir } = await setUp(t);
+  const other = join(cacheDir, "..", "other.js");
+  const gone = join(cacheDir, "..", "gone.js");
+  await writeFile(other, "module.exports = 1;\n");
+  await writeFile(gone, "module.exports = 2;\n");
+  await load(other, cacheDir);
+  await load(gone, cacheDir);
+  await load(file, cacheDir, { variant: "validate" });
+  assert.equal((await readdir(cacheDir)).length, 3);
+  await rm(gone);
+  await load(file, cacheDir, { variant: "fetch" });
+  const names = await readdir(cacheDir);
+  assert.equal(names.length, 3, `the cache of the removed file went: ${names.join(", ")}`);
+  assert.ok(!names.some((name) => name.startsWith("gone_js")), names.join(", "));
+  await writeFile(other, "module.exports = 3;\n");
+  await load(file, cacheDir, { variant: "ls" });
+  assert.ok(!(await readdir(cacheDir)).some((name) => name.startsWith("other_js")), "a changed file's cache went");
+  assert.equal((await load(file, cacheDir, { variant: "validate" })).cache, "used", "current caches stay");
 });

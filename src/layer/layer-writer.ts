@@ -49,7 +49,7 @@ export function layerMediaType(compression: LayerCompression): string {
 
 /** A compressor for layers: gzip as parallel members (one per few MB, on every core), else the codec's stream. */
 export function createLayerCompressor(compression: LayerCompression, level?: number): Transform {
-  if (compression === "gzip") return new ParallelGzip({ level, concurrency: Math.max(2, availableParallelism()) });
+  if (compression === "gzip") return new ParallelGzip({ level, concurrency: Math.max(2, 2 * availableParallelism()) });
   return createCompressor(compression, level);
 }
 

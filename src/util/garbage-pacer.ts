@@ -7,8 +7,7 @@
  * keeps the pages afterwards. Collecting every so many bytes bounds that; a
  * full collection of these small heaps takes a few milliseconds.
  */
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { createRequire } from "node:module";
 
 /** `gc()`: a full, precise collection (with options it may keep what the stack seems to point at). */
 type Collect = () => void;
@@ -19,6 +18,10 @@ let collect: Collect | null | undefined;
 function collector(): Collect | null {
   if (collect === undefined) {
     try {
+      // Required here, not imported: loading node:v8 costs a run milliseconds, and most runs never collect.
+      const require = createRequire(import.meta.url);
+      const { setFlagsFromString } = require("node:v8") as typeof import("node:v8");
+      const { runInNewContext } = require("node:vm") as typeof import("node:vm");
       // V8 hands `gc` only to contexts made while the flag is on; it goes off again at once.
       setFlagsFromString("--expose-gc");
       collect = runInNewContext("gc") as Collect;

@@ -43,7 +43,8 @@ class RangedBlob {
   private decide!: () => void;
   /** Settles once the first part is split or has ended (then there is nothing more to hand out). */
   readonly decided = new Promise<void>((resolve) => (this.decide = resolve));
-  private split = false;
+  /** Whether the first part was split or ended: `decided` has settled. */
+  private isDecided = false;
   readonly what: string;
 
   constructor(
@@ -58,13 +59,13 @@ class RangedBlob {
   }
 
   get undecided(): boolean {
-    return !this.split;
+    return !this.isDecided;
   }
 
   /** The first part stops `offset` + its share of the rest; the other parts are handed out from there. */
   splitAt(offset: number): void {
-    if (this.split) return;
-    this.split = true;
+    if (this.isDecided) return;
+    this.isDecided = true;
     const rest = this.first.end - offset;
     const share = Math.max(MIN_PART_BYTES, Math.ceil(rest / this.workers));
     if (share < rest) this.first.end = this.next = offset + share;
@@ -73,7 +74,7 @@ class RangedBlob {
 
   /** The first part ran to its end or failed: nothing is split any more. */
   settle(): void {
-    this.split = true;
+    this.isDecided = true;
     this.decide();
   }
 

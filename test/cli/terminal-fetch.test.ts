@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, before, test, type TestContext } from "node:test";
 import { runOciImage } from "../helpers/cli.js";
 import { startFaultProxy, type FaultProxy, type FaultRule } from "../helpers/fault-proxy.js";
 import { writeTestImage } from "../helpers/image-builder.js";
@@ -86,15 +86,11 @@ const moments: { name: string; cols: number; rules: () => FaultRule[]; steps: Pt
 for (const moment of moments) {
   test(`fetch: Ctrl-C ${moment.name} ends it with 130, the layout as it was, no line wider than ${moment.cols}`, async (t) => {
     if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
-    const dir = await tempDir(t);
-    const layout = join(dir, "images");
-    await tempTree(dir);
-    assert.equal((await runOciImage(["create", join(dir, "tree"), `${layout}:first`])).status, 0);
-    const before = await layoutState(layout);
+    const { layout, before } = await seededLayout(t);
     proxy.reset(moment.rules());
     const run = await runOnTerminal(["fetch", `${proxy.host}/test/big:v1`, `${layout}:second`], {
       cols: moment.cols,
-      env: { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+      env: await noCredentials(t),
       steps: [...moment.steps, { send: CTRL_C }],
     });
     assertInterrupted(run, `fetch (${moment.name})`);
@@ -110,7 +106,7 @@ test("fetch: the blobs in flight are listed under the total, each with its bytes
   proxy.reset([{ path: anyBlob, fault: { kind: "stall", afterBytes: 1_500_000 } }]);
   const run = await runOnTerminal(["fetch", "-j", "4", `${proxy.host}/test/big:v1`, join(await tempDir(t), "x")], {
     cols: 100,
-    env: { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+    env: await noCredentials(t),
     steps: [{ wait_output: "sha256:[0-9a-f]{12} +1\\.[0-9] MB / 4\\.0 MB +[23][0-9]%" }, { send: CTRL_C }],
   });
   assertInterrupted(run, "fetch with blobs in flight");
@@ -119,13 +115,9 @@ test("fetch: the blobs in flight are listed under the total, each with its bytes
 
 test("fetch: SIGTERM mid-transfer exits 143, no temporary file left, the layout as it was", async (t) => {
   if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
-  const dir = await tempDir(t);
-  const layout = join(dir, "images");
-  await tempTree(dir);
-  assert.equal((await runOciImage(["create", join(dir, "tree"), `${layout}:first`])).status, 0);
-  const before = await layoutState(layout);
+  const { layout, before } = await seededLayout(t);
   proxy.reset([{ path: anyBlob, fault: { kind: "stall", afterBytes: 1_500_000 } }]);
-  const env = { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" };
+  const env = await noCredentials(t);
   const run = await signalWhen(
     ["fetch", `${proxy.host}/test/big:v1`, `${layout}:second`],
     () => hasTempFile(layout),
@@ -141,7 +133,7 @@ test("fetch in a pipe: one plain line per blob fetched, nothing drawn", async (t
   if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
   proxy.reset([]);
   const result = await runOciImage(["fetch", `${proxy.host}/test/big:v1`, join(await tempDir(t), "images")], {
-    env: { CI: "", DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+    env: { CI: "", ...(await noCredentials(t)) },
   });
   assert.equal(result.status, 0, result.stderr);
   assert.ok(!result.stderr.includes("\u001b"), "escape sequences in a pipe");
@@ -156,7 +148,7 @@ test("fetch: Ctrl-C while the manifest is still awaited (nothing drawn yet) ends
   proxy.reset([{ path: /\/manifests\//, fault: { kind: "stall" } }]);
   const parent = await tempDir(t);
   const run = await runOnTerminal(["fetch", `${proxy.host}/test/big:v1`, join(parent, "images")], {
-    env: { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+    env: await noCredentials(t),
     steps: [{ sleep_ms: 1500 }, { send: CTRL_C }],
   });
   assert.ok(
@@ -172,7 +164,7 @@ test("fetch: Ctrl-Z suspends a transfer, fg resumes it, and Ctrl-C then still en
   if (!registry) return t.skip("docker-registry, skopeo or python3 missing");
   proxy.reset([{ path: anyBlob, fault: { kind: "stall", afterBytes: 1_500_000 } }]);
   const run = await runOnTerminal(["fetch", `${proxy.host}/test/big:v1`, join(await tempDir(t), "images")], {
-    env: { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" },
+    env: await noCredentials(t),
     steps: [
       { wait_output: "fetching [1-9]" },
       { send: CTRL_Z },
@@ -187,8 +179,18 @@ test("fetch: Ctrl-Z suspends a transfer, fg resumes it, and Ctrl-C then still en
   assertInterrupted(run, "fetch after Ctrl-Z and fg");
 });
 
-async function tempTree(dir: string): Promise<void> {
+/** No credentials of the machine's user reach the proxy: an empty Docker config, no auth file. */
+async function noCredentials(t: TestContext): Promise<Record<string, string>> {
+  return { DOCKER_CONFIG: await tempDir(t, "oci-image-docker-config-"), REGISTRY_AUTH_FILE: "" };
+}
+
+/** A layout holding one small image (`first`), and its state, for checking it stays as it was. */
+async function seededLayout(t: TestContext) {
   const { mkdir, writeFile } = await import("node:fs/promises");
+  const dir = await tempDir(t);
+  const layout = join(dir, "images");
   await mkdir(join(dir, "tree"));
   await writeFile(join(dir, "tree", "hello"), "hello\n");
+  assert.equal((await runOciImage(["create", join(dir, "tree"), `${layout}:first`])).status, 0);
+  return { layout, before: await layoutState(layout) };
 }

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageLayout } from "../../src/layout/layout.js";
+import type { LayoutEntry } from "../../src/layout/list-entries.js";
 import { MediaType } from "../../src/image/media-types.js";
 import type { Descriptor } from "../../src/image/types.js";
 import { runProgram } from "../helpers/cli.js";
@@ -81,16 +82,8 @@ async function writeArtifact(layout: ImageLayout, subject: Descriptor): Promise<
   await layout.addRef({ ...descriptor, artifactType: "application/spdx+json" }, "sbom");
 }
 
-export interface ExpectedRow {
-  ref: string | null;
-  digest: string;
-  mediaType: string;
-  kind: string;
-  platforms: string[];
-  size: number;
-  created: string | null;
-  source: string | null;
-}
+/** A row as `ls --json` prints it for an entry that reads well (no `problem`). */
+export type ExpectedRow = Omit<LayoutEntry, "problem">;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
